@@ -1,0 +1,476 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
+import { HttpClient } from '../http/client.js';
+import { createLogger, type Logger, type Verbosity } from '../log.js';
+import { inWindow, parseTimeSpec, passedWindow, type TimeWindow } from '../pipeline/window.js';
+import { Spool, type Order, type SpoolResult } from '../pipeline/order.js';
+import { loadConfig, resolveConfigPath } from '../profile/store.js';
+import { resolveProfile, type ProfileFlags, type ResolvedProfile } from '../profile/resolve.js';
+import { redactSecret } from '../profile/redact.js';
+import { PROVIDERS, getProvider } from '../providers/registry.js';
+import type { ChannelTarget, Provider, ProviderSettings } from '../providers/types.js';
+import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
+import { channelFilePath, planOutput, type OutputPlan } from '../sinks/output-path.js';
+import { createSink, FILE_EXTENSIONS, formatFromPath } from '../sinks/registry.js';
+import type { Format } from '../sinks/types.js';
+import { writeChannel } from '../sinks/write.js';
+import { redactUrl, registerSecret } from '../text/sanitize.js';
+import { parseZone } from '../text/zone.js';
+import { walkCursor } from '../walk/cursor.js';
+import { walkPages } from '../walk/pages.js';
+import type { WalkBatch, WalkOptions } from '../walk/types.js';
+import { createProgress, type ChannelProgress } from '../progress.js';
+
+export interface DumpOptions extends ProfileFlags {
+  provider: string;
+  channel?: string[] | undefined;
+  peer?: string[] | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  limit?: number | undefined;
+  order?: Order | undefined;
+  incremental?: boolean | undefined;
+  resume?: boolean | undefined;
+  raw?: boolean | undefined;
+  progress?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
+  config?: string | undefined;
+  allowInsecure?: boolean | undefined;
+  stateDir?: string | undefined;
+  dryRun?: boolean | undefined;
+}
+
+export interface DumpIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  /** aborted on SIGINT/SIGTERM */
+  signal?: AbortSignal | undefined;
+}
+
+interface ChannelJob {
+  index: number;
+  target: ChannelTarget;
+  label: string;
+}
+
+interface ChannelDone {
+  job: ChannelJob;
+  spool: Spool;
+  result: SpoolResult;
+  skip: number;
+  take: number;
+}
+
+/** Messages held in memory per channel before a sorted run spills to disk. */
+const RUN_SIZE = 20_000;
+
+export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
+  const verbosity: Verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
+  const logger = createLogger(verbosity, io.stderr);
+  const configPath = resolveConfigPath(options.config, io.env);
+  const config = loadConfig(configPath, (line) => logger.warn(line));
+  const profile = resolveProfile(options.provider, options, io.env, config, (name) => ({
+    baseUrl: PROVIDERS[name].defaultBaseUrl,
+  }));
+  registerSecret(profile.token);
+  registerSecret(profile.apiKey);
+  const provider = getProvider(profile.provider);
+  const warnings: string[] = [];
+  const plan = validate(options, profile, provider, warnings);
+  for (const line of warnings) logger.warn(line);
+
+  const settings: ProviderSettings = {
+    baseUrl: plan.baseUrl,
+    token: profile.token,
+    apiKey: profile.apiKey,
+    timezone: profile.timezone,
+    raw: Boolean(options.raw),
+  };
+  const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
+    index,
+    target,
+    label: `${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`,
+  }));
+
+  if (options.dryRun) {
+    printDryRun(io.stdout, profile, provider, settings, plan, jobs);
+    return;
+  }
+
+  const http = new HttpClient({
+    timeoutMs: profile.timeout,
+    retries: profile.retries,
+    rate: profile.rate,
+    logger,
+    retryBaseMs: numberFromEnv(io.env.CHAT_EXPORT_RETRY_BASE_MS),
+  });
+  const progress = createProgress({
+    enabled: options.progress !== false && verbosity !== 'quiet' && Boolean(io.stderr.isTTY),
+    stream: io.stderr,
+    logger,
+  });
+  const spoolRoot = join(tmpdir(), `chat-export-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const started = Date.now();
+
+  const walkOne = async (job: ChannelJob): Promise<ChannelDone> => {
+    const bar = progress.start(job.label);
+    const spool = new Spool(join(spoolRoot, String(job.index)), plan.order, RUN_SIZE);
+    try {
+      const walk = walkChannel(provider, {
+        http,
+        settings,
+        target: job.target,
+        pageSize: plan.pageSize,
+        concurrency: profile.concurrency,
+        until: plan.window.until,
+        logger,
+        label: job.label,
+        signal: io.signal,
+      });
+      let kept = 0;
+      for await (const batch of walk) {
+        for (const entry of batch.entries) {
+          if (!inWindow(plan.window, entry.time, entry.message.id)) continue;
+          spool.add(entry.time, entry.message.id, JSON.stringify(entry.message));
+          kept++;
+        }
+        bar.update(batch, kept);
+        await spool.maybeFlush();
+        if (passedWindow(plan.window, batch.oldest)) break;
+        if (plan.limit !== undefined && kept >= plan.limit) break;
+      }
+      const result = await spool.finish();
+      // --limit keeps the newest N, wherever the order puts them.
+      const take = plan.limit === undefined ? result.count : Math.min(plan.limit, result.count);
+      const skip = plan.order === 'asc' ? result.count - take : 0;
+      bar.finish(take);
+      return { job, spool, result, skip, take };
+    } catch (error) {
+      bar.fail();
+      await spool.dispose();
+      throw error;
+    }
+  };
+
+  const failures: Array<{ job: ChannelJob; error: unknown }> = [];
+  let succeeded = 0;
+  const pending = runPool(jobs, profile.concurrency, walkOne);
+  try {
+    if (plan.output.kind === 'directory') {
+      await mkdir(plan.output.dir, { recursive: true });
+      await Promise.all(
+        pending.map(async (promise, index) => {
+          const job = jobs[index]!;
+          try {
+            const done = await promise;
+            const path = channelFilePath(plan.output.kind === 'directory' ? plan.output.dir : '', profile.provider, job.target.id, FILE_EXTENSIONS[plan.format]);
+            const handle = await openAtomic(path);
+            await writeInto(handle, done, plan, profile, 0);
+            succeeded++;
+          } catch (error) {
+            failures.push({ job, error });
+          }
+        }),
+      );
+    } else {
+      // One stream for every channel: written in the order the channels were given.
+      let handle: OutputHandle | undefined;
+      let written = 0;
+      for (const [index, promise] of pending.entries()) {
+        const job = jobs[index]!;
+        let done: ChannelDone;
+        try {
+          done = await promise;
+        } catch (error) {
+          failures.push({ job, error });
+          continue;
+        }
+        handle ??= plan.output.kind === 'stdout' ? openStdout() : await openAtomic(plan.output.path);
+        await writeInto(handle, done, plan, profile, written, false);
+        written++;
+        succeeded++;
+      }
+      if (handle) {
+        if (succeeded > 0) await handle.commit();
+        else await handle.abort();
+      }
+    }
+  } finally {
+    progress.stop();
+    await http.close();
+    const { rm } = await import('node:fs/promises');
+    await rm(spoolRoot, { recursive: true, force: true });
+  }
+
+  if (io.signal?.aborted) {
+    throw new InterruptedError('interrupted; nothing was written for channels still in progress', {
+      hint: 'run the same command again to export them',
+    });
+  }
+  for (const { error } of failures) reportFailure(logger, error);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  logger.debug(`${http.stats.requests} requests, ${http.stats.retries} retries in ${seconds} s`);
+  if (failures.length === 0) return;
+  if (succeeded > 0) {
+    throw new PartialError(
+      `${failures.length} of ${jobs.length} channels failed (${failures.map((f) => f.job.target.id).join(', ')}); the others were written`,
+      { hint: 'fix the causes above and run again for the failed channels' },
+    );
+  }
+  const codes = new Set(failures.map(({ error }) => (error instanceof ChatExportError ? error.exitCode : 1)));
+  const first = failures[0]!.error;
+  if (codes.size === 1 && first instanceof ChatExportError) throw new ExitError(first.exitCode);
+  throw new ExitError(4);
+}
+
+function reportFailure(logger: Logger, error: unknown): void {
+  if (error instanceof ChatExportError) {
+    logger.error(error.hint ? `${error.message} — ${error.hint}` : error.message);
+  } else {
+    logger.error(error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function writeInto(
+  handle: OutputHandle,
+  done: ChannelDone,
+  plan: DumpPlan,
+  profile: ResolvedProfile,
+  position: number,
+  commit = true,
+): Promise<void> {
+  try {
+    const sink = createSink(plan.format);
+    await writeChannel(
+      handle.stream,
+      sink,
+      {
+        provider: profile.provider,
+        channel: done.job.target.id,
+        count: done.take,
+        ...spanOf(done),
+        timezone: profile.timezone,
+        order: plan.order,
+      },
+      done.result,
+      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0 },
+    );
+    if (commit) await handle.commit();
+  } catch (error) {
+    if (commit) await handle.abort();
+    throw error;
+  } finally {
+    await done.spool.dispose();
+  }
+}
+
+function spanOf(done: ChannelDone): { first: string | null; last: string | null } {
+  const { oldest, newest } = done.result;
+  if (oldest === undefined || newest === undefined || done.take === 0) return { first: null, last: null };
+  // With --limit the span starts later than the spool's oldest; the title is approximate only then.
+  return { first: new Date(oldest).toISOString(), last: new Date(newest).toISOString() };
+}
+
+function walkChannel(provider: Provider, options: WalkOptions): AsyncGenerator<WalkBatch> {
+  return provider.paging === 'cursor' ? walkCursor(provider, options) : walkPages(provider, options);
+}
+
+/** Starts every job with at most `limit` running; returns one promise per job, in job order. */
+function runPool<J, R>(jobs: J[], limit: number, run: (job: J) => Promise<R>): Array<Promise<R>> {
+  let active = 0;
+  const queue: Array<() => void> = [];
+  const next = () => {
+    active--;
+    queue.shift()?.();
+  };
+  return jobs.map(
+    (job) =>
+      new Promise<R>((resolve, reject) => {
+        const start = () => {
+          active++;
+          run(job).then(resolve, reject).finally(next);
+        };
+        if (active < limit) start();
+        else queue.push(start);
+      }),
+  );
+}
+
+interface DumpPlan {
+  targets: ChannelTarget[];
+  baseUrl: string;
+  format: Format;
+  output: OutputPlan;
+  order: Order;
+  window: TimeWindow;
+  limit: number | undefined;
+  pageSize: number;
+}
+
+function validate(options: DumpOptions, profile: ResolvedProfile, provider: Provider, warnings: string[]): DumpPlan {
+  const channels = options.channel ?? [];
+  const peers = options.peer ?? [];
+  if (peers.length > 0 && provider.name !== 'relation') {
+    throw new UsageError(`--peer is only for the relation provider (${provider.name} has no direct conversations by peer id)`);
+  }
+  if (channels.length + peers.length === 0) {
+    throw new UsageError('no channel to export', { hint: 'give --channel ID (repeatable)' + (provider.name === 'relation' ? ' or --peer ID' : '') });
+  }
+  for (const id of [...channels, ...peers]) {
+    if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');
+  }
+  const targets: ChannelTarget[] = [
+    ...unique(channels).map((id) => ({ id, kind: 'channel' as const })),
+    ...unique(peers).map((id) => ({ id, kind: 'peer' as const })),
+  ];
+
+  if (!profile.baseUrl) {
+    throw new UsageError(`${provider.name} has no default API address: every ${provider.name === 'discuz' ? 'Discuz! Q site is self-hosted' : 'site is different'}`, {
+      hint: `give --base-url https://your.site, set CHAT_EXPORT_BASE_URL, or save it in a profile (chat-export profile add NAME --provider ${provider.name} --base-url …)`,
+    });
+  }
+  let base: URL;
+  try {
+    base = new URL(profile.baseUrl);
+  } catch {
+    throw new UsageError(`--base-url ${JSON.stringify(redactUrl(profile.baseUrl))} is not a URL`);
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+    throw new UsageError(`--base-url must be http:// or https://, not ${base.protocol}`);
+  }
+  if (base.protocol === 'http:' && !isLoopback(base.hostname) && !options.allowInsecure) {
+    throw new UsageError(`refusing to send credentials over plain http:// to ${base.host}`, {
+      hint: 'use https://, or pass --allow-insecure if you accept that anyone on the network can read the token',
+    });
+  }
+  if (provider.credentials.token === 'required' && !profile.token) {
+    throw new UsageError(`${provider.name} needs a token and none was given`, {
+      hint: `set CHAT_EXPORT_TOKEN (or the profile's tokenEnv variable), or save one with chat-export profile add`,
+    });
+  }
+  if (provider.credentials.apiKey === 'required' && !profile.apiKey) {
+    throw new UsageError(`${provider.name} needs an API key and none was given`, {
+      hint: 'set CHAT_EXPORT_API_KEY (or the profile\'s apiKeyEnv variable), or pass --api-key',
+    });
+  }
+  if (provider.credentials.apiKey === 'optional' && !profile.apiKey) {
+    warnings.push(`${provider.name}: no API key given (CHAT_EXPORT_API_KEY, --api-key or a profile); the server may refuse the requests`);
+  }
+  if (profile.timezone !== undefined) {
+    try {
+      parseZone(profile.timezone);
+    } catch (error) {
+      throw new UsageError(`--timezone: ${(error as Error).message}`);
+    }
+  }
+  positive('--rate', profile.rate, false);
+  positive('--concurrency', profile.concurrency, true);
+  positive('--timeout', profile.timeout, true);
+  if (!Number.isInteger(profile.retries) || profile.retries < 0) throw new UsageError('--retries must be a whole number, 0 or more');
+  if (profile.pageSize !== undefined) positive('--page-size', profile.pageSize, true);
+  if (options.limit !== undefined) positive('--limit', options.limit, true);
+
+  const now = Date.now();
+  const since = options.since !== undefined ? parseTimeSpec(options.since, '--since', now) : undefined;
+  const until = options.until !== undefined ? parseTimeSpec(options.until, '--until', now) : undefined;
+  if (since !== undefined && until !== undefined && since >= until) {
+    throw new UsageError('--since must be before --until');
+  }
+  const order = options.order ?? 'asc';
+  if (order !== 'asc' && order !== 'desc') throw new UsageError(`--order must be asc or desc, not ${JSON.stringify(order)}`);
+
+  const output = planOutput(profile.output);
+  const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? 'jsonl';
+  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv or md, not ${JSON.stringify(format)}`);
+
+  return {
+    targets,
+    baseUrl: profile.baseUrl,
+    format,
+    output,
+    order,
+    window: { since, until, after: undefined },
+    limit: options.limit,
+    pageSize: profile.pageSize ?? provider.defaultPageSize,
+  };
+}
+
+function positive(flag: string, value: number, integer: boolean): void {
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`${flag} must be a ${integer ? 'whole ' : ''}number above 0`);
+  }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
+}
+
+function numberFromEnv(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+function printDryRun(
+  stdout: NodeJS.WritableStream,
+  profile: ResolvedProfile,
+  provider: Provider,
+  settings: ProviderSettings,
+  plan: DumpPlan,
+  jobs: ChannelJob[],
+): void {
+  const first = jobs[0]!;
+  const request =
+    provider.paging === 'cursor'
+      ? provider.buildRequest(settings, first.target, {
+          maxCreateAt: plan.window.until !== undefined ? plan.window.until - 1 : Number.MAX_SAFE_INTEGER,
+          limit: plan.pageSize,
+        })
+      : provider.buildRequest(settings, first.target, { number: 1, size: plan.pageSize });
+  const headers = Object.fromEntries(
+    Object.entries(request.headers).map(([key, value]) => [key, redactHeader(value, profile)]),
+  );
+  const shown = {
+    profile: profile.name,
+    provider: profile.provider,
+    baseUrl: redactUrl(plan.baseUrl),
+    token: profile.token ? redactSecret(profile.token) : null,
+    apiKey: profile.apiKey ? redactSecret(profile.apiKey) : null,
+    channels: jobs.map((job) => (job.target.kind === 'peer' ? `peer:${job.target.id}` : job.target.id)),
+    format: plan.format,
+    output: plan.output.kind === 'stdout' ? '-' : plan.output.kind === 'file' ? plan.output.path : `${plan.output.dir}/`,
+    order: plan.order,
+    since: plan.window.since !== undefined ? new Date(plan.window.since).toISOString() : null,
+    until: plan.window.until !== undefined ? new Date(plan.window.until).toISOString() : null,
+    limit: plan.limit ?? null,
+    pageSize: plan.pageSize,
+    rate: profile.rate,
+    concurrency: profile.concurrency,
+    retries: profile.retries,
+    timeout: profile.timeout,
+    timezone: profile.timezone ?? null,
+    sources: profile.sources,
+    firstRequest: { method: 'GET', url: redactUrl(request.url), headers },
+  };
+  stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+}
+
+function redactHeader(value: string, profile: ResolvedProfile): string {
+  let out = value;
+  for (const secret of [profile.token, profile.apiKey]) {
+    if (secret && out.includes(secret)) out = out.split(secret).join(redactSecret(secret));
+  }
+  return out;
+}
+
+export type { ChannelProgress };

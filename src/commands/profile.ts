@@ -1,0 +1,167 @@
+import { UsageError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { redactProfile } from '../profile/redact.js';
+import { formatIssues, profileSchema, type ConfigFile, type Profile } from '../profile/schema.js';
+import { loadConfig, saveConfig } from '../profile/store.js';
+import { BUILTIN_PROVIDER_NAMES } from '../providers/names.js';
+import { registerSecret } from '../text/sanitize.js';
+
+export interface CommandContext {
+  configPath: string;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface ProfileAddOptions {
+  provider: string;
+  baseUrl?: string;
+  /** `-` reads it from the first line of stdin. */
+  token?: string;
+  /** `-` reads it from the first line of stdin. */
+  apiKey?: string;
+  tokenEnv?: string;
+  apiKeyEnv?: string;
+  pageSize?: number;
+  rate?: number;
+  concurrency?: number;
+  retries?: number;
+  timeout?: number;
+  timezone?: string;
+  format?: string;
+  output?: string;
+  force?: boolean;
+}
+
+export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export async function profileAdd(name: string, options: ProfileAddOptions, ctx: CommandContext): Promise<void> {
+  const log = createLogger('normal', ctx.stderr);
+  if (!PROFILE_NAME.test(name)) {
+    throw new UsageError(
+      `invalid profile name "${name}": use up to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+  }
+  if (!isBuiltinProvider(options.provider)) {
+    throw new UsageError(`unknown provider "${options.provider}": expected one of ${BUILTIN_PROVIDER_NAMES.join(', ')}`);
+  }
+  if (options.token === '-' && options.apiKey === '-') {
+    throw new UsageError('only one of --token - and --api-key - can read stdin');
+  }
+  if (options.token !== undefined && options.tokenEnv !== undefined) {
+    throw new UsageError('give --token or --token-env, not both');
+  }
+  if (options.apiKey !== undefined && options.apiKeyEnv !== undefined) {
+    throw new UsageError('give --api-key or --api-key-env, not both');
+  }
+
+  const config = loadConfig(ctx.configPath, (line) => log.warn(line));
+  if (Object.hasOwn(config.profiles, name) && !options.force) {
+    throw new UsageError(
+      `profile "${name}" already exists in ${ctx.configPath}: use --force to replace it, or "chat-export profile remove ${name}" first`,
+    );
+  }
+
+  const { force: _force, ...fields } = options;
+  const parsed = profileSchema.safeParse(definedOnly(fields));
+  if (!parsed.success) {
+    // Report against the flags the user typed, not the config keys.
+    const lines = formatIssues(parsed.error).map((line) => line.replace(/^[A-Za-z]+(?=:)/, toFlag));
+    throw new UsageError([`invalid profile "${name}":`, ...lines].join('\n'));
+  }
+  // Validated before reading stdin so that nobody pastes a secret only to hit a typo.
+  const profile = parsed.data;
+  if (profile.token === '-') profile.token = await readSecret(ctx, '--token', 'token');
+  if (profile.apiKey === '-') profile.apiKey = await readSecret(ctx, '--api-key', 'API key');
+  registerSecret(profile.token);
+  registerSecret(profile.apiKey);
+
+  config.profiles[name] = profile;
+  saveConfig(ctx.configPath, config);
+
+  if (isBuiltinProvider(name)) log.info(`profile "${name}" shadows the built-in provider "${name}"`);
+  if (profile.token !== undefined || profile.apiKey !== undefined) {
+    log.warn(
+      `the credential is stored in plain text in ${ctx.configPath}; --token-env / --api-key-env NAME (an environment variable) keeps it out of the file`,
+    );
+  }
+  log.info(`saved profile "${name}" to ${ctx.configPath}`);
+}
+
+export function profileList(ctx: CommandContext): void {
+  const log = createLogger('normal', ctx.stderr);
+  const config = loadConfig(ctx.configPath, (line) => log.warn(line));
+  const names = Object.keys(config.profiles).sort();
+  if (names.length === 0) {
+    log.info(`no profiles in ${ctx.configPath}; add one with: chat-export profile add NAME --provider relation`);
+    return;
+  }
+  for (const name of names) {
+    const profile = config.profiles[name]!;
+    ctx.stdout.write(`${name}\t${profile.provider}\t${profile.baseUrl ?? '(default)'}\n`);
+  }
+}
+
+export function profileShow(name: string, ctx: CommandContext): void {
+  const log = createLogger('normal', ctx.stderr);
+  const config = loadConfig(ctx.configPath, (line) => log.warn(line));
+  const profile = findProfile(config, name, ctx.configPath);
+  ctx.stdout.write(`${JSON.stringify(redactProfile(profile), null, 2)}\n`);
+  // Only whether it is set: the value is the secret.
+  for (const key of ['tokenEnv', 'apiKeyEnv'] as const) {
+    const variable = profile[key];
+    if (variable !== undefined) {
+      log.info(`${key} ${variable} is ${ctx.env[variable] ? 'set' : 'not set'} in this environment`);
+    }
+  }
+}
+
+export function profileRemove(name: string, ctx: CommandContext): void {
+  const log = createLogger('normal', ctx.stderr);
+  const config = loadConfig(ctx.configPath, (line) => log.warn(line));
+  findProfile(config, name, ctx.configPath);
+  delete config.profiles[name];
+  saveConfig(ctx.configPath, config);
+  log.info(`removed profile "${name}" from ${ctx.configPath}`);
+}
+
+function findProfile(config: ConfigFile, name: string, configPath: string): Profile {
+  // hasOwn: "constructor" and friends are valid profile names, not prototype lookups.
+  if (Object.hasOwn(config.profiles, name)) return config.profiles[name]!;
+  const names = Object.keys(config.profiles).sort();
+  const known = names.length > 0 ? `profiles in ${configPath}: ${names.join(', ')}` : `${configPath} has no profiles`;
+  throw new UsageError(`unknown profile "${name}"; ${known}`, {
+    hint: isBuiltinProvider(name) ? `"${name}" is a built-in provider, not a profile: see "chat-export providers"` : undefined,
+  });
+}
+
+function isBuiltinProvider(name: string): boolean {
+  return (BUILTIN_PROVIDER_NAMES as readonly string[]).includes(name);
+}
+
+function definedOnly(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}
+
+function toFlag(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+async function readSecret(ctx: CommandContext, flag: string, what: string): Promise<string> {
+  if ((ctx.stdin as { isTTY?: boolean }).isTTY) ctx.stderr.write(`paste the ${what} and press Enter: `);
+  const value = await readFirstLine(ctx.stdin);
+  if (value === '') throw new UsageError(`${flag} -: nothing on stdin`);
+  return value;
+}
+
+async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of stream) {
+    text += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    // Stop at the first newline: an interactive paste has no end of file.
+    if (text.includes('\n')) break;
+  }
+  return (text.split('\n', 1)[0] ?? '').trim();
+}

@@ -1,0 +1,72 @@
+/**
+ * Every failure the user can see is one of these. Each carries the process
+ * exit code of DESIGN.md section 2; only src/main.ts turns them into an exit.
+ */
+export class ChatExportError extends Error {
+  readonly exitCode: number = 1;
+  readonly code: string = 'ERR_CHAT_EXPORT';
+  /** A short hint on what to do, printed after the message. */
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad flag, unknown provider, invalid config, missing credential. */
+export class UsageError extends ChatExportError {
+  override readonly exitCode = 2;
+  override readonly code = 'ERR_USAGE';
+}
+
+/** 401/403 or a provider's "permission denied". */
+export class AuthError extends ChatExportError {
+  override readonly exitCode = 3;
+  override readonly code = 'ERR_AUTH';
+}
+
+/** Network, 5xx, malformed responses: after retries, or not retryable at all. */
+export class RemoteError extends ChatExportError {
+  override readonly exitCode = 4;
+  override readonly code = 'ERR_REMOTE';
+  /** Whether another attempt of the same request may succeed. */
+  readonly retryable: boolean;
+  /** Server-requested wait before the next attempt, in ms. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    options: { cause?: unknown; hint?: string; retryable?: boolean; retryAfterMs?: number } = {},
+  ) {
+    super(message, options);
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Some channels exported, some failed: the failures were already reported. */
+export class PartialError extends ChatExportError {
+  override readonly exitCode = 5;
+  override readonly code = 'ERR_PARTIAL';
+}
+
+/** The run was interrupted (SIGINT/SIGTERM) after saving its checkpoint. */
+export class InterruptedError extends ChatExportError {
+  override readonly exitCode = 130;
+  override readonly code = 'ERR_INTERRUPTED';
+}
+
+/** The causes were already printed; only the exit code remains to be given. */
+export class ExitError extends ChatExportError {
+  override readonly exitCode: number;
+  constructor(exitCode: number) {
+    super('');
+    this.exitCode = exitCode;
+  }
+}
+
+export function isChatExportError(error: unknown): error is ChatExportError {
+  return error instanceof ChatExportError;
+}

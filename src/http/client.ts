@@ -1,0 +1,271 @@
+import { Agent, request } from 'undici';
+import { AuthError, ChatExportError, RemoteError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { excerpt, redactUrl } from '../text/sanitize.js';
+import { RateLimiter } from './rate-limit.js';
+import { RETRYABLE_STATUSES, computeRetryDelay, parseRetryAfter } from './retry.js';
+
+export interface HttpRequest {
+  url: URL;
+  headers: Record<string, string>;
+}
+
+/** What a parser gets: the decoded JSON of a 2xx answer. */
+export type BodyParser<T> = (body: unknown) => T;
+
+/** Lets a provider explain a non-2xx answer in its own words (e.g. discuz 404). */
+export type StatusDescriber = (status: number, body: unknown, where: { label: string; url: string }) => ChatExportError | undefined;
+
+export interface HttpClientOptions {
+  timeoutMs: number;
+  retries: number;
+  rate: number;
+  maxBodyBytes?: number;
+  /** Retry-After beyond this fails the run instead of sleeping for hours. */
+  maxRetryAfterMs?: number;
+  /** backoff base; tests shorten it */
+  retryBaseMs?: number;
+  logger: Logger;
+}
+
+export interface RequestContext {
+  /** "relation 4f32…": who is asking, for messages */
+  label: string;
+  signal?: AbortSignal | undefined;
+  describeStatus?: StatusDescriber | undefined;
+}
+
+export interface HttpStats {
+  requests: number;
+  retries: number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The one door to the network: keep-alive pool, per-host rate limit, timeout,
+ * body cap, JSON decoding and retry. A body that decodes but fails the
+ * provider's schema is retried like a 5xx: servers under load send HTML error
+ * pages and cut-off bodies with status 200.
+ */
+export class HttpClient {
+  private readonly agent: Agent;
+  private readonly limiter: RateLimiter;
+  readonly stats: HttpStats = { requests: 0, retries: 0 };
+
+  constructor(private readonly options: HttpClientOptions) {
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32, pipelining: 1 });
+    this.limiter = new RateLimiter({
+      rate: options.rate,
+      onPause: (host, ms) => {
+        if (ms > 1000) options.logger.info(`${host}: rate limited, waiting ${Math.ceil(ms / 1000)} s`);
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  async getJson<T>(req: HttpRequest, parse: BodyParser<T>, ctx: RequestContext): Promise<T> {
+    const shownUrl = redactUrl(req.url);
+    const host = req.url.host;
+    const { retries, logger } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      await this.limiter.acquire(host, ctx.signal);
+      const started = Date.now();
+      let outcome: ChatExportError;
+      try {
+        const body = await this.exchange(req, ctx);
+        logger.debug(`GET ${shownUrl} 200 ${Date.now() - started} ms`);
+        try {
+          return parse(body.json);
+        } catch (error) {
+          if (error instanceof ChatExportError) throw error;
+          outcome = new RemoteError(`${ctx.label}: unexpected response from ${shownUrl}: ${describeParseError(error)}; body: ${excerpt(body.text)}`, {
+            retryable: true,
+            cause: error,
+            hint: 'the server answered 200 with a body that is not the documented shape',
+          });
+        }
+      } catch (error) {
+        if (ctx.signal?.aborted) throw ctx.signal.reason ?? error;
+        if (!(error instanceof ChatExportError)) throw error;
+        outcome = error;
+        logger.debug(`GET ${shownUrl} failed after ${Date.now() - started} ms: ${error.message}`);
+      }
+      if (!(outcome instanceof RemoteError) || !outcome.retryable) throw outcome;
+      if (attempt >= retries) {
+        throw new RemoteError(`${outcome.message} (gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, {
+          cause: outcome,
+          hint: outcome.hint ?? 'the server kept failing; try again later or raise --retries / --timeout',
+        });
+      }
+      const maxWait = this.options.maxRetryAfterMs ?? 300_000;
+      if (outcome.retryAfterMs !== undefined && outcome.retryAfterMs > maxWait) {
+        throw new RemoteError(
+          `${ctx.label}: server asked to wait ${Math.ceil(outcome.retryAfterMs / 1000)} s before retrying ${shownUrl}, over the ${maxWait / 1000} s ceiling`,
+          { cause: outcome, hint: 'run again later' },
+        );
+      }
+      if (outcome.retryAfterMs !== undefined) this.limiter.pause(host, outcome.retryAfterMs);
+      const delay = computeRetryDelay({
+        attempt,
+        retryAfterMs: outcome.retryAfterMs,
+        baseMs: this.options.retryBaseMs ?? 500,
+      });
+      this.stats.retries++;
+      logger.debug(`retry ${attempt + 1}/${retries} of ${shownUrl} in ${delay} ms: ${outcome.message}`);
+      if (delay > 1000 && outcome.retryAfterMs === undefined) {
+        logger.info(`${ctx.label}: ${shortReason(outcome)}; retrying in ${Math.ceil(delay / 1000)} s`);
+      }
+      // The limiter already holds the host for a Retry-After; sleeping here too would double it.
+      if (outcome.retryAfterMs === undefined) await sleep(delay, ctx.signal);
+    }
+  }
+
+  /** One attempt: status handling, body cap and JSON decoding. */
+  private async exchange(req: HttpRequest, ctx: RequestContext): Promise<{ json: unknown; text: string }> {
+    const shownUrl = redactUrl(req.url);
+    const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal;
+    this.stats.requests++;
+    try {
+      const response = await request(req.url, {
+        method: 'GET',
+        headers: { accept: 'application/json', 'user-agent': 'chat-export', ...req.headers },
+        signal,
+        dispatcher: this.agent,
+      });
+      const status = response.statusCode;
+      const declared = Number(response.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        response.body.destroy();
+        throw tooLarge(ctx.label, shownUrl, maxBytes);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body) {
+        size += (chunk as Buffer).length;
+        if (size > maxBytes) {
+          response.body.destroy();
+          throw tooLarge(ctx.label, shownUrl, maxBytes);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const text = Buffer.concat(chunks, size).toString('utf8');
+      let json: unknown;
+      let jsonError: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (error) {
+        jsonError = error;
+      }
+      if (status >= 200 && status < 300) {
+        if (jsonError !== undefined) {
+          throw new RemoteError(`${ctx.label}: response from ${shownUrl} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
+            retryable: true,
+            cause: jsonError,
+            hint: 'the server sent a truncated or non-JSON body',
+          });
+        }
+        return { json, text };
+      }
+      throw this.statusError(status, json, text, response.headers, shownUrl, ctx);
+    } catch (error) {
+      if (error instanceof ChatExportError) throw error;
+      if (ctx.signal?.aborted) throw error;
+      if (timeout.signal.aborted) {
+        throw new RemoteError(`${ctx.label}: no complete answer from ${shownUrl} within ${this.options.timeoutMs} ms`, {
+          retryable: true,
+          hint: 'the server is slow; raise --timeout or try later',
+        });
+      }
+      throw new RemoteError(`${ctx.label}: network error on ${shownUrl}: ${networkReason(error)}`, {
+        retryable: true,
+        cause: error,
+        hint: 'check the network and --base-url',
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private statusError(
+    status: number,
+    json: unknown,
+    text: string,
+    headers: Record<string, string | string[] | undefined>,
+    shownUrl: string,
+    ctx: RequestContext,
+  ): ChatExportError {
+    const described = ctx.describeStatus?.(status, json, { label: ctx.label, url: shownUrl });
+    if (described) return described;
+    const detail = json !== undefined ? excerpt(JSON.stringify(json)) : describeBody(text, headers['content-type']);
+    if (status === 401 || status === 403) {
+      return new AuthError(`${ctx.label}: ${shownUrl} refused the credentials (HTTP ${status}): ${detail}`, {
+        hint: 'check the token / API key (environment variable, profile or flag) and that it may read this channel',
+      });
+    }
+    if (RETRYABLE_STATUSES.has(status)) {
+      return new RemoteError(`${ctx.label}: HTTP ${status} from ${shownUrl}: ${detail}`, {
+        retryable: true,
+        retryAfterMs: parseRetryAfter(headers['retry-after']),
+      });
+    }
+    return new RemoteError(`${ctx.label}: HTTP ${status} from ${shownUrl}: ${detail}`, {
+      hint: status === 404 ? 'check the channel id and --base-url' : undefined,
+    } as { hint?: string });
+  }
+}
+
+function tooLarge(label: string, url: string, maxBytes: number): RemoteError {
+  return new RemoteError(`${label}: response from ${url} exceeds the ${Math.round(maxBytes / 1024 / 1024)} MiB size cap`, {
+    hint: 'lower --page-size',
+  });
+}
+
+function describeBody(text: string, contentType: string | string[] | undefined): string {
+  const type = Array.isArray(contentType) ? contentType[0] : contentType;
+  if (text.length === 0) return 'empty body';
+  if (/html/i.test(type ?? '') || /^\s*</.test(text)) return `an HTML page: ${excerpt(text.replace(/<[^>]*>/g, ' '))}`;
+  return `${text.length} bytes, ends ${JSON.stringify(excerpt(text.slice(-40), 40))}`;
+}
+
+function describeParseError(error: unknown): string {
+  if (error && typeof error === 'object' && 'issues' in error && Array.isArray((error as { issues: unknown[] }).issues)) {
+    const issues = (error as { issues: Array<{ path: PropertyKey[]; message: string }> }).issues;
+    return issues
+      .slice(0, 3)
+      .map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function networkReason(error: unknown): string {
+  const code = (error as { code?: string } | undefined)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  return code && !message.includes(code) ? `${code} ${message}` : message;
+}
+
+function shortReason(error: ChatExportError): string {
+  return error.message.replace(/^[^:]*: /, '').slice(0, 100);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

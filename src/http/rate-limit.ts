@@ -1,0 +1,120 @@
+/**
+ * A token bucket per host with a capacity of one token: requests leave at most
+ * `rate` per second, evenly spaced, in the order they asked. A host can also be
+ * paused (429 / Retry-After): every queued request to it waits, not only the
+ * one that was refused.
+ */
+export interface RateLimiterOptions {
+  /** requests per second */
+  rate: number;
+  now?: () => number;
+  /** told about each pause, to say it on stderr */
+  onPause?: (host: string, ms: number) => void;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+class HostQueue {
+  private readonly waiters: Waiter[] = [];
+  private nextFree = 0;
+  private pausedUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          const index = this.waiters.indexOf(waiter);
+          if (index >= 0) this.waiters.splice(index, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.waiters.push(waiter);
+      this.pump();
+    });
+  }
+
+  pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms);
+    this.reschedule();
+  }
+
+  /** ms until the host may be called again because of a pause */
+  pauseRemaining(): number {
+    return Math.max(0, this.pausedUntil - this.now());
+  }
+
+  private reschedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.waiters.length > 0) {
+      const now = this.now();
+      const at = Math.max(this.nextFree, this.pausedUntil);
+      if (at > now) {
+        if (this.timer && this.timerAt <= at) return;
+        if (this.timer) clearTimeout(this.timer);
+        this.timerAt = at;
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, at - now);
+        return;
+      }
+      const waiter = this.waiters.shift()!;
+      if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
+      // A late timer keeps the long-run rate exact; a long idle gap does not bank tokens.
+      this.nextFree = (now - at < this.intervalMs ? at : now) + this.intervalMs;
+      waiter.resolve();
+    }
+  }
+}
+
+export class RateLimiter {
+  private readonly hosts = new Map<string, HostQueue>();
+  private readonly intervalMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: RateLimiterOptions) {
+    this.intervalMs = options.rate > 0 ? 1000 / options.rate : 0;
+    this.now = options.now ?? Date.now;
+  }
+
+  acquire(host: string, signal?: AbortSignal): Promise<void> {
+    return this.queue(host).acquire(signal);
+  }
+
+  /** Hold every request to `host` for `ms` (a 429 or Retry-After). */
+  pause(host: string, ms: number): void {
+    const queue = this.queue(host);
+    const before = queue.pauseRemaining();
+    queue.pause(ms);
+    if (ms > before) this.options.onPause?.(host, ms);
+  }
+
+  private queue(host: string): HostQueue {
+    let queue = this.hosts.get(host);
+    if (!queue) {
+      queue = new HostQueue(this.intervalMs, this.now);
+      this.hosts.set(host, queue);
+    }
+    return queue;
+  }
+}

@@ -1,0 +1,73 @@
+import { CommanderError } from 'commander';
+import { buildProgram } from './cli.js';
+import { ChatExportError, ExitError } from './errors.js';
+import { sanitizeForTerminal } from './text/sanitize.js';
+
+/**
+ * The one error boundary: every failure becomes a message on stderr and an
+ * exit code (DESIGN.md section 2). Stack traces only with CHAT_EXPORT_DEBUG,
+ * and even then with secrets redacted.
+ */
+async function main(): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\nchat-export: ${signal}: stopping…\n`);
+    controller.abort(new Error(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // `chat-export dump | head` closes the pipe early: that is not a failure of ours.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+  });
+
+  const program = buildProgram({
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    signal: controller.signal,
+  });
+  try {
+    await program.parseAsync(process.argv);
+    return 0;
+  } catch (error) {
+    return report(error);
+  }
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+    // commander already printed the message
+    return 2;
+  }
+  if (error instanceof ExitError) return error.exitCode;
+  if (error instanceof ChatExportError) {
+    const lines = error.message.split('\n');
+    for (const [i, line] of lines.entries()) {
+      process.stderr.write(`${i === 0 ? 'chat-export: ' : '  '}${sanitizeForTerminal(line)}\n`);
+    }
+    if (error.hint) process.stderr.write(`  ${sanitizeForTerminal(error.hint)}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`chat-export: internal error: ${sanitizeForTerminal(message)}\n`);
+  if (process.env.CHAT_EXPORT_DEBUG && error instanceof Error && error.stack) {
+    process.stderr.write(`${sanitizeForTerminal(error.stack)}\n`);
+  }
+  process.stderr.write('  this is a bug in chat-export; please report it with the command you ran (without secrets)\n');
+  return 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.exitCode = report(error);
+  },
+);

@@ -1,0 +1,93 @@
+/**
+ * The normalized message of DESIGN.md section 3. Key order is part of the
+ * contract (it is the JSONL line), so messages are always built through
+ * createMessage, whose object literal fixes that order.
+ */
+export interface Sender {
+  id: string;
+  name: string | null;
+  avatar: string | null;
+}
+
+export interface Attachment {
+  url: string;
+  name: string | null;
+  type: string | null;
+}
+
+export interface Message {
+  id: string;
+  provider: string;
+  channel: string;
+  timestamp: string;
+  sender: Sender;
+  type: string;
+  text: string;
+  replyTo: string | null;
+  editedAt: string | null;
+  deleted: boolean;
+  attachments: Attachment[];
+  raw?: unknown;
+}
+
+export interface MessageFields {
+  id: string;
+  provider: string;
+  channel: string;
+  /** epoch ms */
+  time: number;
+  sender: Sender;
+  type: string;
+  text: string;
+  replyTo?: string | null;
+  /** epoch ms of the provider's update time; kept only when later than `time` */
+  updatedTime?: number | null;
+  deleted?: boolean;
+  attachments?: Attachment[];
+}
+
+export function createMessage(fields: MessageFields, raw?: unknown): Message {
+  const message: Message = {
+    id: fields.id,
+    provider: fields.provider,
+    channel: fields.channel,
+    timestamp: new Date(fields.time).toISOString(),
+    sender: { id: fields.sender.id, name: fields.sender.name, avatar: fields.sender.avatar },
+    type: fields.type,
+    text: fields.text,
+    replyTo: fields.replyTo ?? null,
+    editedAt:
+      fields.updatedTime != null && fields.updatedTime > fields.time
+        ? new Date(fields.updatedTime).toISOString()
+        : null,
+    deleted: fields.deleted ?? false,
+    attachments: fields.attachments ?? [],
+  };
+  if (raw !== undefined) message.raw = raw;
+  return message;
+}
+
+/** Epoch ms of a normalized message (its ISO timestamp is always UTC with ms). */
+export function messageTime(message: Message): number {
+  return Date.parse(message.timestamp);
+}
+
+/**
+ * Chronological order with a stable tie-break. Ids that are both decimal
+ * integers compare numerically (relation ids are 19-digit snowflakes).
+ */
+export function compareMessages(a: Message, b: Message): number {
+  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp ? -1 : 1;
+  return compareIds(a.id, b.id);
+}
+
+export function compareIds(a: string, b: string): number {
+  if (a === b) return 0;
+  const numeric = /^\d+$/;
+  if (numeric.test(a) && numeric.test(b)) {
+    const x = a.replace(/^0+(?=\d)/, '');
+    const y = b.replace(/^0+(?=\d)/, '');
+    if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  }
+  return a < b ? -1 : 1;
+}

@@ -1,0 +1,196 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, rm, writeFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { compareIds } from '../message.js';
+
+export type Order = 'asc' | 'desc';
+
+interface Row {
+  time: number;
+  id: string;
+  /** the message as its JSONL line, without the newline */
+  line: string;
+}
+
+interface Run {
+  path: string;
+  count: number;
+  first: Row;
+  last: Row;
+}
+
+export interface SpoolResult {
+  count: number;
+  /** oldest and newest message times, undefined when empty */
+  oldest: number | undefined;
+  newest: number | undefined;
+  /** JSON lines (no newline) in the requested order, each id once */
+  lines(): AsyncIterable<string>;
+}
+
+function compareRows(a: Row, b: Row): number {
+  return a.time - b.time || compareIds(a.id, b.id);
+}
+
+/**
+ * Puts messages in --order whatever order the API served them, with memory
+ * bounded by one run: rows are sorted in runs of `runSize` and spilled to
+ * disk, then read back run by run (the usual case: a newest-first walk yields
+ * runs that do not overlap) or merged. Sorting also makes any duplicate the
+ * walker's bounded window let through adjacent, so each id is written once.
+ */
+export class Spool {
+  private buffer: Row[] = [];
+  private readonly runs: Run[] = [];
+  private readonly direction: number;
+  private dirReady = false;
+
+  constructor(
+    private readonly dir: string,
+    order: Order,
+    private readonly runSize = 20_000,
+  ) {
+    this.direction = order === 'asc' ? 1 : -1;
+  }
+
+  get size(): number {
+    return this.buffer.length + this.runs.reduce((sum, run) => sum + run.count, 0);
+  }
+
+  add(time: number, id: string, line: string): void {
+    this.buffer.push({ time, id, line });
+  }
+
+  /** Spill when the buffer is full; walkers call this between pages. */
+  async maybeFlush(): Promise<void> {
+    if (this.buffer.length >= this.runSize) await this.flush();
+  }
+
+  private sortedBuffer(): Row[] {
+    const rows = this.buffer;
+    this.buffer = [];
+    const direction = this.direction;
+    rows.sort((a, b) => direction * compareRows(a, b));
+    return dedupeSorted(rows);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const rows = this.sortedBuffer();
+    if (!this.dirReady) {
+      await mkdir(this.dir, { recursive: true });
+      this.dirReady = true;
+    }
+    const path = join(this.dir, `run-${this.runs.length}.jsonl`);
+    await writeFile(path, rows.map((row) => row.line).join('\n') + '\n');
+    this.runs.push({ path, count: rows.length, first: rows[0]!, last: rows[rows.length - 1]! });
+  }
+
+  async finish(): Promise<SpoolResult> {
+    if (this.runs.length === 0) {
+      const rows = this.sortedBuffer();
+      return {
+        count: rows.length,
+        ...span(rows[0], rows[rows.length - 1]),
+        async *lines() {
+          for (const row of rows) yield row.line;
+        },
+      };
+    }
+    await this.flush();
+    const direction = this.direction;
+    const runs = [...this.runs].sort((a, b) => direction * compareRows(a.first, b.first));
+    const disjoint = runs.every((run, i) => i === 0 || direction * compareRows(runs[i - 1]!.last, run.first) < 0);
+    if (disjoint) {
+      return {
+        count: runs.reduce((sum, run) => sum + run.count, 0),
+        ...span(runs[0]!.first, runs[runs.length - 1]!.last),
+        async *lines() {
+          for (const run of runs) yield* readLines(run.path);
+        },
+      };
+    }
+    // Overlapping runs: merge once into one file, so the count is exact before writing starts.
+    const merged = join(this.dir, 'merged.jsonl');
+    const { count, first, last } = await mergeRuns(runs, merged, direction);
+    return {
+      count,
+      ...span(first, last),
+      lines: () => readLines(merged),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    this.buffer = [];
+    if (this.dirReady) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function span(first: Row | undefined, last: Row | undefined): { oldest: number | undefined; newest: number | undefined } {
+  if (!first || !last) return { oldest: undefined, newest: undefined };
+  return { oldest: Math.min(first.time, last.time), newest: Math.max(first.time, last.time) };
+}
+
+function dedupeSorted(rows: Row[]): Row[] {
+  let write = 0;
+  for (let read = 0; read < rows.length; read++) {
+    const row = rows[read]!;
+    if (write > 0 && rows[write - 1]!.id === row.id && rows[write - 1]!.time === row.time) continue;
+    rows[write++] = row;
+  }
+  rows.length = write;
+  return rows;
+}
+
+async function* readLines(path: string): AsyncGenerator<string> {
+  const lines = createInterface({ input: createReadStream(path, { highWaterMark: 1 << 20 }), crlfDelay: Infinity });
+  for await (const line of lines) if (line.length > 0) yield line;
+}
+
+function rowOf(line: string): Row {
+  const parsed = JSON.parse(line) as { id: string; timestamp: string };
+  return { time: Date.parse(parsed.timestamp), id: parsed.id, line };
+}
+
+async function mergeRuns(runs: Run[], target: string, direction: number): Promise<{ count: number; first: Row | undefined; last: Row | undefined }> {
+  const sources = runs.map((run) => readLines(run.path)[Symbol.asyncIterator]());
+  const heads: Array<Row | undefined> = await Promise.all(
+    sources.map(async (source) => {
+      const next = await source.next();
+      return next.done ? undefined : rowOf(next.value);
+    }),
+  );
+  const file = await open(target, 'w');
+  let count = 0;
+  let first: Row | undefined;
+  let last: Row | undefined;
+  let chunk = '';
+  try {
+    for (;;) {
+      // Few runs overlap in practice; a linear scan of the heads is simpler than a heap and fast enough.
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const head = heads[i];
+        if (head && (best < 0 || direction * compareRows(head, heads[best]!) < 0)) best = i;
+      }
+      if (best < 0) break;
+      const row = heads[best]!;
+      const next = await sources[best]!.next();
+      heads[best] = next.done ? undefined : rowOf(next.value);
+      if (last && last.id === row.id && last.time === row.time) continue;
+      first ??= row;
+      last = row;
+      count++;
+      chunk += row.line + '\n';
+      if (chunk.length > 1 << 20) {
+        await file.write(chunk);
+        chunk = '';
+      }
+    }
+    if (chunk) await file.write(chunk);
+  } finally {
+    await file.close();
+  }
+  return { count, first, last };
+}

@@ -1,0 +1,120 @@
+import { UsageError } from '../errors.js';
+import { BUILTIN_PROVIDER_NAMES, isProviderName, type ProviderName } from '../providers/names.js';
+import type { Format } from '../sinks/types.js';
+import type { ConfigFile, Profile } from './schema.js';
+
+/** Options a profile can set; the CLI gives each as a flag too. */
+export interface ProfileFlags {
+  baseUrl?: string | undefined;
+  token?: string | undefined;
+  apiKey?: string | undefined;
+  pageSize?: number | undefined;
+  rate?: number | undefined;
+  concurrency?: number | undefined;
+  retries?: number | undefined;
+  timeout?: number | undefined;
+  timezone?: string | undefined;
+  format?: Format | undefined;
+  output?: string | undefined;
+}
+
+export type Source = 'flag' | 'env' | 'profile' | 'default';
+
+export interface ResolvedProfile {
+  /** what --provider said: a profile name or a built-in provider */
+  name: string;
+  provider: ProviderName;
+  /** the profile the values came from, if any */
+  profile: Profile | undefined;
+  baseUrl: string | undefined;
+  token: string | undefined;
+  apiKey: string | undefined;
+  pageSize: number | undefined;
+  rate: number;
+  concurrency: number;
+  retries: number;
+  timeout: number;
+  timezone: string | undefined;
+  format: Format | undefined;
+  output: string;
+  /** where each value came from (for --dry-run) */
+  sources: Partial<Record<keyof ProfileFlags, Source>>;
+}
+
+export const DEFAULTS = { rate: 5, concurrency: 4, retries: 5, timeout: 30_000, output: '-' } as const;
+
+/**
+ * One place decides every option: flags > environment > profile > defaults.
+ * A profile's own `tokenEnv`/`apiKeyEnv` variable outranks the generic
+ * CHAT_EXPORT_TOKEN / CHAT_EXPORT_API_KEY: it was named for this profile.
+ */
+export function resolveProfile(
+  providerFlag: string,
+  flags: ProfileFlags,
+  env: NodeJS.ProcessEnv,
+  config: ConfigFile,
+  builtinDefaults: (provider: ProviderName) => { baseUrl: string | undefined },
+): ResolvedProfile {
+  const profile = Object.hasOwn(config.profiles, providerFlag) ? config.profiles[providerFlag] : undefined;
+  const providerName = profile?.provider ?? providerFlag;
+  if (!isProviderName(providerName)) {
+    const profiles = Object.keys(config.profiles);
+    if (profile) {
+      throw new UsageError(`profile "${providerFlag}" names unknown provider "${providerName}"`, {
+        hint: `built-in providers: ${BUILTIN_PROVIDER_NAMES.join(', ')}`,
+      });
+    }
+    throw new UsageError(`unknown provider or profile "${providerFlag}"`, {
+      hint: `built-in providers: ${BUILTIN_PROVIDER_NAMES.join(', ')}; profiles: ${profiles.length ? profiles.join(', ') : '(none)'}`,
+    });
+  }
+  const sources: ResolvedProfile['sources'] = {};
+  const envValue = (name: string | undefined): string | undefined => {
+    if (!name) return undefined;
+    const value = env[name];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  function pick<K extends keyof ProfileFlags>(
+    key: K,
+    envCandidates: Array<string | undefined>,
+    fallback: ProfileFlags[K],
+  ): ProfileFlags[K] {
+    if (flags[key] !== undefined) {
+      sources[key] = 'flag';
+      return flags[key];
+    }
+    for (const name of envCandidates) {
+      const value = envValue(name);
+      if (value !== undefined) {
+        sources[key] = 'env';
+        return value as ProfileFlags[K];
+      }
+    }
+    const fromProfile = profile?.[key as keyof Profile] as ProfileFlags[K] | undefined;
+    if (fromProfile !== undefined) {
+      sources[key] = 'profile';
+      return fromProfile;
+    }
+    if (fallback !== undefined) sources[key] = 'default';
+    return fallback;
+  }
+
+  const defaults = builtinDefaults(providerName);
+  return {
+    name: providerFlag,
+    provider: providerName,
+    profile,
+    baseUrl: pick('baseUrl', ['CHAT_EXPORT_BASE_URL'], defaults.baseUrl),
+    token: pick('token', [profile?.tokenEnv, 'CHAT_EXPORT_TOKEN'], undefined),
+    apiKey: pick('apiKey', [profile?.apiKeyEnv, 'CHAT_EXPORT_API_KEY'], undefined),
+    pageSize: pick('pageSize', [], undefined),
+    rate: pick('rate', [], DEFAULTS.rate)!,
+    concurrency: pick('concurrency', [], DEFAULTS.concurrency)!,
+    retries: pick('retries', [], DEFAULTS.retries)!,
+    timeout: pick('timeout', [], DEFAULTS.timeout)!,
+    timezone: pick('timezone', [], undefined),
+    format: pick('format', [], undefined),
+    output: pick('output', [], DEFAULTS.output)!,
+    sources,
+  };
+}

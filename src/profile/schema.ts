@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+export const FORMATS = ['jsonl', 'csv', 'md'] as const;
+
+/** A zone offset like +08:00 / -05:30 / Z, or an IANA name like Asia/Shanghai. */
+const timezone = z.string().min(1);
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name like RELATION_TOKEN');
+
+/**
+ * One profile of the config file. Keys are the camelCase names of the dump
+ * options (DESIGN.md section 2); unknown keys are an error that names them.
+ */
+export const profileSchema = z.strictObject({
+  provider: z.string().min(1),
+  // Credentials are sent to this host, so nothing but http(s) makes sense.
+  baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+  token: z.string().min(1).optional(),
+  apiKey: z.string().min(1).optional(),
+  tokenEnv: envName.optional(),
+  apiKeyEnv: envName.optional(),
+  pageSize: z.number().int().positive().optional(),
+  rate: z.number().positive().optional(),
+  concurrency: z.number().int().positive().optional(),
+  retries: z.number().int().nonnegative().optional(),
+  timeout: z.number().int().positive().optional(),
+  timezone: timezone.optional(),
+  format: z.enum(FORMATS).optional(),
+  output: z.string().min(1).optional(),
+});
+
+export const configSchema = z.strictObject({
+  profiles: z.record(z.string(), profileSchema).default({}),
+});
+
+export type Profile = z.infer<typeof profileSchema>;
+export type ConfigFile = z.infer<typeof configSchema>;
+
+/**
+ * "profiles.work.rate: expected number, received string" lines, one per
+ * problem (one per key for unknown keys). Never includes the offending value:
+ * it may be a secret.
+ */
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => line([...issue.path, key], 'unrecognized key'))
+      : [line(issue.path, describe(issue))],
+  );
+}
+
+function line(path: PropertyKey[], message: string): string {
+  const at = path.map(String).join('.');
+  return at ? `${at}: ${message}` : message;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.expected === 'int') return 'expected an integer';
+      // zod only knows the received type from its own (English) message.
+      if (/received undefined$/.test(issue.message)) return 'required';
+      return issue.message.replace(/^Invalid input: /, '');
+    case 'invalid_format':
+      return issue.format === 'url' ? 'expected an http:// or https:// URL' : issue.message;
+    case 'too_small':
+      if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'must not be empty';
+      return issue.origin === 'number'
+        ? `must be ${issue.inclusive ? '>=' : '>'} ${issue.minimum}`
+        : issue.message;
+    case 'too_big':
+      return issue.origin === 'number'
+        ? `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`
+        : issue.message;
+    case 'invalid_value':
+      return `expected one of ${issue.values.map(String).join(', ')}`;
+    default:
+      return issue.message;
+  }
+}

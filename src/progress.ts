@@ -1,0 +1,81 @@
+import cliProgress from 'cli-progress';
+import type { Logger } from './log.js';
+import type { WalkBatch } from './walk/types.js';
+
+export interface ChannelProgress {
+  update(batch: WalkBatch, kept: number): void;
+  finish(written: number): void;
+  fail(): void;
+}
+
+export interface Progress {
+  start(label: string): ChannelProgress;
+  stop(): void;
+}
+
+/**
+ * What a person sees while a long export runs: on a terminal, one bar per
+ * channel in flight (cli-progress); otherwise (cron, pipes) nothing until
+ * one summary line per channel at the end.
+ */
+export function createProgress(options: { enabled: boolean; stream: NodeJS.WritableStream; logger: Logger }): Progress {
+  const { logger } = options;
+  const multibar = options.enabled
+    ? new cliProgress.MultiBar(
+        {
+          stream: options.stream as NodeJS.WritableStream & { isTTY: boolean },
+          clearOnComplete: true,
+          hideCursor: true,
+          format: '{label} |{bar}| {pages} pages · {messages} messages · {rate}/s · ETA {eta_formatted}',
+          etaBuffer: 20,
+          fps: 5,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  if (multibar) {
+    // Log lines must not be drawn over by the bars.
+    const hooks = (logger as Logger & { hooks?: { beforeWrite?: () => void; afterWrite?: () => void } }).hooks;
+    if (hooks) {
+      hooks.beforeWrite = () => multibar.log('');
+    }
+  }
+  return {
+    start(label) {
+      const started = Date.now();
+      let pages = 0;
+      let messages = 0;
+      const bar = multibar?.create(1, 0, { label, pages: 0, messages: 0, rate: 0 });
+      const payload = () => ({
+        label,
+        pages,
+        messages,
+        rate: Math.round(messages / Math.max(0.001, (Date.now() - started) / 1000)),
+      });
+      return {
+        update(batch, kept) {
+          pages++;
+          messages = kept;
+          if (!bar) return;
+          // The API's total (dishawang `total`, discuz `meta.total`) makes the bar a real fraction.
+          const total = batch.total ?? Math.max(messages, 1) * 2;
+          bar.setTotal(Math.max(total, messages, 1));
+          bar.update(messages, payload());
+        },
+        finish(written) {
+          messages = written;
+          bar?.update(bar.getTotal(), payload());
+          bar?.stop();
+          const seconds = ((Date.now() - started) / 1000).toFixed(1);
+          if (!multibar) logger.info(`${label}: ${written} messages, ${pages} pages in ${seconds} s`);
+        },
+        fail() {
+          bar?.stop();
+        },
+      };
+    },
+    stop() {
+      multibar?.stop();
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export const BUILTIN_PROVIDER_NAMES = ['relation', 'discuz', 'dishawang'] as const;
+export type ProviderName = (typeof BUILTIN_PROVIDER_NAMES)[number];
+
+export function isProviderName(name: string): name is ProviderName {
+  return (BUILTIN_PROVIDER_NAMES as readonly string[]).includes(name);
+}

@@ -1,0 +1,80 @@
+import type { HttpRequest, StatusDescriber } from '../http/client.js';
+import type { Message } from '../message.js';
+import type { ProviderName } from './names.js';
+
+/** A channel, dialog or conversation as the user named it. */
+export interface ChannelTarget {
+  id: string;
+  /** relation can also read a direct conversation by the other party's id */
+  kind: 'channel' | 'peer';
+}
+
+/** Everything a provider needs to build requests and normalize answers. */
+export interface ProviderSettings {
+  baseUrl: string;
+  token: string | undefined;
+  apiKey: string | undefined;
+  /** zone for naive timestamps; undefined = the provider's own default */
+  timezone: string | undefined;
+  raw: boolean;
+}
+
+/** A normalized message and its time in epoch ms (walkers compare times). */
+export interface Entry {
+  time: number;
+  message: Message;
+}
+
+/** One answer, reduced to what the walkers need. Items are still raw. */
+export interface ProviderPage {
+  items: unknown[];
+  /** messages in the whole list, when the API says */
+  total?: number | undefined;
+  lastPage?: number | undefined;
+  /** the page size the server actually used */
+  perPage?: number | undefined;
+  /** false when the API says there is no next page */
+  hasNext?: boolean | undefined;
+  /** page-wide data items refer to (JSON:API `included`) */
+  context?: unknown;
+}
+
+export type Requirement = 'required' | 'optional' | 'unused';
+
+interface ProviderBase {
+  name: ProviderName;
+  summary: string;
+  credentials: { token: Requirement; apiKey: Requirement; how: string };
+  defaultBaseUrl: string | undefined;
+  defaultPageSize: number;
+  maxPageSize: number;
+  /** Validate the envelope; throw typed errors for the API's own error codes. */
+  parsePage(body: unknown, target: ChannelTarget): ProviderPage;
+  /** Map one raw item (zod-checked) to the normalized message. */
+  normalize(item: unknown, target: ChannelTarget, settings: ProviderSettings, page: ProviderPage): Entry;
+  describeStatus?: StatusDescriber;
+}
+
+export interface CursorProvider extends ProviderBase {
+  paging: 'cursor';
+  buildRequest(settings: ProviderSettings, target: ChannelTarget, cursor: { maxCreateAt: number; limit: number }): HttpRequest;
+}
+
+export interface PageProvider extends ProviderBase {
+  paging: 'pages';
+  /** false when the API has no page-size parameter (dishawang) */
+  takesPageSize: boolean;
+  buildRequest(settings: ProviderSettings, target: ChannelTarget, page: { number: number; size: number }): HttpRequest;
+}
+
+export type Provider = CursorProvider | PageProvider;
+
+/** Join a base URL that may carry a path prefix with an API path. */
+export function apiUrl(baseUrl: string, path: string): URL {
+  const base = new URL(baseUrl);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  base.pathname = `${prefix}${path}`;
+  base.search = '';
+  base.hash = '';
+  return base;
+}

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+
+/**
+ * Where one output goes. Regular files are written to a temp file beside the
+ * target and renamed over it only on success, so a failed or killed run never
+ * leaves a half-written file or clobbers an earlier good one. Targets that are
+ * not regular files (/dev/null, a FIFO, a terminal) are written directly:
+ * replacing them would be wrong.
+ */
+export interface OutputHandle {
+  readonly stream: Writable;
+  /** shown in messages */
+  readonly path: string;
+  /** make the output visible (rename into place) */
+  commit(): Promise<void>;
+  /** throw the partial output away */
+  abort(): Promise<void>;
+}
+
+export function openStdout(): OutputHandle {
+  return {
+    stream: process.stdout,
+    path: 'stdout',
+    commit: async () => {},
+    abort: async () => {},
+  };
+}
+
+export async function openAtomic(target: string): Promise<OutputHandle> {
+  const existing = await lstat(target).catch(() => undefined);
+  const followed = existing?.isSymbolicLink() ? await stat(target).catch(() => undefined) : existing;
+  if (followed && !followed.isFile()) {
+    if (followed.isDirectory()) throw new Error(`${target} is a directory`);
+    const stream = createWriteStream(target, { flags: 'w' });
+    await once(stream, 'open');
+    return {
+      stream,
+      path: target,
+      commit: () => endStream(stream),
+      abort: async () => {
+        stream.destroy();
+      },
+    };
+  }
+  await removeStaleTemps(target);
+  const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const stream = createWriteStream(temp, { flags: 'wx', mode: followed ? followed.mode & 0o777 : 0o644 });
+  await once(stream, 'open');
+  return {
+    stream,
+    path: target,
+    async commit() {
+      await endStream(stream);
+      await fsyncPath(temp);
+      await rename(temp, target);
+      await fsyncPath(dirname(target)).catch(() => {});
+    },
+    async abort() {
+      stream.destroy();
+      await rm(temp, { force: true });
+    },
+  };
+}
+
+async function endStream(stream: WriteStream): Promise<void> {
+  if (stream.writableFinished) return;
+  stream.end();
+  await once(stream, 'finish');
+}
+
+export async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Temp files of runs that were killed (their pid is gone) are removed. */
+async function removeStaleTemps(target: string): Promise<void> {
+  const dir = dirname(target);
+  const prefix = `.${basename(target)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) {
+      await rm(join(dir, name), { force: true });
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,14 @@
+import type { Message } from '../message.js';
+import type { Sink } from './types.js';
+
+/**
+ * One message per line, exactly as normalized (key order and text untouched).
+ * The hot path of every export: nothing but JSON.stringify per message.
+ */
+export function createJsonlSink(): Sink {
+  return {
+    begin: () => '',
+    format: (message: Message) => `${JSON.stringify(message)}\n`,
+    end: () => '',
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * A transcript for people, valid CommonMark:
+ *
+ *     # relation · C1 — 3 messages, 2024-01-23 → 2024-01-24 (UTC+08:00)
+ *
+ *     ## 2024-01-23
+ *
+ *     **alice** · 09:15\
+ *     first line\
+ *     second line
+ *
+ *     **bob** · 09:16 · _edited 2024-01-23 09:20_
+ *     > ↪ reply to 96
+ *
+ *     text of the reply\
+ *     📎 photo\.png <https://example.com/photo.png>
+ *
+ * Every block is preceded by a blank line and ends with one newline, so an
+ * --incremental append only has to start with its own blank line.
+ * All text from the server goes through escape-markdown.
+ */
+import { messageTime, type Attachment, type Message } from '../message.js';
+import {
+  HARD_BREAK,
+  escapeMarkdownInline,
+  escapeMarkdownLines,
+  markdownUrl,
+} from '../text/escape-markdown.js';
+import { UTC, formatLocal, parseZone, type Zone } from '../text/zone.js';
+import type { ChannelSummary, Sink } from './types.js';
+
+export function createMarkdownSink(): Sink {
+  let zone: Zone = UTC;
+  let currentDay: string | null = null;
+  return {
+    begin(summary) {
+      zone = parseZone(summary.timezone ?? 'UTC');
+      // Continuing a file: its last day heading still applies to the same day.
+      currentDay = summary.append ? summary.append.lastDay : null;
+      return summary.append ? '' : `${formatTitle(summary, zone)}\n`;
+    },
+    format(message) {
+      const local = formatLocal(messageTime(message), zone);
+      let out = '';
+      if (local.day !== currentDay) {
+        currentDay = local.day;
+        out = `\n## ${local.day}\n`;
+      }
+      return `${out}\n${formatMessage(message, local.time, zone)}`;
+    },
+    end: () => '',
+  };
+}
+
+/** The day (YYYY-MM-DD) an ISO timestamp falls on in a zone (undefined = UTC). */
+export function dayOf(isoTimestamp: string, timezone: string | undefined): string {
+  return formatLocal(Date.parse(isoTimestamp), parseZone(timezone ?? 'UTC')).day;
+}
+
+/**
+ * The last day heading in force once this channel's messages are written:
+ * what the next --incremental run passes as `append.lastDay`.
+ */
+export function lastDayWritten(summary: ChannelSummary): string | null {
+  const lastWritten = summary.order === 'asc' ? summary.last : summary.first;
+  if (lastWritten === null) return summary.append?.lastDay ?? null;
+  return dayOf(lastWritten, summary.timezone);
+}
+
+function formatTitle(summary: ChannelSummary, zone: Zone): string {
+  const count = `${summary.count} ${summary.count === 1 ? 'message' : 'messages'}`;
+  let span = '';
+  if (summary.first !== null && summary.last !== null) {
+    const first = formatLocal(Date.parse(summary.first), zone).day;
+    const last = formatLocal(Date.parse(summary.last), zone).day;
+    span = first === last ? `, ${first}` : `, ${first} → ${last}`;
+  }
+  // Clock times mean nothing without their zone.
+  const zoneName = zone.kind === 'fixed' && zone.name !== 'UTC' ? `UTC${zone.name}` : zone.name;
+  const provider = escapeMarkdownInline(summary.provider);
+  const channel = escapeMarkdownInline(summary.channel);
+  return `# ${provider} · ${channel} — ${count}${span} (${escapeMarkdownInline(zoneName)})`;
+}
+
+function formatMessage(message: Message, time: string, zone: Zone): string {
+  const head = formatHead(message, time, zone);
+  const body = [...escapeMarkdownLines(message.text), ...message.attachments.map(formatAttachment)];
+  if (message.replyTo) {
+    // A block quote may interrupt the head's paragraph, but the body needs a
+    // blank line after it or it would continue the quote lazily.
+    const quote = `> ↪ reply to ${escapeMarkdownInline(message.replyTo)}`;
+    return body.length > 0 ? `${head}\n${quote}\n\n${body.join(HARD_BREAK)}\n` : `${head}\n${quote}\n`;
+  }
+  return body.length > 0 ? `${head}${HARD_BREAK}${body.join(HARD_BREAK)}\n` : `${head}\n`;
+}
+
+function formatHead(message: Message, time: string, zone: Zone): string {
+  // Trimmed and non-empty, so the ** always pair up into strong emphasis.
+  const name =
+    escapeMarkdownInline(message.sender.name ?? '') || escapeMarkdownInline(message.sender.id) || '\\(unknown\\)';
+  let head = `**${name}** · ${time}`;
+  const type = escapeMarkdownInline(message.type);
+  if (type !== '' && message.type !== 'text') head += ` · _${type}_`;
+  if (message.editedAt !== null) {
+    const edited = formatLocal(Date.parse(message.editedAt), zone);
+    head += ` · _edited ${edited.day} ${edited.time}_`;
+  }
+  if (message.deleted) head += ' · _deleted_';
+  return head;
+}
+
+function formatAttachment(attachment: Attachment): string {
+  const label = attachment.name !== null && attachment.name !== attachment.url ? escapeMarkdownInline(attachment.name) : '';
+  return `📎 ${label === '' ? '' : `${label} `}${markdownUrl(attachment.url)}`;
+}

@@ -1,0 +1,34 @@
+import type { Message } from '../message.js';
+
+export type Format = 'jsonl' | 'csv' | 'md';
+
+/** What a sink knows about the channel before the first message is written. */
+export interface ChannelSummary {
+  provider: string;
+  channel: string;
+  /** number of messages about to be written */
+  count: number;
+  /** ISO timestamps of the oldest and newest message, null when count is 0 */
+  first: string | null;
+  last: string | null;
+  /** zone for day headings and clock times (Markdown), e.g. "+08:00"; undefined = UTC */
+  timezone: string | undefined;
+  order: 'asc' | 'desc';
+  /**
+   * Set when appending to an existing output (--incremental): the sink must not
+   * repeat its header, and Markdown continues from the last day heading written.
+   */
+  append?: { lastDay: string | null } | undefined;
+}
+
+/**
+ * A format is a pure serializer: text before the messages, one chunk per
+ * message, text after. The writer around it owns the file and backpressure.
+ */
+export interface Sink {
+  begin(summary: ChannelSummary): string;
+  format(message: Message): string;
+  end(): string;
+}
+
+export type SinkFactory = () => Sink;

@@ -1,0 +1,59 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import type { Message } from '../message.js';
+import type { SpoolResult } from '../pipeline/order.js';
+import type { ChannelSummary, Format, Sink } from './types.js';
+
+const CHUNK = 1 << 16;
+
+export interface WriteOptions {
+  format: Format;
+  /** lines to skip / take from the ordered spool (--limit keeps the newest N) */
+  skip: number;
+  take: number;
+  /** leave out the sink's header (CSV header already written for an earlier channel) */
+  headerless?: boolean;
+}
+
+/**
+ * Streams a channel's ordered messages through a sink into `stream`, in
+ * chunks, waiting for 'drain' so a slow consumer (a pipe, a disk) sets the pace.
+ */
+export async function writeChannel(
+  stream: Writable,
+  sink: Sink,
+  summary: ChannelSummary,
+  spool: SpoolResult,
+  options: WriteOptions,
+): Promise<number> {
+  let buffer = options.headerless ? '' : sink.begin(summary);
+  let index = 0;
+  let written = 0;
+  // JSONL is the spool's own line: no parse and re-serialize on the hot path.
+  const jsonl = options.format === 'jsonl';
+  for await (const line of spool.lines()) {
+    if (index++ < options.skip) continue;
+    if (written >= options.take) break;
+    written++;
+    buffer += jsonl ? `${line}\n` : sink.format(JSON.parse(line) as Message);
+    if (buffer.length >= CHUNK) {
+      await writeChunk(stream, buffer);
+      buffer = '';
+    }
+  }
+  buffer += sink.end();
+  if (buffer) await writeChunk(stream, buffer);
+  return written;
+}
+
+export async function writeChunk(stream: Writable, chunk: string): Promise<void> {
+  if (stream.destroyed) throw new Error('output closed');
+  if (!stream.write(chunk)) {
+    await Promise.race([
+      once(stream, 'drain'),
+      once(stream, 'close').then(() => {
+        throw new Error('output closed');
+      }),
+    ]);
+  }
+}

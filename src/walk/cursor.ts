@@ -1,0 +1,109 @@
+import { RemoteError } from '../errors.js';
+import { DedupeWindow } from '../pipeline/dedupe.js';
+import type { CursorProvider, Entry } from '../providers/types.js';
+import type { WalkBatch, WalkOptions } from './types.js';
+
+/** "No upper bound" for the first request; some servers require the parameter. */
+const NO_BOUND = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Walks an inclusive, newest-first time cursor (relation's maxCreateAt):
+ * each request asks for messages at or before the oldest time seen so far.
+ *
+ * The cursor cannot move while every message in a page shares the cursor's
+ * millisecond; then the page is grown for that window, and only when the
+ * server will not return more does the walk step past the millisecond, with a
+ * warning. Every turn of the loop either moves the cursor back, grows the page
+ * (bounded), or ends: a misbehaving server cannot make it spin.
+ */
+export async function* walkCursor(provider: CursorProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
+  const { http, settings, target, logger, label } = options;
+  const baseLimit = Math.min(Math.max(1, options.pageSize), provider.maxPageSize);
+  const seen = new DedupeWindow(Math.max(10_000, 2 * provider.maxPageSize));
+  let cursor = options.until !== undefined ? options.until - 1 : NO_BOUND;
+  const resume = options.resumeFrom?.kind === 'cursor' ? options.resumeFrom : undefined;
+  if (resume) {
+    cursor = resume.maxCreateAt;
+    for (const id of resume.boundaryIds) seen.add(id);
+  }
+  let limit = baseLimit;
+  let largestAnswer = 0;
+  // length of the answer that made us grow the page; a grown page no longer than it means the server caps pages
+  let lengthBeforeGrowth: number | undefined;
+
+  for (let request = 1; ; request++) {
+    const req = provider.buildRequest(settings, target, { maxCreateAt: cursor, limit });
+    const page = await http.getJson(req, (body) => provider.parsePage(body, target), {
+      label,
+      signal: options.signal,
+      describeStatus: provider.describeStatus,
+    });
+    const entries: Entry[] = [];
+    const all: Entry[] = [];
+    let oldest = Infinity;
+    let newest = -Infinity;
+    for (const item of page.items) {
+      const entry = provider.normalize(item, target, settings, page);
+      if (entry.time < oldest) oldest = entry.time;
+      if (entry.time > newest) newest = entry.time;
+      all.push(entry);
+      if (seen.add(entry.message.id)) entries.push(entry);
+    }
+    const count = page.items.length;
+    if (count > 0 && newest > cursor) {
+      throw new RemoteError(
+        `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor`,
+        { hint: 'check --base-url points at the relation API' },
+      );
+    }
+    largestAnswer = Math.max(largestAnswer, count);
+    const atCursor = count > 0 && oldest >= cursor;
+    const full = count > 0 && count >= Math.min(limit, largestAnswer);
+
+    let next: number | 'end' = 'end';
+    if (count === 0) {
+      next = 'end';
+    } else if (!atCursor) {
+      next = oldest;
+      limit = baseLimit;
+      lengthBeforeGrowth = undefined;
+    } else if (!full) {
+      // everything at or before the cursor has been served
+      next = 'end';
+    } else if (limit < provider.maxPageSize && (lengthBeforeGrowth === undefined || count > lengthBeforeGrowth)) {
+      lengthBeforeGrowth = count;
+      limit = Math.min(provider.maxPageSize, limit * 4);
+      next = cursor;
+      logger.debug(`${label}: ${count} messages share ${new Date(cursor).toISOString()}; asking for ${limit} per page`);
+    } else {
+      logger.warn(
+        `${label}: ${count} messages share the millisecond ${new Date(cursor).toISOString()} and the server returns at most ${count} per request; ` +
+          `stepping past it — messages at that millisecond beyond these ${count} may be missing from the export`,
+      );
+      next = cursor - 1;
+      limit = baseLimit;
+      lengthBeforeGrowth = undefined;
+    }
+
+    const boundary = next === 'end' ? [] : idsAt(all, next);
+    yield {
+      entries,
+      oldest: count > 0 ? oldest : undefined,
+      page: request,
+      total: undefined,
+      checkpoint: { kind: 'cursor', maxCreateAt: next === 'end' ? cursor : next, boundaryIds: boundary },
+    };
+    if (next === 'end') return;
+    cursor = next;
+  }
+}
+
+/**
+ * Ids at the next cursor's millisecond: after a resume they are the only
+ * ones the server can send again, so they are all a checkpoint must keep.
+ */
+function idsAt(entries: Entry[], time: number): string[] {
+  const ids: string[] = [];
+  for (const entry of entries) if (entry.time === time) ids.push(entry.message.id);
+  return ids;
+}

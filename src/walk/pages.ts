@@ -1,0 +1,164 @@
+import { RemoteError } from '../errors.js';
+import { DedupeWindow } from '../pipeline/dedupe.js';
+import type { Entry, PageProvider, ProviderPage } from '../providers/types.js';
+import type { WalkBatch, WalkOptions } from './types.js';
+
+/** Re-reads allowed to close one seam before the walk gives up loudly. */
+const MAX_SEAM_ATTEMPTS = 8;
+
+interface Fetched {
+  number: number;
+  page: ProviderPage;
+  entries: Entry[];
+  ids: Set<string>;
+}
+
+/**
+ * Walks a newest-first, page-numbered list forward (1 → N), several pages in
+ * flight, handing them on strictly in page order.
+ *
+ * New messages push older ones toward later pages while we read. Reading
+ * forward, that only repeats messages (deduped). The danger is a page that
+ * was answered *before* a shift its predecessor saw: the messages pushed
+ * across the seam between them are in neither. A seam is closed when the two
+ * answers share a message, or report the same total; otherwise the later
+ * page is read again (its new answer starts earlier), and if messages were
+ * deleted meanwhile, the earlier page too.
+ */
+export async function* walkPages(provider: PageProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
+  const { http, settings, target, label } = options;
+  const size = provider.takesPageSize ? Math.min(Math.max(1, options.pageSize), provider.maxPageSize) : options.pageSize;
+  const seen = new DedupeWindow(Math.max(10_000, 4 * provider.maxPageSize));
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  const inFlight = new Map<number, Promise<Fetched>>();
+
+  const fetchPage = async (number: number): Promise<Fetched> => {
+    const req = provider.buildRequest(settings, target, { number, size });
+    const page = await http.getJson(req, (body) => provider.parsePage(body, target), {
+      label,
+      signal,
+      describeStatus: provider.describeStatus,
+    });
+    const entries = page.items.map((item) => provider.normalize(item, target, settings, page));
+    return { number, page, entries, ids: new Set(entries.map((e) => e.message.id)) };
+  };
+  const prefetch = (number: number): Promise<Fetched> => {
+    let pending = inFlight.get(number);
+    if (!pending) {
+      pending = fetchPage(number);
+      // a page abandoned by an early stop must not surface as an unhandled rejection
+      pending.catch(() => {});
+      inFlight.set(number, pending);
+    }
+    return pending;
+  };
+  const take = async (number: number): Promise<Fetched> => {
+    const pending = prefetch(number);
+    inFlight.delete(number);
+    return pending;
+  };
+
+  const resume = options.resumeFrom?.kind === 'pages' ? options.resumeFrom : undefined;
+  let anchor: Fetched | undefined;
+  let number = 1;
+  if (resume) {
+    number = resume.nextPage;
+    for (const id of resume.lastIds) seen.add(id);
+    anchor = {
+      number: resume.nextPage - 1,
+      page: { items: [], total: resume.total },
+      entries: [],
+      ids: new Set(resume.lastIds),
+    };
+  }
+  let lastPage: number | undefined;
+  let perPage = size;
+
+  const emit = (fetched: Fetched, entries: Entry[]): WalkBatch => {
+    let oldest: number | undefined;
+    for (const entry of fetched.entries) if (oldest === undefined || entry.time < oldest) oldest = entry.time;
+    return {
+      entries,
+      oldest,
+      page: fetched.number,
+      total: fetched.page.total,
+      checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids] },
+    };
+  };
+  const fresh = (fetched: Fetched): Entry[] => fetched.entries.filter((e) => seen.add(e.message.id));
+
+  try {
+    for (let attempts = 0; ; ) {
+      // Keep the window full: only once a page has told how many there are.
+      if (lastPage !== undefined) {
+        for (let n = number; n < number + options.concurrency && n <= lastPage; n++) prefetch(n);
+      }
+      const current = await take(number);
+      learn(current);
+
+      if (anchor && !seamClosed(anchor, current)) {
+        attempts++;
+        if (attempts > MAX_SEAM_ATTEMPTS) {
+          throw new RemoteError(
+            `${label}: the history changed faster than it could be read (page ${number} never met page ${anchor.number})`,
+            { hint: 'run the export again; if it keeps happening, lower --concurrency' },
+          );
+        }
+        if (attempts === 1) continue; // answered before its predecessor saw a change: ask again
+        if ((current.page.total ?? 0) > (anchor.page.total ?? 0)) {
+          // More than a page of new messages arrived since the anchor: this page
+          // holds only newer ones; the anchor's successors are further on.
+          yield emit(current, fresh(current));
+          number++;
+        } else {
+          // Messages were deleted: the anchor's successors slid back onto its page.
+          const reread = await fetchPage(anchor.number);
+          yield emit(reread, fresh(reread));
+          anchor = reread;
+        }
+        continue;
+      }
+      attempts = 0;
+      yield emit(current, fresh(current));
+      anchor = current;
+      const page = current.page;
+      const isLast =
+        current.entries.length === 0 ||
+        current.entries.length < perPage ||
+        page.hasNext === false ||
+        (lastPage !== undefined && number >= lastPage);
+      if (isLast) return;
+      number++;
+    }
+  } finally {
+    abort.abort(new Error('walk ended'));
+  }
+
+  function learn(fetched: Fetched): void {
+    const page = fetched.page;
+    const count = fetched.entries.length;
+    if (page.perPage !== undefined && page.perPage > 0) perPage = page.perPage;
+    else if (
+      fetched.number === 1 &&
+      count > 0 &&
+      count < perPage &&
+      (page.hasNext === true || (page.total !== undefined && page.total > count) || (page.lastPage ?? 1) > 1)
+    ) {
+      // The server cut our page size without saying so: a short page is not the end.
+      perPage = count;
+    }
+    if (page.lastPage !== undefined) lastPage = page.lastPage;
+    else if (page.total !== undefined) lastPage = Math.max(1, Math.ceil(page.total / perPage));
+  }
+}
+
+/** No message can hide between two answers that overlap or saw the same list. */
+function seamClosed(anchor: Fetched, next: Fetched): boolean {
+  if (next.entries.length === 0) return true;
+  const a = anchor.page.total;
+  const b = next.page.total;
+  if (a === undefined || b === undefined || a === b) return true;
+  for (const id of next.ids) if (anchor.ids.has(id)) return true;
+  return false;
+}

@@ -1,0 +1,40 @@
+import type { HttpClient } from '../http/client.js';
+import type { Logger } from '../log.js';
+import type { Entry, ChannelTarget, ProviderSettings } from '../providers/types.js';
+
+/** What a walker hands on after each answer. */
+export interface WalkBatch {
+  /** messages not seen before in this walk, in served order */
+  entries: Entry[];
+  /** oldest time in the answer (duplicates included); undefined for an empty answer */
+  oldest: number | undefined;
+  /** page number (page walks) or request number (cursor walks) */
+  page: number;
+  /** total messages in the list, when the API says */
+  total: number | undefined;
+  /** a checkpoint after this batch: feeding it back continues the walk after it */
+  checkpoint: WalkCheckpoint;
+}
+
+export type WalkCheckpoint =
+  | { kind: 'cursor'; maxCreateAt: number; boundaryIds: string[] }
+  | { kind: 'pages'; nextPage: number; total: number | undefined; lastIds: string[] };
+
+export interface WalkOptions {
+  http: HttpClient;
+  settings: ProviderSettings;
+  target: ChannelTarget;
+  pageSize: number;
+  /** pages in flight at once (page walks) */
+  concurrency: number;
+  /** exclusive upper bound on message time (--until), epoch ms */
+  until: number | undefined;
+  logger: Logger;
+  /** "relation 4f32…" for messages */
+  label: string;
+  signal?: AbortSignal | undefined;
+  /** continue from here (--resume) */
+  resumeFrom?: WalkCheckpoint | undefined;
+}
+
+export type { HttpClient, Logger };

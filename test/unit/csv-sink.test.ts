@@ -1,0 +1,181 @@
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { createMessage, type Message } from '../../src/message.js';
+import { CSV_COLUMNS, createCsvSink, guardFormula } from '../../src/sinks/csv.js';
+import type { ChannelSummary } from '../../src/sinks/types.js';
+
+const HOSTILE_TEXTS = [
+  '# heading',
+  '[link](http://x)',
+  '![img](x)',
+  '<script>alert(1)</script>',
+  "=cmd|' /C calc'!A0",
+  '+1',
+  '-1',
+  '@SUM(A1)',
+  '\tx',
+  '\rx',
+  '| a | b |',
+  '```js\ncode\n```',
+  '`inline`',
+  '\u001b[31mred\u001b[0m',
+  '你好，世界',
+  '👍🏽',
+  'line one\nline two\r\nline three\rline four',
+  '"quoted, with comma"',
+  ' leading space, trailing space ',
+  '',
+  "'already quoted",
+];
+
+function message(index: number, overrides: Partial<Parameters<typeof createMessage>[0]> = {}): Message {
+  return createMessage({
+    id: String(1578671129496899586n + BigInt(index)),
+    provider: 'relation',
+    channel: '4f326124812c41448bc587bf6b2eaf42',
+    time: Date.parse('2024-01-23T17:50:40Z') + index * 1000,
+    sender: { id: '7', name: '哈哈哈', avatar: null },
+    type: 'text',
+    text: HOSTILE_TEXTS[index % HOSTILE_TEXTS.length] ?? '',
+    ...overrides,
+  });
+}
+
+function summaryFor(messages: Message[], append?: ChannelSummary['append']): ChannelSummary {
+  return {
+    provider: 'relation',
+    channel: '4f326124812c41448bc587bf6b2eaf42',
+    count: messages.length,
+    first: messages[0]?.timestamp ?? null,
+    last: messages.at(-1)?.timestamp ?? null,
+    timezone: undefined,
+    order: 'asc',
+    append,
+  };
+}
+
+function render(messages: Message[], append?: ChannelSummary['append']): string {
+  const sink = createCsvSink();
+  return sink.begin(summaryFor(messages, append)) + messages.map((m) => sink.format(m)).join('') + sink.end();
+}
+
+function parseCsv(text: string): string[][] {
+  return parse(text, { relax_column_count: false, bom: false }) as string[][];
+}
+
+/** What a cell should hold: the value, with a ' in front when a spreadsheet would run it. */
+function expectedCell(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+function expectedRow(m: Message): string[] {
+  return [
+    m.id,
+    m.timestamp,
+    m.channel,
+    m.provider,
+    m.sender.id,
+    m.sender.name ?? '',
+    m.type,
+    m.text,
+    m.replyTo ?? '',
+    m.editedAt ?? '',
+    String(m.deleted),
+  ].map(expectedCell);
+}
+
+describe('CSV sink', () => {
+  it('writes the header row of DESIGN.md, then one row per message', () => {
+    const messages = [message(14)];
+    const out = render(messages);
+    expect(out.split('\r\n')[0]).toBe(
+      'id,timestamp,channel,provider,sender_id,sender_name,type,text,reply_to,edited_at,deleted',
+    );
+    expect(parseCsv(out)).toEqual([[...CSV_COLUMNS], expectedRow(messages[0]!)]);
+  });
+
+  it('ends every record with \\r\\n (RFC 4180) and writes no BOM', () => {
+    const out = render([message(14), message(15)]);
+    expect(out.charCodeAt(0)).not.toBe(0xfeff);
+    expect(out.endsWith('\r\n')).toBe(true);
+    expect(out.split('\r\n')).toHaveLength(4);
+  });
+
+  it('round-trips every hostile text through csv-parse, field by field', () => {
+    const messages = HOSTILE_TEXTS.map((_, i) => message(i));
+    const rows = parseCsv(render(messages));
+    expect(rows[0]).toEqual([...CSV_COLUMNS]);
+    expect(rows.slice(1)).toEqual(messages.map(expectedRow));
+    // Undoing the guard gives back the exact text, control characters included.
+    rows.slice(1).forEach((row, i) => {
+      const text = row[7] ?? '';
+      const original = messages[i]!.text;
+      expect(/^[=+\-@\t\r]/.test(original) ? text.slice(1) : text).toBe(original);
+    });
+  });
+
+  it('renders nulls as empty cells and deleted as true/false', () => {
+    const plain = message(14, { sender: { id: '7', name: null, avatar: null } });
+    const full = message(15, {
+      replyTo: '1578671129496899586',
+      updatedTime: Date.parse('2024-01-24T00:59:00Z'),
+      deleted: true,
+    });
+    const [, first, second] = parseCsv(render([plain, full]));
+    expect(first).toEqual([plain.id, plain.timestamp, plain.channel, 'relation', '7', '', 'text', '你好，世界', '', '', 'false']);
+    expect(second?.slice(8)).toEqual(['1578671129496899586', '2024-01-24T00:59:00.000Z', 'true']);
+  });
+
+  it.each([
+    ['=cmd|\' /C calc\'!A0', "'=cmd|' /C calc'!A0"],
+    ['+1', "'+1"],
+    ['-1', "'-1"],
+    ['@SUM(A1)', "'@SUM(A1)"],
+    ['\tx', "'\tx"],
+    ['\rx', "'\rx"],
+  ])('prefixes the formula-like cell %j with a quote', (input, output) => {
+    expect(guardFormula(input)).toBe(output);
+  });
+
+  it.each(['# heading', 'a=1', 'x+1', ' =1', "'=1", '', '你好', '１+1', '\nx'])('leaves %j alone', (input) => {
+    expect(guardFormula(input)).toBe(input);
+  });
+
+  it('guards every column, not only the text', () => {
+    const m = message(14, {
+      id: '-42',
+      channel: '=HYPERLINK("http://evil")',
+      provider: '+p',
+      sender: { id: '@me', name: '-Bob', avatar: null },
+      type: '=type',
+      replyTo: '-1',
+    });
+    const [, row] = parseCsv(render([m]));
+    expect(row).toEqual([
+      "'-42",
+      m.timestamp,
+      '\'=HYPERLINK("http://evil")',
+      "'+p",
+      "'@me",
+      "'-Bob",
+      "'=type",
+      '你好，世界',
+      "'-1",
+      '',
+      'false',
+    ]);
+  });
+
+  it('omits the header when appending', () => {
+    const messages = [message(14), message(15)];
+    const out = render(messages, { lastDay: '2024-01-23' });
+    expect(parseCsv(out)).toEqual(messages.map(expectedRow));
+    // Appended to a first run, the file parses as one table.
+    const whole = render([message(16)]) + out;
+    expect(parseCsv(whole)).toHaveLength(4);
+  });
+
+  it('writes only the header for an empty channel', () => {
+    expect(parseCsv(render([]))).toEqual([[...CSV_COLUMNS]]);
+  });
+});
