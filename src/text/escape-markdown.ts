@@ -26,6 +26,9 @@ const LEADING_BLANKS = /^[ \t]+/;
 const NBSP = '\u00a0';
 // What JS trim() removes, which is what markdown-it trims off a paragraph.
 const BLANK_LINE = /^\s*$/;
+// Embeddings, overrides and isolates: in a name they would reverse the rest of
+// its line (the time, the markers) on screen.
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
 // http(s) only, and nothing an autolink cannot hold (CommonMark: no space, < > or control).
 const AUTOLINKABLE = /^https?:\/\/[^\s<>\u0000-\u001f\u007f-\u009f]+$/i;
 
@@ -61,10 +64,10 @@ export function escapeMarkdownLines(text: string): string[] {
 /**
  * One-line text (a name, an id, a file name): whitespace runs, newlines
  * included, collapse to one space and the ends are trimmed, so it can sit
- * inside **strong** or a heading. May return ''.
+ * inside **strong** or a heading; bidi controls are dropped. May return ''.
  */
 export function escapeMarkdownInline(text: string): string {
-  return escapePunctuation(cleanText(text).replace(/\s+/g, ' ').trim());
+  return escapePunctuation(cleanText(text).replace(BIDI_CONTROLS, '').replace(/\s+/g, ' ').trim());
 }
 
 /**

@@ -69,7 +69,7 @@ function parseZoneUncached(input: string): Zone {
     throw new Error(`unknown timezone "${input}": ${ZONE_HELP}`);
   }
   const name = format.resolvedOptions().timeZone;
-  ianaCaches.set(name, { format, hourOffsets: new Map() });
+  if (!ianaCaches.has(name)) ianaCaches.set(name, { format, hourOffsets: new Map() });
   return { kind: 'iana', name };
 }
 

@@ -386,6 +386,7 @@ describe('Markdown sink', () => {
       ['<b>x</b> [y](z)', '<b>x</b> [y](z)'],
       ['  spaced\nout\t', 'spaced out'],
       ['\u001b[31mred', 'red'],
+      ['\u202eevil\u2066', 'evil'],
       ['👍🏽', '👍🏽'],
       ['trailing\\', 'trailing\\'],
       [null, 'u1'],
