@@ -19,6 +19,14 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A rejection nobody awaited would otherwise reach Node's default handler, which
+  // prints the raw error (unsanitized, with its properties and stack) and exits 1.
+  const escaped = (error: unknown) => {
+    process.exitCode = report(error);
+    process.exit();
+  };
+  process.on('unhandledRejection', escaped);
+  process.on('uncaughtException', escaped);
   // `chat-export dump | head` closes the pipe early: that is not a failure of ours.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, stat, truncate, readFile } from 'node:fs/promises';
 import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
 import { HttpClient } from '../http/client.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { inWindow, parseTimeSpec, passedWindow, type TimeWindow } from '../pipeline/window.js';
 import { Spool, type Order, type SpoolResult } from '../pipeline/order.js';
-import { loadConfig, resolveConfigPath } from '../profile/store.js';
+import { defaultStateDir, loadConfig, resolveConfigPath } from '../profile/store.js';
+import { readState, stateFileName, writeState, type ChannelState } from '../state.js';
+import { lastDayWritten } from '../sinks/markdown.js';
 import { resolveProfile, type ProfileFlags, type ResolvedProfile } from '../profile/resolve.js';
 import { redactSecret } from '../profile/redact.js';
 import { PROVIDERS, getProvider } from '../providers/registry.js';
@@ -15,7 +17,7 @@ import type { ChannelTarget, Provider, ProviderSettings } from '../providers/typ
 import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
 import { channelFilePath, planOutput, type OutputPlan } from '../sinks/output-path.js';
 import { createSink, FILE_EXTENSIONS, formatFromPath } from '../sinks/registry.js';
-import type { Format } from '../sinks/types.js';
+import type { ChannelSummary, Format } from '../sinks/types.js';
 import { writeChannel } from '../sinks/write.js';
 import { redactUrl, registerSecret } from '../text/sanitize.js';
 import { parseZone } from '../text/zone.js';
@@ -56,6 +58,11 @@ interface ChannelJob {
   index: number;
   target: ChannelTarget;
   label: string;
+  /** where this channel's messages go: a file of its own, or the shared stream */
+  path: string | undefined;
+  stateName: string;
+  /** --incremental: the last successful run's record, after any repair */
+  state: ChannelState | undefined;
 }
 
 interface ChannelDone {
@@ -64,6 +71,8 @@ interface ChannelDone {
   result: SpoolResult;
   skip: number;
   take: number;
+  /** newest message kept and every id at its time */
+  newest: { time: number; ids: string[] } | undefined;
 }
 
 /** Messages held in memory per channel before a sorted run spills to disk. */
@@ -91,11 +100,30 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     timezone: profile.timezone,
     raw: Boolean(options.raw),
   };
+  const stateDir = options.stateDir ?? defaultStateDir(configPath);
   const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
     index,
     target,
     label: `${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`,
+    path:
+      plan.output.kind === 'directory'
+        ? channelFilePath(plan.output.dir, profile.provider, target.id, FILE_EXTENSIONS[plan.format])
+        : plan.output.kind === 'file'
+          ? plan.output.path
+          : undefined,
+    stateName: stateFileName(profile.name, target.kind, target.id),
+    state: undefined,
   }));
+  if (options.incremental) {
+    if (plan.output.kind === 'file' && jobs.length > 1) {
+      throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {
+        hint: 'each channel keeps its own file and state',
+      });
+    }
+    if (plan.format === 'md' && plan.order === 'desc') {
+      throw new UsageError('--incremental Markdown transcripts grow at the end: use --order asc');
+    }
+  }
 
   if (options.dryRun) {
     printDryRun(io.stdout, profile, provider, settings, plan, jobs);
@@ -118,6 +146,12 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const started = Date.now();
 
   const walkOne = async (job: ChannelJob): Promise<ChannelDone> => {
+    let window = plan.window;
+    if (options.incremental) {
+      job.state = await loadIncrementalState(stateDir, job, plan, logger);
+      const newest = job.state?.newest;
+      if (newest) window = { ...window, after: { time: newest.time, ids: new Set(newest.ids) } };
+    }
     const bar = progress.start(job.label);
     const spool = new Spool(join(spoolRoot, String(job.index)), plan.order, RUN_SIZE);
     try {
@@ -133,15 +167,18 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         signal: io.signal,
       });
       let kept = 0;
+      let newest: ChannelDone['newest'];
       for await (const batch of walk) {
         for (const entry of batch.entries) {
-          if (!inWindow(plan.window, entry.time, entry.message.id)) continue;
+          if (!inWindow(window, entry.time, entry.message.id)) continue;
           spool.add(entry.time, entry.message.id, JSON.stringify(entry.message));
           kept++;
+          if (!newest || entry.time > newest.time) newest = { time: entry.time, ids: [entry.message.id] };
+          else if (entry.time === newest.time) newest.ids.push(entry.message.id);
         }
         bar.update(batch, kept);
         await spool.maybeFlush();
-        if (passedWindow(plan.window, batch.oldest)) break;
+        if (passedWindow(window, batch.oldest)) break;
         if (plan.limit !== undefined && kept >= plan.limit) break;
       }
       const result = await spool.finish();
@@ -149,7 +186,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       const take = plan.limit === undefined ? result.count : Math.min(plan.limit, result.count);
       const skip = plan.order === 'asc' ? result.count - take : 0;
       bar.finish(take);
-      return { job, spool, result, skip, take };
+      // With --limit the newest kept message is still the newest: the limit keeps the newest N.
+      return { job, spool, result, skip, take, newest };
     } catch (error) {
       bar.fail();
       await spool.dispose();
@@ -160,6 +198,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
   const pending = runPool(jobs, profile.concurrency, walkOne);
+  // Failures are collected below in channel order; until then they must not count as unhandled.
+  for (const promise of pending) promise.catch(() => {});
   try {
     if (plan.output.kind === 'directory') {
       await mkdir(plan.output.dir, { recursive: true });
@@ -168,15 +208,22 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
           const job = jobs[index]!;
           try {
             const done = await promise;
-            const path = channelFilePath(plan.output.kind === 'directory' ? plan.output.dir : '', profile.provider, job.target.id, FILE_EXTENSIONS[plan.format]);
-            const handle = await openAtomic(path);
-            await writeInto(handle, done, plan, profile, 0);
+            if (options.incremental) await deliverIncremental(done, job.path!, plan, profile, stateDir, logger);
+            else await writeInto(await openAtomic(job.path!), done, plan, profile, 0);
             succeeded++;
           } catch (error) {
             failures.push({ job, error });
           }
         }),
       );
+    } else if (options.incremental && plan.output.kind === 'file') {
+      const job = jobs[0]!;
+      try {
+        await deliverIncremental(await pending[0]!, job.path!, plan, profile, stateDir, logger);
+        succeeded++;
+      } catch (error) {
+        failures.push({ job, error });
+      }
     } else {
       // One stream for every channel: written in the order the channels were given.
       let handle: OutputHandle | undefined;
@@ -194,6 +241,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         await writeInto(handle, done, plan, profile, written, false);
         written++;
         succeeded++;
+        if (options.incremental) await recordState(stateDir, done, '-', plan, profile, { size: 0, lastDay: null });
       }
       if (handle) {
         if (succeeded > 0) await handle.commit();
@@ -249,14 +297,7 @@ async function writeInto(
     await writeChannel(
       handle.stream,
       sink,
-      {
-        provider: profile.provider,
-        channel: done.job.target.id,
-        count: done.take,
-        ...spanOf(done),
-        timezone: profile.timezone,
-        order: plan.order,
-      },
+      summaryOf(done, plan, profile),
       done.result,
       { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0 },
     );
@@ -267,6 +308,148 @@ async function writeInto(
   } finally {
     await done.spool.dispose();
   }
+}
+
+function summaryOf(done: ChannelDone, plan: DumpPlan, profile: ResolvedProfile, append?: ChannelSummary['append']): ChannelSummary {
+  return {
+    provider: profile.provider,
+    channel: done.job.target.id,
+    count: done.take,
+    ...spanOf(done),
+    timezone: profile.timezone,
+    order: plan.order,
+    append,
+  };
+}
+
+/**
+ * --incremental state of one channel, repaired if the last append was cut
+ * short. A state whose output is gone, or that was written for another
+ * output, format or order, starts over with a full export.
+ */
+async function loadIncrementalState(stateDir: string, job: ChannelJob, plan: DumpPlan, logger: Logger): Promise<ChannelState | undefined> {
+  const state = await readState(stateDir, job.stateName);
+  if (!state) return undefined;
+  const output = job.path ?? '-';
+  if (state.output !== output || state.format !== plan.format || state.order !== plan.order) {
+    logger.warn(`${job.label}: last incremental run wrote ${state.output} (${state.format}, ${state.order}); starting over with a full export to ${output}`);
+    return undefined;
+  }
+  if (output === '-') return state;
+  const info = await stat(output).catch(() => undefined);
+  if (!info) {
+    logger.warn(`${job.label}: ${output} is gone; starting over with a full export`);
+    return undefined;
+  }
+  if (state.pending) {
+    // The previous run died while appending: cut the output back to where that append began.
+    if (info.size > state.pending.size) await truncate(output, state.pending.size);
+    logger.warn(`${job.label}: the last run was interrupted while appending to ${output}; removed its partial append`);
+    const repaired: ChannelState = { ...state, size: state.pending.size, pending: null };
+    await writeState(stateDir, job.stateName, repaired);
+    return repaired;
+  }
+  if (info.size !== state.size) {
+    logger.warn(`${job.label}: ${output} changed since the last run (${state.size} → ${info.size} bytes); appending after its current end`);
+  }
+  return state;
+}
+
+async function recordState(
+  stateDir: string,
+  done: ChannelDone,
+  output: string,
+  plan: DumpPlan,
+  profile: ResolvedProfile,
+  file: { size: number; lastDay: string | null },
+): Promise<void> {
+  const previous = done.job.state;
+  let newest = previous?.newest ?? null;
+  if (done.newest && (!newest || done.newest.time > newest.time)) newest = done.newest;
+  else if (done.newest && newest && done.newest.time === newest.time) {
+    newest = { time: newest.time, ids: [...new Set([...newest.ids, ...done.newest.ids])] };
+  }
+  await writeState(stateDir, done.job.stateName, {
+    version: 1,
+    profile: profile.name,
+    provider: profile.provider,
+    channel: done.job.target.id,
+    kind: done.job.target.kind,
+    newest,
+    output,
+    format: plan.format,
+    order: plan.order,
+    size: file.size,
+    lastDay: file.lastDay,
+    messages: (previous?.messages ?? 0) + done.take,
+    updatedAt: new Date().toISOString(),
+    pending: null,
+  });
+}
+
+/**
+ * Appends only after the whole new window is fetched (it is in the spool by
+ * now), then records state. Newest-first files get the new messages at the
+ * top, which means rewriting them (atomically).
+ */
+async function deliverIncremental(
+  done: ChannelDone,
+  path: string,
+  plan: DumpPlan,
+  profile: ResolvedProfile,
+  stateDir: string,
+  logger: Logger,
+): Promise<void> {
+  const state = done.job.state;
+  if (!state) {
+    const summary = summaryOf(done, plan, profile);
+    await writeInto(await openAtomic(path), done, plan, profile, 0);
+    const { size } = await stat(path);
+    await recordState(stateDir, done, path, plan, profile, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
+    return;
+  }
+  if (done.take === 0) {
+    logger.info(`${done.job.label}: nothing new since ${state.updatedAt}`);
+    await done.spool.dispose();
+    return;
+  }
+  if (plan.order === 'desc') {
+    const old = await readFile(path, 'utf8');
+    const handle = await openAtomic(path);
+    await writeInto(handle, done, plan, profile, 0, false);
+    const rest = plan.format === 'csv' ? old.slice(old.indexOf('\n') + 1) : old;
+    handle.stream.write(rest);
+    await handle.commit();
+    const { size } = await stat(path);
+    await recordState(stateDir, done, path, plan, profile, { size, lastDay: null });
+    return;
+  }
+  const start = (await stat(path)).size;
+  await writeState(stateDir, done.job.stateName, { ...state, pending: { size: start } });
+  const append = { lastDay: state.lastDay };
+  const summary = summaryOf(done, plan, profile, append);
+  const file = await open(path, 'a');
+  const stream = file.createWriteStream();
+  try {
+    await writeChannel(stream, createSink(plan.format), summary, done.result, {
+      format: plan.format,
+      skip: done.skip,
+      take: done.take,
+    });
+    stream.end();
+    await new Promise<void>((resolve, reject) => {
+      stream.once('finish', resolve);
+      stream.once('error', reject);
+    });
+    const reopened = await open(path, 'r');
+    await reopened.sync();
+    await reopened.close();
+  } finally {
+    await done.spool.dispose();
+    if (!stream.closed) stream.destroy();
+  }
+  const { size } = await stat(path);
+  await recordState(stateDir, done, path, plan, profile, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
 }
 
 function spanOf(done: ChannelDone): { first: string | null; last: string | null } {

@@ -40,7 +40,29 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   if (text === '') return undefined;
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   if (/^-?\d+(\.\d+)?$/.test(text)) return Math.max(0, Math.ceil(Number(text) * 1000));
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
+  const date = parseHttpDate(text);
+  if (date === undefined) return undefined;
   return Math.max(0, date - now);
+}
+
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+const IMF_FIXDATE = new RegExp(`^${DAY}, \\d{1,2} ${MONTH} \\d{4} ${TIME} GMT$`, 'i');
+const RFC850_DATE = new RegExp(`^${LONG_DAY}, \\d{2}-${MONTH}-\\d{2} ${TIME} GMT$`, 'i');
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} +\\d{1,2} ${TIME} \\d{4}$`, 'i');
+
+/**
+ * The three HTTP-date forms of RFC 9110 5.6.7, and nothing else: V8's
+ * Date.parse reads almost any text with a digit in it ("abc 1") as a date,
+ * which would turn a garbage header into "retry at once".
+ */
+function parseHttpDate(text: string): number | undefined {
+  let date: number;
+  if (IMF_FIXDATE.test(text) || RFC850_DATE.test(text)) date = Date.parse(text);
+  // asctime carries no zone; it is GMT, not the local time Date.parse would assume
+  else if (ASCTIME_DATE.test(text)) date = Date.parse(`${text} GMT`);
+  else return undefined;
+  return Number.isNaN(date) ? undefined : date;
 }

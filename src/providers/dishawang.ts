@@ -26,7 +26,7 @@ const count = z.union([z.number(), z.string().regex(/^\d+$/)]).transform(Number)
 const envelopeSchema = z.object({
   code: z.union([z.number(), z.string()]).transform(Number),
   msg: z.string().nullish(),
-  data: z.unknown(),
+  data: z.unknown().optional(),
 });
 
 const paginatorSchema = z.object({

@@ -21,7 +21,7 @@ const epochMs = z.union([z.string().regex(/^-?\d+$/), z.number().int()]).transfo
 const envelopeSchema = z.object({
   code: z.union([z.string(), z.number()]).transform(String),
   desc: z.string().nullish(),
-  data: z.unknown(),
+  data: z.unknown().optional(),
 });
 
 const itemSchema = z.object({

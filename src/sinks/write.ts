@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Message } from '../message.js';
 import type { SpoolResult } from '../pipeline/order.js';
@@ -48,12 +47,20 @@ export async function writeChannel(
 
 export async function writeChunk(stream: Writable, chunk: string): Promise<void> {
   if (stream.destroyed) throw new Error('output closed');
-  if (!stream.write(chunk)) {
-    await Promise.race([
-      once(stream, 'drain'),
-      once(stream, 'close').then(() => {
-        throw new Error('output closed');
-      }),
-    ]);
-  }
+  if (stream.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      stream.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('output closed'));
+    const onError = (error: Error) => done(error);
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    stream.on('error', onError);
+  });
 }

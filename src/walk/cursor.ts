@@ -1,6 +1,7 @@
 import { RemoteError } from '../errors.js';
 import { DedupeWindow } from '../pipeline/dedupe.js';
 import type { CursorProvider, Entry } from '../providers/types.js';
+import { fetchEntries } from './fetch-page.js';
 import type { WalkBatch, WalkOptions } from './types.js';
 
 /** "No upper bound" for the first request; some servers require the parameter. */
@@ -17,7 +18,7 @@ const NO_BOUND = Number.MAX_SAFE_INTEGER;
  * (bounded), or ends: a misbehaving server cannot make it spin.
  */
 export async function* walkCursor(provider: CursorProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
-  const { http, settings, target, logger, label } = options;
+  const { settings, target, logger, label } = options;
   const baseLimit = Math.min(Math.max(1, options.pageSize), provider.maxPageSize);
   const seen = new DedupeWindow(Math.max(10_000, 2 * provider.maxPageSize));
   let cursor = options.until !== undefined ? options.until - 1 : NO_BOUND;
@@ -33,17 +34,12 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
 
   for (let request = 1; ; request++) {
     const req = provider.buildRequest(settings, target, { maxCreateAt: cursor, limit });
-    const page = await http.getJson(req, (body) => provider.parsePage(body, target), {
-      label,
-      signal: options.signal,
-      describeStatus: provider.describeStatus,
-    });
+    const { page, entries: normalized } = await fetchEntries(provider, options, req);
     const entries: Entry[] = [];
     const all: Entry[] = [];
     let oldest = Infinity;
     let newest = -Infinity;
-    for (const item of page.items) {
-      const entry = provider.normalize(item, target, settings, page);
+    for (const entry of normalized) {
       if (entry.time < oldest) oldest = entry.time;
       if (entry.time > newest) newest = entry.time;
       all.push(entry);

@@ -1,10 +1,17 @@
 import { RemoteError } from '../errors.js';
 import { DedupeWindow } from '../pipeline/dedupe.js';
 import type { Entry, PageProvider, ProviderPage } from '../providers/types.js';
+import { fetchEntries } from './fetch-page.js';
 import type { WalkBatch, WalkOptions } from './types.js';
 
 /** Re-reads allowed to close one seam before the walk gives up loudly. */
 const MAX_SEAM_ATTEMPTS = 8;
+/**
+ * Pages in a row that add nothing new, beyond those that messages posted
+ * meanwhile can explain, before the walk decides the server ignores the page
+ * number (it would otherwise re-read the same page until `last_page`, or forever).
+ */
+const MAX_STALE_PAGES = 2;
 
 interface Fetched {
   number: number;
@@ -26,7 +33,7 @@ interface Fetched {
  * deleted meanwhile, the earlier page too.
  */
 export async function* walkPages(provider: PageProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
-  const { http, settings, target, label } = options;
+  const { settings, target, label } = options;
   const size = provider.takesPageSize ? Math.min(Math.max(1, options.pageSize), provider.maxPageSize) : options.pageSize;
   const seen = new DedupeWindow(Math.max(10_000, 4 * provider.maxPageSize));
   const abort = new AbortController();
@@ -35,12 +42,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
 
   const fetchPage = async (number: number): Promise<Fetched> => {
     const req = provider.buildRequest(settings, target, { number, size });
-    const page = await http.getJson(req, (body) => provider.parsePage(body, target), {
-      label,
-      signal,
-      describeStatus: provider.describeStatus,
-    });
-    const entries = page.items.map((item) => provider.normalize(item, target, settings, page));
+    const { page, entries } = await fetchEntries(provider, options, req, signal);
     return { number, page, entries, ids: new Set(entries.map((e) => e.message.id)) };
   };
   const prefetch = (number: number): Promise<Fetched> => {
@@ -74,6 +76,9 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   }
   let lastPage: number | undefined;
   let perPage = size;
+  // pages in a row that added nothing new, and the list's total when the walk began
+  let stale = 0;
+  let firstTotal: number | undefined = resume?.total;
 
   const emit = (fetched: Fetched, entries: Entry[]): WalkBatch => {
     let oldest: number | undefined;
@@ -99,7 +104,8 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
 
       if (anchor && !seamClosed(anchor, current)) {
         attempts++;
-        if (attempts > MAX_SEAM_ATTEMPTS) {
+        // A burst of new messages pushes the anchor's successors one page further per page's worth.
+        if (attempts > MAX_SEAM_ATTEMPTS + pagesOfGrowth(current, anchor.page.total)) {
           throw new RemoteError(
             `${label}: the history changed faster than it could be read (page ${number} never met page ${anchor.number})`,
             { hint: 'run the export again; if it keeps happening, lower --concurrency' },
@@ -120,7 +126,18 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         continue;
       }
       attempts = 0;
-      yield emit(current, fresh(current));
+      const added = fresh(current);
+      if (added.length > 0 || current.entries.length === 0) {
+        stale = 0;
+      } else if (++stale > MAX_STALE_PAGES + pagesOfGrowth(current, firstTotal)) {
+        // Only new messages pushing read ones forward can make whole pages repeat:
+        // a page's worth of them for each such page.
+        throw new RemoteError(
+          `${label}: pages ${number - stale + 1}-${number} held only messages already read; the server seems to ignore the page number`,
+          { hint: 'check --base-url points at the API itself (not a proxy or cache that drops the query)' },
+        );
+      }
+      yield emit(current, added);
       anchor = current;
       const page = current.page;
       const isLast =
@@ -135,8 +152,16 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
     abort.abort(new Error('walk ended'));
   }
 
+  /** Pages' worth of messages the list gained since it had `since` (0 when either total is unknown). */
+  function pagesOfGrowth(fetched: Fetched, since: number | undefined): number {
+    const total = fetched.page.total;
+    if (total === undefined || since === undefined || total <= since) return 0;
+    return Math.ceil((total - since) / perPage);
+  }
+
   function learn(fetched: Fetched): void {
     const page = fetched.page;
+    firstTotal ??= page.total;
     const count = fetched.entries.length;
     if (page.perPage !== undefined && page.perPage > 0) perPage = page.perPage;
     else if (

@@ -1,0 +1,105 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { UsageError } from './errors.js';
+import { fsyncPath } from './sinks/atomic-file.js';
+
+/**
+ * What a profile+channel's last successful --incremental run left behind:
+ * the newest message exported (its time, and every id at that time, since
+ * several messages can share one), and the output it went to. `pending` is
+ * written before an append starts and cleared after it ends: found on start,
+ * it means the append was interrupted, and the output is cut back to `size`.
+ */
+const stateSchema = z.object({
+  version: z.literal(1),
+  profile: z.string(),
+  provider: z.string(),
+  channel: z.string(),
+  kind: z.enum(['channel', 'peer']),
+  newest: z.object({ time: z.number(), ids: z.array(z.string()) }).nullable(),
+  output: z.string(),
+  format: z.enum(['jsonl', 'csv', 'md']),
+  order: z.enum(['asc', 'desc']),
+  /** output size in bytes after the last completed write */
+  size: z.number().int().nonnegative(),
+  /** last Markdown day heading written (asc transcripts continue under it) */
+  lastDay: z.string().nullable(),
+  messages: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+  pending: z.object({ size: z.number().int().nonnegative() }).nullable(),
+});
+
+export type ChannelState = z.infer<typeof stateSchema>;
+
+export function stateFileName(profile: string, kind: string, channel: string): string {
+  const readable = `${profile}-${kind}-${channel}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80);
+  const hash = createHash('sha256').update(`${profile}\0${kind}\0${channel}`).digest('hex').slice(0, 12);
+  return `${readable}-${hash}.json`;
+}
+
+export async function readState(dir: string, name: string): Promise<ChannelState | undefined> {
+  const path = join(dir, name);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new UsageError(`incremental state ${path} is not valid JSON`, {
+      hint: `remove it (chat-export state reset) to start over with a full export`,
+    });
+  }
+  const parsed = stateSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new UsageError(`incremental state ${path} is not readable: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
+      hint: 'remove it (chat-export state reset) to start over with a full export',
+    });
+  }
+  return parsed.data;
+}
+
+/** temp + fsync + rename + fsync(dir): the state is the old one or the new one, never half. */
+export async function writeState(dir: string, name: string, state: ChannelState): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, name);
+  const temp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(temp, 'w', 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(stateSchema.parse(state), null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+  await fsyncPath(dir).catch(() => {});
+}
+
+export async function listStates(dir: string): Promise<Array<{ file: string; state: ChannelState | undefined; error?: string }>> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: Array<{ file: string; state: ChannelState | undefined; error?: string }> = [];
+  for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
+    try {
+      out.push({ file: join(dir, name), state: await readState(dir, name) });
+    } catch (error) {
+      out.push({ file: join(dir, name), state: undefined, error: (error as Error).message });
+    }
+  }
+  return out;
+}
+
+export async function removeState(dir: string, name: string): Promise<boolean> {
+  try {
+    await rm(join(dir, name));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}

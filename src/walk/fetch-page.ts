@@ -1,0 +1,44 @@
+import type { HttpRequest } from '../http/client.js';
+import type { Entry, Provider, ProviderPage } from '../providers/types.js';
+import type { WalkOptions } from './types.js';
+
+export interface FetchedPage {
+  page: ProviderPage;
+  entries: Entry[];
+}
+
+/**
+ * One request, parsed and normalized inside the retry loop: an item that
+ * fails its schema is a malformed answer like any other, retried and then
+ * reported with its position in the page.
+ */
+export function fetchEntries(provider: Provider, options: WalkOptions, req: HttpRequest, signal?: AbortSignal): Promise<FetchedPage> {
+  const { settings, target } = options;
+  return options.http.getJson(
+    req,
+    (body) => {
+      const page = provider.parsePage(body, target);
+      const entries = page.items.map((item, index) => {
+        try {
+          return provider.normalize(item, target, settings, page);
+        } catch (error) {
+          throw prefixIssues(error, index);
+        }
+      });
+      return { page, entries };
+    },
+    { label: options.label, signal: signal ?? options.signal, describeStatus: provider.describeStatus },
+  );
+}
+
+function prefixIssues(error: unknown, index: number): unknown {
+  if (error && typeof error === 'object' && 'issues' in error && Array.isArray((error as { issues: unknown[] }).issues)) {
+    const issues = (error as { issues: Array<{ path: PropertyKey[]; message: string }> }).issues;
+    const text = issues
+      .slice(0, 3)
+      .map((issue) => `item ${index}${issue.path.length ? '.' + issue.path.map(String).join('.') : ''}: ${issue.message}`)
+      .join('; ');
+    return new Error(text);
+  }
+  return error;
+}
