@@ -65,14 +65,18 @@ export async function readState(dir: string, name: string): Promise<ChannelState
   return parsed.data;
 }
 
-/** temp + fsync + rename + fsync(dir): the state is the old one or the new one, never half. */
 export async function writeState(dir: string, name: string, state: ChannelState): Promise<void> {
+  await writeJsonAtomic(dir, name, stateSchema.parse(state));
+}
+
+/** temp + fsync + rename + fsync(dir): the file is the old one or the new one, never half. */
+export async function writeJsonAtomic(dir: string, name: string, value: unknown): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, name);
   const temp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'w', 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify(stateSchema.parse(state), null, 2)}\n`);
+    await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
     await handle.sync();
   } finally {
     await handle.close();

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdir, open, stat, truncate, readFile } from 'node:fs/promises';
 import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
@@ -9,6 +7,7 @@ import { inWindow, parseTimeSpec, passedWindow, type TimeWindow } from '../pipel
 import { Spool, type Order, type SpoolResult } from '../pipeline/order.js';
 import { defaultStateDir, loadConfig, resolveConfigPath } from '../profile/store.js';
 import { readState, stateFileName, writeState, type ChannelState } from '../state.js';
+import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { lastDayWritten } from '../sinks/markdown.js';
 import { resolveProfile, type ProfileFlags, type ResolvedProfile } from '../profile/resolve.js';
 import { redactSecret } from '../profile/redact.js';
@@ -73,6 +72,8 @@ interface ChannelDone {
   take: number;
   /** newest message kept and every id at its time */
   newest: { time: number; ids: string[] } | undefined;
+  /** this export's checkpoint directory, removed once the output is written */
+  checkpoints: string;
 }
 
 /** Messages held in memory per channel before a sorted run spills to disk. */
@@ -142,7 +143,6 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     stream: io.stderr,
     logger,
   });
-  const spoolRoot = join(tmpdir(), `chat-export-${process.pid}-${randomBytes(4).toString('hex')}`);
   const started = Date.now();
 
   const walkOne = async (job: ChannelJob): Promise<ChannelDone> => {
@@ -152,8 +152,28 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       const newest = job.state?.newest;
       if (newest) window = { ...window, after: { time: newest.time, ids: new Set(newest.ids) } };
     }
+    const checkpoints = checkpointDir(stateDir, job.stateName);
+    const key = JSON.stringify({
+      profile: profile.name,
+      channel: job.target,
+      since: options.since ?? null,
+      until: options.until ?? null,
+      after: window.after?.time ?? null,
+      limit: plan.limit ?? null,
+      order: plan.order,
+    });
+    const saved = options.resume ? await readCheckpoint(checkpoints) : undefined;
+    const resumed = saved?.key === key ? saved : undefined;
+    if (options.resume && !resumed) logger.info(`${job.label}: no checkpoint of this export to resume; starting from the beginning`);
+    if (!resumed) await clearCheckpoint(checkpoints);
+    if (resumed) {
+      window = { ...window, since: resumed.since ?? undefined, until: resumed.until ?? undefined };
+      logger.info(`${job.label}: resuming after ${resumed.kept} messages`);
+    }
     const bar = progress.start(job.label);
-    const spool = new Spool(join(spoolRoot, String(job.index)), plan.order, RUN_SIZE);
+    const spool = new Spool(join(checkpoints, 'spool'), plan.order, numberFromEnv(io.env.CHAT_EXPORT_RUN_SIZE) ?? RUN_SIZE, resumed?.runs ?? []);
+    let kept = resumed?.kept ?? 0;
+    let newest: ChannelDone['newest'] = resumed?.newest ?? undefined;
     try {
       const walk = walkChannel(provider, {
         http,
@@ -161,13 +181,12 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         target: job.target,
         pageSize: plan.pageSize,
         concurrency: profile.concurrency,
-        until: plan.window.until,
+        until: window.until,
         logger,
         label: job.label,
         signal: io.signal,
+        resumeFrom: resumed?.walk,
       });
-      let kept = 0;
-      let newest: ChannelDone['newest'];
       for await (const batch of walk) {
         for (const entry of batch.entries) {
           if (!inWindow(window, entry.time, entry.message.id)) continue;
@@ -177,7 +196,18 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
           else if (entry.time === newest.time) newest.ids.push(entry.message.id);
         }
         bar.update(batch, kept);
-        await spool.maybeFlush();
+        if (await spool.maybeFlush()) {
+          await saveCheckpoint(checkpoints, {
+            version: 1,
+            key,
+            runs: [...spool.spilled],
+            walk: batch.checkpoint,
+            kept,
+            newest: newest ?? null,
+            since: window.since ?? null,
+            until: window.until ?? null,
+          });
+        }
         if (passedWindow(window, batch.oldest)) break;
         if (plan.limit !== undefined && kept >= plan.limit) break;
       }
@@ -187,10 +217,14 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       const skip = plan.order === 'asc' ? result.count - take : 0;
       bar.finish(take);
       // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-      return { job, spool, result, skip, take, newest };
+      return { job, spool, result, skip, take, newest, checkpoints };
     } catch (error) {
       bar.fail();
-      await spool.dispose();
+      // Keep what is on disk for --resume; a walk that spilled nothing has nothing to keep.
+      if (spool.spilled.length === 0) await clearCheckpoint(checkpoints);
+      else if (error instanceof ChatExportError && !(error instanceof UsageError)) {
+        throw withHint(error, `run the same command with --resume to continue from the ${kept} messages already fetched`);
+      }
       throw error;
     }
   };
@@ -251,13 +285,11 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   } finally {
     progress.stop();
     await http.close();
-    const { rm } = await import('node:fs/promises');
-    await rm(spoolRoot, { recursive: true, force: true });
   }
 
   if (io.signal?.aborted) {
-    throw new InterruptedError('interrupted; nothing was written for channels still in progress', {
-      hint: 'run the same command again to export them',
+    throw new InterruptedError('interrupted; nothing was written for channels still in progress; their checkpoints are saved', {
+      hint: 'run the same command with --resume to continue',
     });
   }
   for (const { error } of failures) reportFailure(logger, error);
@@ -274,6 +306,11 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const first = failures[0]!.error;
   if (codes.size === 1 && first instanceof ChatExportError) throw new ExitError(first.exitCode);
   throw new ExitError(4);
+}
+
+function withHint(error: ChatExportError, hint: string): ChatExportError {
+  Object.defineProperty(error, 'hint', { value: error.hint ? `${error.hint}; ${hint}` : hint });
+  return error;
 }
 
 function reportFailure(logger: Logger, error: unknown): void {
@@ -307,6 +344,7 @@ async function writeInto(
     throw error;
   } finally {
     await done.spool.dispose();
+    await clearCheckpoint(done.checkpoints);
   }
 }
 
@@ -411,6 +449,7 @@ async function deliverIncremental(
   if (done.take === 0) {
     logger.info(`${done.job.label}: nothing new since ${state.updatedAt}`);
     await done.spool.dispose();
+    await clearCheckpoint(done.checkpoints);
     return;
   }
   if (plan.order === 'desc') {
@@ -446,6 +485,7 @@ async function deliverIncremental(
     await reopened.close();
   } finally {
     await done.spool.dispose();
+    await clearCheckpoint(done.checkpoints);
     if (!stream.closed) stream.destroy();
   }
   const { size } = await stat(path);

@@ -6,14 +6,14 @@ import { compareIds } from '../message.js';
 
 export type Order = 'asc' | 'desc';
 
-interface Row {
+export interface Row {
   time: number;
   id: string;
   /** the message as its JSONL line, without the newline */
   line: string;
 }
 
-interface Run {
+export interface Run {
   path: string;
   count: number;
   first: Row;
@@ -46,12 +46,25 @@ export class Spool {
   private readonly direction: number;
   private dirReady = false;
 
+  private lastFlush = Date.now();
+
   constructor(
     private readonly dir: string,
     order: Order,
     private readonly runSize = 20_000,
+    /** runs of an interrupted export (--resume) */
+    restored: Run[] = [],
+    /** spill at least this often, so a checkpoint is never far behind */
+    private readonly flushEveryMs = 15_000,
   ) {
     this.direction = order === 'asc' ? 1 : -1;
+    this.runs.push(...restored);
+    this.dirReady = restored.length > 0;
+  }
+
+  /** The spilled runs: with the walk's position they make a checkpoint. */
+  get spilled(): readonly Run[] {
+    return this.runs;
   }
 
   get size(): number {
@@ -62,9 +75,12 @@ export class Spool {
     this.buffer.push({ time, id, line });
   }
 
-  /** Spill when the buffer is full; walkers call this between pages. */
-  async maybeFlush(): Promise<void> {
-    if (this.buffer.length >= this.runSize) await this.flush();
+  /** Spill when the buffer is full or old; returns true when it did. Called between pages. */
+  async maybeFlush(): Promise<boolean> {
+    const due = this.buffer.length >= this.runSize || (this.buffer.length > 0 && Date.now() - this.lastFlush >= this.flushEveryMs);
+    if (!due) return false;
+    await this.flush();
+    return true;
   }
 
   private sortedBuffer(): Row[] {
@@ -76,6 +92,7 @@ export class Spool {
   }
 
   private async flush(): Promise<void> {
+    this.lastFlush = Date.now();
     if (this.buffer.length === 0) return;
     const rows = this.sortedBuffer();
     if (!this.dirReady) {

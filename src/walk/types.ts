@@ -18,7 +18,7 @@ export interface WalkBatch {
 
 export type WalkCheckpoint =
   | { kind: 'cursor'; maxCreateAt: number; boundaryIds: string[] }
-  | { kind: 'pages'; nextPage: number; total: number | undefined; lastIds: string[] };
+  | { kind: 'pages'; nextPage: number; total?: number | undefined; lastIds: string[] };
 
 export interface WalkOptions {
   http: HttpClient;
