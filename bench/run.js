@@ -515,7 +515,7 @@ function report(figures, totalS) {
     out.push('');
     out.push('### 1. Pipeline throughput (zero latency, large pages, `--order desc --rate 100000 --concurrency 4`, stdout piped and counted)');
     out.push('');
-    out.push('1M messages for relation JSONL, 300k for the other five cases (1M × 6 does not fit the 5-minute budget). Baseline: `bench/baseline.js`, the same pages fetched sequentially with undici keep-alive, `JSON.parse` per body and `JSON.stringify` per item, no output. ' + +
+    out.push('1M messages for relation JSONL, 300k for the other five cases (1M × 6 does not fit the 5-minute budget). Baseline: `bench/baseline.js`, the same pages fetched sequentially with undici keep-alive, `JSON.parse` per body and `JSON.stringify` per item, no output. ' +
       '"of which walk" is the time in the CLI\'s own summary line (printed after the walk and spool, before the output is written). ' +
       '"CPU ratio" is the same ratio on CPU seconds per message (baseline / CLI): not the target, but steadier than wall time when other work shares the cores.');
     out.push('');

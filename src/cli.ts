@@ -140,6 +140,34 @@ export function buildProgram(io: CliIo): Command {
       profileRemove(name, await ctx(options.config));
     });
 
+  const state = program.command('state').description('incremental state and checkpoints (beside the config)');
+  const stateCtx = async (options: { config?: string; stateDir?: string }) => {
+    const { resolveConfigPath, defaultStateDir } = await import('./profile/store.js');
+    const stateDir = options.stateDir ?? defaultStateDir(resolveConfigPath(options.config, io.env));
+    return { stateDir, stdout: io.stdout, stderr: io.stderr };
+  };
+  state
+    .command('list')
+    .description('one line per profile and channel: output, newest message, last run')
+    .addOption(configOption())
+    .option('--state-dir <path>', 'state directory (default: beside the config)')
+    .action(async (options: { config?: string; stateDir?: string }) => {
+      const { stateList } = await import('./commands/state.js');
+      await stateList(await stateCtx(options));
+    });
+  state
+    .command('reset [profile]')
+    .description('forget incremental state: the next --incremental run is a full export')
+    .option('--channel <id>', 'channel (repeatable)', collect)
+    .option('--peer <id>', 'relation peer (repeatable)', collect)
+    .option('--all', 'every profile and channel')
+    .addOption(configOption())
+    .option('--state-dir <path>', 'state directory (default: beside the config)')
+    .action(async (name: string | undefined, options: { channel?: string[]; peer?: string[]; all?: boolean; config?: string; stateDir?: string }) => {
+      const { stateReset } = await import('./commands/state.js');
+      await stateReset(name, options, await stateCtx(options));
+    });
+
   program
     .command('config')
     .description('the config file')

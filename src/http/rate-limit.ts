@@ -80,8 +80,8 @@ class HostQueue {
       }
       const waiter = this.waiters.shift()!;
       if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
-      // A late timer keeps the long-run rate exact; a long idle gap does not bank tokens.
-      this.nextFree = (now - at < this.intervalMs ? at : now) + this.intervalMs;
+      // Spaced from when the request really left: a late timer never buys a shorter gap after it.
+      this.nextFree = now + this.intervalMs;
       waiter.resolve();
     }
   }

@@ -1,0 +1,58 @@
+import { checkpointDir, clearCheckpoint } from '../checkpoint.js';
+import { UsageError } from '../errors.js';
+import { listStates, removeState, stateFileName } from '../state.js';
+
+export interface StateContext {
+  stateDir: string;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** One line per profile+channel with incremental state: what a cron user checks. */
+export async function stateList(ctx: StateContext): Promise<void> {
+  const states = await listStates(ctx.stateDir);
+  if (states.length === 0) {
+    ctx.stderr.write(`chat-export: no incremental state in ${ctx.stateDir}\n`);
+    return;
+  }
+  for (const { file, state, error } of states) {
+    if (!state) {
+      ctx.stdout.write(`${file}\tunreadable: ${error ?? ''}\n`);
+      continue;
+    }
+    const newest = state.newest ? new Date(state.newest.time).toISOString() : '-';
+    ctx.stdout.write(
+      [state.profile, state.kind === 'peer' ? `peer:${state.channel}` : state.channel, state.output, state.format, `newest ${newest}`, `${state.messages} messages`, `updated ${state.updatedAt}`].join('\t') + '\n',
+    );
+  }
+}
+
+/** Forget a channel's state (the next --incremental run is a full export), or every channel's with --all. */
+export async function stateReset(
+  profile: string | undefined,
+  options: { channel?: string[]; peer?: string[]; all?: boolean },
+  ctx: StateContext,
+): Promise<void> {
+  if (options.all) {
+    for (const { file } of await listStates(ctx.stateDir)) {
+      const name = file.slice(ctx.stateDir.length + 1);
+      await removeState(ctx.stateDir, name);
+      await clearCheckpoint(checkpointDir(ctx.stateDir, name));
+    }
+    ctx.stderr.write(`chat-export: removed all incremental state in ${ctx.stateDir}\n`);
+    return;
+  }
+  const targets = [
+    ...(options.channel ?? []).map((id) => ({ kind: 'channel', id })),
+    ...(options.peer ?? []).map((id) => ({ kind: 'peer', id })),
+  ];
+  if (!profile || targets.length === 0) {
+    throw new UsageError('say which state to reset', { hint: 'chat-export state reset PROFILE --channel ID (or --all)' });
+  }
+  for (const target of targets) {
+    const name = stateFileName(profile, target.kind, target.id);
+    const removed = await removeState(ctx.stateDir, name);
+    await clearCheckpoint(checkpointDir(ctx.stateDir, name));
+    ctx.stderr.write(`chat-export: ${removed ? 'reset' : 'no state for'} ${profile} ${target.kind} ${target.id}\n`);
+  }
+}

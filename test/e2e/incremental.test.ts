@@ -1,0 +1,472 @@
+/**
+ * --incremental through the real CLI (DESIGN.md sections 2, 4 and 5): a
+ * series of incremental runs must leave exactly the file one full export of
+ * the final history would write, fetch only what is new, and survive a crash
+ * at any point (the output is repaired from the state's `pending` record).
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { startFixtureServer, type ChannelSpec, type FixtureServer, type Provider } from '../../fixtures/server.js';
+import { BIN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+
+const servers: FixtureServer[] = [];
+const boxes: Sandbox[] = [];
+
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.close()));
+  for (const box of boxes) box.cleanup();
+});
+
+async function serve(channels: ChannelSpec[], latencyMs = 0): Promise<FixtureServer> {
+  const server = await startFixtureServer({ channels, latencyMs });
+  servers.push(server);
+  return server;
+}
+
+function sandbox(): Sandbox {
+  const box = createSandbox();
+  boxes.push(box);
+  mkdirSync(join(box.dir, 'out'), { recursive: true });
+  return box;
+}
+
+function dump(server: FixtureServer, box: Sandbox, args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
+  return runCli(['dump', '--base-url', server.url, '--no-progress', '--rate', '1000', ...args], { env: box.env(env), timeoutMs: 30_000 });
+}
+
+function explain(result: RunResult): string {
+  return `exit ${result.code}\n--- stderr\n${result.stderr}`;
+}
+
+/** What a fresh, non-incremental export of the server's history right now writes (in a sandbox of its own). */
+async function fullExport(server: FixtureServer, provider: Provider, channel: string, file: string, extra: string[] = []): Promise<string> {
+  const box = sandbox();
+  const target = join(box.dir, 'out', file);
+  const result = await dump(server, box, ['--provider', provider, '--channel', channel, '-o', target, ...extra]);
+  expect(result.code, explain(result)).toBe(0);
+  return readFileSync(target, 'utf8');
+}
+
+function jsonlIds(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => (JSON.parse(line) as { id: string }).id);
+}
+
+/** Ground truth, oldest first. */
+function truthIds(server: FixtureServer, provider: Provider, channel: string): string[] {
+  return server
+    .messages(provider, channel)
+    .map((m) => m.id)
+    .reverse();
+}
+
+function stateDirOf(box: Sandbox): string {
+  return join(box.dir, 'config', 'state');
+}
+
+/** The one state file of the sandbox (one profile+channel per sandbox here). */
+function stateFile(box: Sandbox): string {
+  const names = readdirSync(stateDirOf(box)).filter((name) => name.endsWith('.json') && !name.startsWith('.'));
+  expect(names).toHaveLength(1);
+  return join(stateDirOf(box), names[0]!);
+}
+
+interface StateJson {
+  newest: { time: number; ids: string[] } | null;
+  size: number;
+  pending: { size: number } | null;
+  output: string;
+  messages: number;
+  [key: string]: unknown;
+}
+
+function readStateJson(box: Sandbox): StateJson {
+  return JSON.parse(readFileSync(stateFile(box), 'utf8')) as StateJson;
+}
+
+function writeStateJson(box: Sandbox, state: StateJson): void {
+  writeFileSync(stateFile(box), JSON.stringify(state, null, 2));
+}
+
+const CASES: Array<{ provider: Provider; channel: string; spec: ChannelSpec }> = [
+  // a tie cluster straddling the end of the history: inserted messages share the newest millisecond
+  { provider: 'relation', channel: 'inc-rel', spec: { provider: 'relation', id: 'inc-rel', count: 120, ties: [{ at: 117, size: 6 }] } },
+  { provider: 'discuz', channel: '31', spec: { provider: 'discuz', id: '31', count: 90, ties: [{ at: 88, size: 5 }] } },
+  { provider: 'dishawang', channel: '41', spec: { provider: 'dishawang', id: '41', count: 75, ties: [{ at: 73, size: 4 }] } },
+];
+
+describe.concurrent('a series of incremental runs equals one full export of the final history', () => {
+  it.each(CASES)('$provider (JSONL, asc)', async ({ provider, channel, spec }) => {
+    const server = await serve([spec]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', provider, '--channel', channel, '-o', target, '--incremental'];
+
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    expect(jsonlIds(readFileSync(target, 'utf8'))).toEqual(truthIds(server, provider, channel));
+
+    server.insert(provider, channel, 3); // lands inside the tie cluster at the newest time
+    const second = await dump(server, box, args);
+    expect(second.code, explain(second)).toBe(0);
+
+    server.insert(provider, channel, 7);
+    const third = await dump(server, box, args);
+    expect(third.code, explain(third)).toBe(0);
+
+    const got = readFileSync(target, 'utf8');
+    const ids = jsonlIds(got);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(truthIds(server, provider, channel));
+    expect(got).toBe(await fullExport(server, provider, channel, 'full.jsonl'));
+
+    const state = readStateJson(box);
+    expect(state.pending).toBeNull();
+    expect(state.size).toBe(Buffer.byteLength(got));
+    expect(state.messages).toBe(ids.length);
+    const newestTime = server.messages(provider, channel)[0]!.time;
+    expect(state.newest?.time).toBe(newestTime);
+    expect([...(state.newest?.ids ?? [])].sort()).toEqual(
+      server
+        .messages(provider, channel)
+        .filter((m) => m.time === newestTime)
+        .map((m) => m.id)
+        .sort(),
+    );
+  });
+
+  it('CSV: appended rows, no second header, byte-identical to a full export', async () => {
+    const server = await serve([{ provider: 'discuz', id: '32', count: 60, hostile: true }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.csv');
+    const args = ['--provider', 'discuz', '--channel', '32', '-o', target, '--incremental'];
+    for (const inserted of [0, 4, 9]) {
+      server.insert('discuz', '32', inserted);
+      const result = await dump(server, box, args);
+      expect(result.code, explain(result)).toBe(0);
+    }
+    const got = readFileSync(target, 'utf8');
+    expect(got.split('\n').filter((line) => line.startsWith('id,timestamp,'))).toHaveLength(1);
+    expect(got).toBe(await fullExport(server, 'discuz', '32', 'full.csv'));
+  });
+
+  it('Markdown: one title, the day heading is continued (not repeated) for messages on the same day', async () => {
+    // two hours apart: 30 messages end on 2024-01-03; the next 2 fall on that day, later ones on the next
+    const server = await serve([{ provider: 'relation', id: 'inc-md', count: 30, stepMs: 2 * 3_600_000, hostile: true }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.md');
+    const args = ['--provider', 'relation', '--channel', 'inc-md', '-o', target, '--incremental'];
+
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const day = (time: number) => new Date(time).toISOString().slice(0, 10);
+    const lastOld = server.messages('relation', 'inc-md')[0]!;
+
+    server.insert('relation', 'inc-md', 2);
+    const [newer] = server.messages('relation', 'inc-md');
+    expect(day(newer!.time)).toBe(day(lastOld.time)); // the premise: same day as the last one written
+    const second = await dump(server, box, args);
+    expect(second.code, explain(second)).toBe(0);
+    expect(readFileSync(target, 'utf8').split('\n').filter((line) => line === `## ${day(lastOld.time)}`)).toHaveLength(1);
+
+    server.insert('relation', 'inc-md', 8);
+    expect(day(server.messages('relation', 'inc-md')[0]!.time)).not.toBe(day(lastOld.time)); // and a new day after
+    const third = await dump(server, box, args);
+    expect(third.code, explain(third)).toBe(0);
+
+    const got = readFileSync(target, 'utf8');
+    const full = await fullExport(server, 'relation', 'inc-md', 'full.md');
+    const titles = got.split('\n').filter((line) => line.startsWith('# '));
+    expect(titles).toHaveLength(1);
+    // The title (message count and span) is the first run's; everything after it is the full export's.
+    const body = (text: string) => text.slice(text.indexOf('\n'));
+    expect(body(got)).toBe(body(full));
+    const headings = got.split('\n').filter((line) => line.startsWith('## '));
+    expect(new Set(headings).size).toBe(headings.length);
+  });
+
+  it.each([
+    ['jsonl', 'backup.jsonl'],
+    ['csv', 'backup.csv'],
+  ])('--order desc (%s): new messages go on top, equal to a full desc export', async (_format, file) => {
+    const server = await serve([{ provider: 'dishawang', id: '42', count: 45 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', file);
+    const args = ['--provider', 'dishawang', '--channel', '42', '-o', target, '--incremental', '--order', 'desc'];
+    for (const inserted of [0, 5, 12]) {
+      server.insert('dishawang', '42', inserted);
+      const result = await dump(server, box, args);
+      expect(result.code, explain(result)).toBe(0);
+    }
+    expect(readFileSync(target, 'utf8')).toBe(await fullExport(server, 'dishawang', '42', `full-${file}`, ['--order', 'desc']));
+  });
+});
+
+describe.concurrent('nothing new, and what is fetched', () => {
+  it.each(CASES)('$provider: a run with nothing new appends nothing and exits 0', async ({ provider, channel, spec }) => {
+    const server = await serve([spec]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', provider, '--channel', channel, '-o', target, '--incremental'];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const before = readFileSync(target);
+    const stateBefore = readStateJson(box);
+    const again = await dump(server, box, args);
+    expect(again.code, explain(again)).toBe(0);
+    expect(again.stdout).toBe('');
+    expect(readFileSync(target).equals(before)).toBe(true);
+    const stateAfter = readStateJson(box);
+    expect(stateAfter.newest).toEqual(stateBefore.newest);
+    expect(stateAfter.size).toBe(before.length);
+    expect(readdirSync(join(box.dir, 'out'))).toEqual(['backup.jsonl']);
+  });
+
+  it.each<[Provider, string, number]>([
+    ['relation', 'big-rel', 50],
+    ['discuz', '51', 50],
+    ['dishawang', '61', 10],
+  ])('%s: --incremental on a 2,000-message history with a few new messages asks for a page or two, not the whole walk', async (provider, channel, pageSize) => {
+    const server = await serve([{ provider, id: channel, count: 2000 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', provider, '--channel', channel, '-o', target, '--incremental', '--page-size', String(pageSize)];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const fullRequests = server.log.length;
+    expect(fullRequests).toBeGreaterThanOrEqual(2000 / pageSize);
+
+    server.insert(provider, channel, 4);
+    server.resetLog();
+    const second = await dump(server, box, args);
+    expect(second.code, explain(second)).toBe(0);
+    expect(server.log.length).toBeGreaterThanOrEqual(1);
+    expect(server.log.length).toBeLessThanOrEqual(3);
+    expect(jsonlIds(readFileSync(target, 'utf8'))).toEqual(truthIds(server, provider, channel));
+  });
+});
+
+describe.concurrent('crash points of an incremental run', () => {
+  it.each(CASES)('$provider: killed mid-append (pending set, partial line written) → the rerun repairs and equals an uninterrupted run', async ({ provider, channel, spec }) => {
+    const server = await serve([spec]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', provider, '--channel', channel, '-o', target, '--incremental'];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const sizeBefore = readFileSync(target).length;
+
+    server.insert(provider, channel, 6);
+    // What a crash halfway through the append leaves: pending recorded, some of the new lines and half of another.
+    const full = await fullExport(server, provider, channel, 'full.jsonl');
+    const appended = full.slice(Buffer.from(readFileSync(target)).toString('utf8').length);
+    const state = readStateJson(box);
+    writeStateJson(box, { ...state, pending: { size: sizeBefore } });
+    appendFileSync(target, appended.slice(0, Math.floor(appended.length / 2)));
+
+    const rerun = await dump(server, box, args);
+    expect(rerun.code, explain(rerun)).toBe(0);
+    expect(rerun.stderr).toMatch(/interrupted while appending/);
+    expect(readFileSync(target, 'utf8')).toBe(full);
+    expect(readStateJson(box).pending).toBeNull();
+  });
+
+  it('killed mid-append with garbage after the old end (CSV) → repaired, no stray bytes, one header', async () => {
+    const server = await serve([{ provider: 'relation', id: 'crash-csv', count: 80 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.csv');
+    const args = ['--provider', 'relation', '--channel', 'crash-csv', '-o', target, '--incremental'];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const sizeBefore = readFileSync(target).length;
+    writeStateJson(box, { ...readStateJson(box), pending: { size: sizeBefore } });
+    appendFileSync(target, '\u0000\u0000garbage,"unterminated');
+    server.insert('relation', 'crash-csv', 5);
+    const rerun = await dump(server, box, args);
+    expect(rerun.code, explain(rerun)).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe(await fullExport(server, 'relation', 'crash-csv', 'full.csv'));
+  });
+
+  it.each(CASES)('$provider: killed after the append but before the state was written → the rerun adds no duplicates', async ({ provider, channel, spec }) => {
+    const server = await serve([spec]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', provider, '--channel', channel, '-o', target, '--incremental'];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const sizeBefore = readFileSync(target).length;
+    const oldState = readStateJson(box);
+
+    server.insert(provider, channel, 5);
+    const second = await dump(server, box, args);
+    expect(second.code, explain(second)).toBe(0);
+    const afterAppend = readFileSync(target, 'utf8');
+    expect(afterAppend.length).toBeGreaterThan(sizeBefore);
+    // the state as it was between "appended and fsynced" and "new state written"
+    writeStateJson(box, { ...oldState, pending: { size: sizeBefore } });
+
+    const rerun = await dump(server, box, args);
+    expect(rerun.code, explain(rerun)).toBe(0);
+    const got = readFileSync(target, 'utf8');
+    expect(jsonlIds(got)).toEqual(truthIds(server, provider, channel));
+    expect(got).toBe(afterAppend);
+    expect(got).toBe(await fullExport(server, provider, channel, 'full.jsonl'));
+  });
+
+  it('killed between the first full export and its first state write → the rerun rewrites it whole, no duplicates', async () => {
+    const server = await serve([{ provider: 'discuz', id: '33', count: 70 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', 'discuz', '--channel', '33', '-o', target, '--incremental'];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    await import('node:fs/promises').then(({ rm }) => rm(stateFile(box)));
+    server.insert('discuz', '33', 3);
+    const rerun = await dump(server, box, args);
+    expect(rerun.code, explain(rerun)).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe(await fullExport(server, 'discuz', '33', 'full.jsonl'));
+  });
+
+  it.each([
+    ['a plain rerun', false],
+    ['a rerun with --resume', true],
+  ])('SIGKILL during the walk of an incremental run, then %s → the right output', async (_name, resume) => {
+    const server = await serve([{ provider: 'relation', id: 'kill-inc', count: 100 }], 25);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', 'relation', '--channel', 'kill-inc', '-o', target, '--incremental', '--page-size', '10'];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const before = readFileSync(target);
+    const stateBefore = readFileSync(stateFile(box), 'utf8');
+
+    server.insert('relation', 'kill-inc', 150); // 15 pages of new messages
+    server.resetLog();
+    const killed = await runKilled(server, box, args, { CHAT_EXPORT_RUN_SIZE: '20' }, 8);
+    expect(killed.signal).toBe('SIGKILL');
+    // the walk never touches the output or the state
+    expect(readFileSync(target).equals(before)).toBe(true);
+    expect(readFileSync(stateFile(box), 'utf8')).toBe(stateBefore);
+    const killedRequests = server.log.length;
+
+    server.resetLog();
+    const rerun = await dump(server, box, resume ? [...args, '--resume'] : args, { CHAT_EXPORT_RUN_SIZE: '20' });
+    expect(rerun.code, explain(rerun)).toBe(0);
+    const got = readFileSync(target, 'utf8');
+    expect(jsonlIds(got)).toEqual(truthIds(server, 'relation', 'kill-inc'));
+    expect(got).toBe(await fullExport(server, 'relation', 'kill-inc', 'full.jsonl'));
+    if (resume) {
+      // it continued from the checkpoint: the pages already read are not asked for again
+      expect(rerun.stderr).toMatch(/resuming after \d+ messages/);
+      expect(server.log.length).toBeLessThan(16 - killedRequests + 4);
+    }
+    expect(existsSync(join(stateDirOf(box), 'checkpoints'))).toBe(true);
+    expect(readdirSync(join(stateDirOf(box), 'checkpoints'))).toEqual([]);
+  });
+});
+
+/** Starts the CLI and SIGKILLs it once the server has seen `requests` requests. */
+function runKilled(
+  server: FixtureServer,
+  box: Sandbox,
+  args: string[],
+  env: Record<string, string>,
+  requests: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'dump', '--base-url', server.url, '--no-progress', '--rate', '1000', ...args], {
+      env: box.env(env),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const poll = setInterval(() => {
+      if (server.log.length >= requests) child.kill('SIGKILL');
+    }, 5);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearInterval(poll);
+      clearTimeout(guard);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+describe.concurrent('state command and unreadable state', () => {
+  it('state list shows the channel after an incremental run; state reset makes the next run a full export', async () => {
+    const server = await serve([{ provider: 'dishawang', id: '43', count: 40 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', 'dishawang', '--channel', '43', '-o', target, '--incremental'];
+
+    const empty = await runCli(['state', 'list'], { env: box.env() });
+    expect(empty.code, explain(empty)).toBe(0);
+    expect(empty.stdout).toBe('');
+
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const list = await runCli(['state', 'list'], { env: box.env() });
+    expect(list.code, explain(list)).toBe(0);
+    const lines = list.stdout.split('\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(1);
+    const fields = lines[0]!.split('\t');
+    expect(fields.slice(0, 4)).toEqual(['dishawang', '43', target, 'jsonl']);
+    expect(lines[0]).toContain(`newest ${new Date(server.messages('dishawang', '43')[0]!.time).toISOString()}`);
+    expect(lines[0]).toContain('40 messages');
+
+    // the user edits the file by hand, then resets: the next run starts over instead of appending
+    writeFileSync(target, 'hand-edited\n');
+    server.insert('dishawang', '43', 2);
+    const reset = await runCli(['state', 'reset', 'dishawang', '--channel', '43'], { env: box.env() });
+    expect(reset.code, explain(reset)).toBe(0);
+    expect(readdirSync(stateDirOf(box)).filter((name) => name.endsWith('.json'))).toEqual([]);
+
+    server.resetLog();
+    const again = await dump(server, box, args);
+    expect(again.code, explain(again)).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe(await fullExport(server, 'dishawang', '43', 'full.jsonl'));
+    expect(server.log.length).toBe(5); // 42 messages, 10 a page: the whole walk again
+    const relisted = await runCli(['state', 'list'], { env: box.env() });
+    expect(relisted.stdout).toContain('42 messages');
+  });
+
+  it('state reset without a channel is a usage error (exit 2)', async () => {
+    const box = sandbox();
+    const result = await runCli(['state', 'reset', 'dishawang'], { env: box.env() });
+    expect(result.code, explain(result)).toBe(2);
+    expect(result.stderr).toMatch(/--channel/);
+  });
+
+  it.each([
+    ['not JSON', '{"version": 1, "newest": '],
+    ['JSON of the wrong shape', '{"version": 1, "newest": "yesterday"}'],
+  ])('a state file that is %s: exit 2 naming the file and how to start over; the output is untouched', async (_name, content) => {
+    const server = await serve([{ provider: 'relation', id: 'bad-state', count: 30 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    const args = ['--provider', 'relation', '--channel', 'bad-state', '-o', target, '--incremental'];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const before = readFileSync(target);
+    const file = stateFile(box);
+    writeFileSync(file, content);
+    server.insert('relation', 'bad-state', 2);
+
+    const result = await dump(server, box, args);
+    expect(result.code, explain(result)).toBe(2);
+    expect(result.stderr).toContain(file);
+    expect(result.stderr).toMatch(/state reset/);
+    expect(result.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+    expect(readFileSync(target).equals(before)).toBe(true);
+
+    const list = await runCli(['state', 'list'], { env: box.env() });
+    expect(list.code, explain(list)).toBe(0);
+    expect(list.stdout).toContain(`${file}\tunreadable`);
+  });
+});
