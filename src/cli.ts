@@ -137,7 +137,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(configOption())
     .action(async (name: string, options: { config?: string }) => {
       const { profileRemove } = await import('./commands/profile.js');
-      profileRemove(name, await ctx(options.config));
+      await profileRemove(name, await ctx(options.config));
     });
 
   const state = program.command('state').description('incremental state and checkpoints (beside the config)');

@@ -15,8 +15,8 @@ export interface Progress {
 
 /**
  * What a person sees while a long export runs: on a terminal, one bar per
- * channel in flight (cli-progress); otherwise (cron, pipes) nothing until
- * one summary line per channel at the end.
+ * channel in flight (cli-progress), none otherwise (cron, pipes); either
+ * way, one summary line per channel as it finishes.
  */
 export function createProgress(options: { enabled: boolean; stream: NodeJS.WritableStream; logger: Logger }): Progress {
   const { logger } = options;
@@ -29,15 +29,28 @@ export function createProgress(options: { enabled: boolean; stream: NodeJS.Writa
           format: '{label} |{bar}| {pages} pages · {messages} messages · {rate}/s · ETA {eta_formatted}',
           etaBuffer: 20,
           fps: 5,
+          // after a log line the bars are drawn afresh below it, changed or not
+          forceRedraw: true,
         },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
   if (multibar) {
-    // Log lines must not be drawn over by the bars.
+    // Log lines must not be drawn over by the bars: the logger writes to the
+    // stream itself, so the bars are wiped first (the line takes their place)
+    // and redrawn below it at once. cli-progress's own log() cannot be used:
+    // it only buffers until the next frame, and stop() drops the buffer.
     const hooks = (logger as Logger & { hooks?: { beforeWrite?: () => void; afterWrite?: () => void } }).hooks;
-    if (hooks) {
-      hooks.beforeWrite = () => multibar.log('');
+    const terminal = (multibar as unknown as { terminal?: { cursorRelativeReset(): void; clearBottom(): void } }).terminal;
+    if (hooks && terminal) {
+      hooks.beforeWrite = () => {
+        if (!multibar.isActive) return;
+        terminal.cursorRelativeReset();
+        terminal.clearBottom();
+      };
+      hooks.afterWrite = () => {
+        if (multibar.isActive) multibar.update();
+      };
     }
   }
   return {
@@ -64,13 +77,14 @@ export function createProgress(options: { enabled: boolean; stream: NodeJS.Writa
         },
         finish(written) {
           messages = written;
-          bar?.update(bar.getTotal(), payload());
-          bar?.stop();
+          // Only channels in flight keep a bar: a finished one gives its line to the summary,
+          // which stays on the screen once the bars are gone.
+          if (bar) multibar?.remove(bar);
           const seconds = ((Date.now() - started) / 1000).toFixed(1);
-          if (!multibar) logger.info(`${label}: ${written} messages, ${pages} pages in ${seconds} s`);
+          logger.info(`${label}: ${written} messages, ${pages} pages in ${seconds} s`);
         },
         fail() {
-          bar?.stop();
+          if (bar) multibar?.remove(bar);
         },
       };
     },

@@ -45,8 +45,13 @@ export async function readState(dir: string, name: string): Promise<ChannelState
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    // EACCES, EISDIR, EIO…: the user's to fix, not an internal error
+    throw new UsageError(`incremental state ${path} cannot be read (${code ?? String(error)})`, {
+      cause: error,
+      hint: 'fix its permissions, or remove it (chat-export state reset) to start over with a full export',
+    });
   }
   let json: unknown;
   try {
@@ -76,12 +81,18 @@ export async function writeJsonAtomic(dir: string, name: string, value: unknown)
   const temp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'w', 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    // a failed write (disk full, target replaced by a directory…) must not leave its temp file behind
+    await rm(temp, { force: true }).catch(() => {});
+    throw error;
   }
-  await rename(temp, path);
   await fsyncPath(dir).catch(() => {});
 }
 

@@ -379,6 +379,16 @@ async function loadIncrementalState(stateDir: string, job: ChannelJob, plan: Dum
     logger.warn(`${job.label}: ${output} is gone; starting over with a full export`);
     return undefined;
   }
+  if (state.order === 'desc') {
+    // Newest-first files are rewritten whole (atomically), never appended to: nothing is cut back. A size
+    // other than the recorded one means a rewrite was renamed into place but its state never written (or
+    // the file was edited): which messages it holds is unknown, so start over rather than add some twice.
+    if (info.size !== state.size) {
+      logger.warn(`${job.label}: ${output} is not the file the last run recorded (${state.size} → ${info.size} bytes); starting over with a full export`);
+      return undefined;
+    }
+    return state.pending ? { ...state, pending: null } : state;
+  }
   if (state.pending) {
     // The previous run died while appending: cut the output back to where that append began.
     if (info.size > state.pending.size) await truncate(output, state.pending.size);

@@ -78,7 +78,7 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
   registerSecret(profile.apiKey);
 
   config.profiles[name] = profile;
-  saveConfig(ctx.configPath, config);
+  await saveConfig(ctx.configPath, config);
 
   if (isBuiltinProvider(name)) log.info(`profile "${name}" shadows the built-in provider "${name}"`);
   if (profile.token !== undefined || profile.apiKey !== undefined) {
@@ -117,12 +117,12 @@ export function profileShow(name: string, ctx: CommandContext): void {
   }
 }
 
-export function profileRemove(name: string, ctx: CommandContext): void {
+export async function profileRemove(name: string, ctx: CommandContext): Promise<void> {
   const log = createLogger('normal', ctx.stderr);
   const config = loadConfig(ctx.configPath, (line) => log.warn(line));
   findProfile(config, name, ctx.configPath);
   delete config.profiles[name];
-  saveConfig(ctx.configPath, config);
+  await saveConfig(ctx.configPath, config);
   log.info(`removed profile "${name}" from ${ctx.configPath}`);
 }
 

@@ -33,6 +33,8 @@ export interface RequestContext {
   label: string;
   signal?: AbortSignal | undefined;
   describeStatus?: StatusDescriber | undefined;
+  /** per-channel counters, besides the client's own */
+  stats?: HttpStats | undefined;
 }
 
 export interface HttpStats {
@@ -115,6 +117,7 @@ export class HttpClient {
         baseMs: this.options.retryBaseMs ?? 500,
       });
       this.stats.retries++;
+      if (ctx.stats) ctx.stats.retries++;
       logger.debug(`retry ${attempt + 1}/${retries} of ${shownUrl} in ${delay} ms: ${outcome.message}`);
       if (delay > 1000 && outcome.retryAfterMs === undefined) {
         logger.info(`${ctx.label}: ${shortReason(outcome)}; retrying in ${Math.ceil(delay / 1000)} s`);
@@ -132,6 +135,7 @@ export class HttpClient {
     const timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal;
     this.stats.requests++;
+    if (ctx.stats) ctx.stats.requests++;
     try {
       const response = await request(req.url, {
         method: 'GET',

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Conf from 'conf';
 // conf's own dependency; used directly so that finding the default path
 // creates nothing (constructing Conf mkdirs its directory).
 import envPaths from 'env-paths';
@@ -66,8 +65,11 @@ export function loadConfig(file: string, warn: (line: string) => void): ConfigFi
  * Replaces the whole file atomically (conf writes through `atomically`: temp
  * file beside the target, fsync, chmod, rename), mode 0600 in a 0700 directory.
  */
-export function saveConfig(file: string, config: ConfigFile): void {
+export async function saveConfig(file: string, config: ConfigFile): Promise<void> {
   const checked = validate(config, file);
+  // Loaded only to write: conf pulls in when-exit, whose SIGINT handler re-raises the
+  // signal and would cut short dump's own graceful Ctrl-C (checkpoint, resume hint).
+  const { default: Conf } = await import('conf');
   const dir = path.dirname(file);
   const ext = path.extname(file);
   try {
@@ -87,6 +89,7 @@ export function saveConfig(file: string, config: ConfigFile): void {
     // EXDEV) keep an existing file's wider mode.
     fs.chmodSync(file, 0o600);
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(`config ${file}: cannot write (${code ?? String(error)})`, { cause: error });
   }

@@ -27,7 +27,7 @@ export function fetchEntries(provider: Provider, options: WalkOptions, req: Http
       });
       return { page, entries };
     },
-    { label: options.label, signal: signal ?? options.signal, describeStatus: provider.describeStatus },
+    { label: options.label, signal: signal ?? options.signal, describeStatus: provider.describeStatus, stats: options.stats },
   );
 }
 

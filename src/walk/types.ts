@@ -33,6 +33,8 @@ export interface WalkOptions {
   /** "relation 4f32…" for messages */
   label: string;
   signal?: AbortSignal | undefined;
+  /** requests and retries of this walk */
+  stats?: { requests: number; retries: number } | undefined;
   /** continue from here (--resume) */
   resumeFrom?: WalkCheckpoint | undefined;
 }

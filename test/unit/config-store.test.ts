@@ -134,7 +134,7 @@ describe('loadConfig', () => {
     expect(error.message).toContain('profiles.work.token: expected string, received number');
   });
 
-  it.runIf(posix)('warns when the file is readable by others, and says how to fix it', () => {
+  it.runIf(posix)('warns when the file is readable by others, and says how to fix it', async () => {
     const path = write(join(dir, 'c.json'), { profiles: {} }, 0o644);
     const warnings: string[] = [];
     loadConfig(path, (line) => warnings.push(line));
@@ -155,9 +155,9 @@ describe('saveConfig', () => {
     profiles: { work: { provider: 'relation', tokenEnv: 'RELATION_TOKEN', rate: 2 } },
   };
 
-  it.runIf(posix)('creates a missing directory 0700 and the file 0600, and round-trips', () => {
+  it.runIf(posix)('creates a missing directory 0700 and the file 0600, and round-trips', async () => {
     const path = join(dir, 'nested', 'deeper', 'config.json');
-    saveConfig(path, config);
+    await saveConfig(path, config);
     expect(mode(join(dir, 'nested', 'deeper'))).toBe(0o700);
     expect(mode(path)).toBe(0o600);
     expect(loadConfig(path, () => {})).toEqual(config);
@@ -165,11 +165,11 @@ describe('saveConfig', () => {
     expect(fs.readdirSync(join(dir, 'nested', 'deeper'))).toEqual(['config.json']);
   });
 
-  it.runIf(posix)('tightens an existing 0644 file to 0600 and leaves an existing directory alone', () => {
+  it.runIf(posix)('tightens an existing 0644 file to 0600 and leaves an existing directory alone', async () => {
     fs.chmodSync(dir, 0o755);
     const path = write(join(dir, 'config.json'), { profiles: {} }, 0o644);
     const before = fs.statSync(path).ino;
-    saveConfig(path, config);
+    await saveConfig(path, config);
     expect(mode(path)).toBe(0o600);
     // A new inode: the file was replaced by a rename, not rewritten in place.
     expect(fs.statSync(path).ino).not.toBe(before);
@@ -177,25 +177,25 @@ describe('saveConfig', () => {
     expect(JSON.parse(fs.readFileSync(path, 'utf8'))).toEqual(config);
   });
 
-  it('writes exactly the path given, whatever its extension', () => {
+  it('writes exactly the path given, whatever its extension', async () => {
     for (const name of ['settings', 'my.config.json', '.chat-export.conf']) {
       const path = join(dir, name);
-      saveConfig(path, config);
+      await saveConfig(path, config);
       expect(loadConfig(path, () => {})).toEqual(config);
     }
     expect(fs.readdirSync(dir).sort()).toEqual(['.chat-export.conf', 'my.config.json', 'settings']);
   });
 
-  it('replaces a file that is not valid JSON', () => {
+  it('replaces a file that is not valid JSON', async () => {
     const path = write(join(dir, 'config.json'), '{ broken');
-    saveConfig(path, config);
+    await saveConfig(path, config);
     expect(loadConfig(path, () => {})).toEqual(config);
   });
 
-  it('refuses to write an invalid config', () => {
+  it('refuses to write an invalid config', async () => {
     const path = join(dir, 'config.json');
     const bad = { profiles: { work: { provider: 'relation', rate: -1 } } } as ConfigFile;
-    expect(() => saveConfig(path, bad)).toThrow(`invalid config ${path}:\nprofiles.work.rate: must be > 0`);
+    await expect(saveConfig(path, bad)).rejects.toThrow(`invalid config ${path}:\nprofiles.work.rate: must be > 0`);
     expect(fs.existsSync(path)).toBe(false);
   });
 });

@@ -115,10 +115,10 @@ describe('profile commands', () => {
     expect(ctx.stdout.text + ctx.stderr.text).not.toContain('env-secret-value');
 
     ctx = context();
-    profileRemove('work', ctx);
+    await profileRemove('work', ctx);
     expect(ctx.stdout.text).toBe('');
     expect(ctx.stderr.text).toBe(`chat-export: removed profile "work" from ${file}\n`);
-    profileRemove('forum', context());
+    await profileRemove('forum', context());
 
     ctx = context();
     profileList(ctx);
