@@ -3,6 +3,8 @@ import type { Logger } from './log.js';
 import type { WalkBatch } from './walk/types.js';
 
 export interface ChannelProgress {
+  /** the walk's requests and retries, counted by the HTTP client */
+  readonly stats: { requests: number; retries: number };
   update(batch: WalkBatch, kept: number): void;
   finish(written: number): void;
   fail(): void;
@@ -58,6 +60,7 @@ export function createProgress(options: { enabled: boolean; stream: NodeJS.Writa
       const started = Date.now();
       let pages = 0;
       let messages = 0;
+      const stats = { requests: 0, retries: 0 };
       const bar = multibar?.create(1, 0, { label, pages: 0, messages: 0, rate: 0 });
       const payload = () => ({
         label,
@@ -66,6 +69,7 @@ export function createProgress(options: { enabled: boolean; stream: NodeJS.Writa
         rate: Math.round(messages / Math.max(0.001, (Date.now() - started) / 1000)),
       });
       return {
+        stats,
         update(batch, kept) {
           pages++;
           messages = kept;
@@ -81,7 +85,8 @@ export function createProgress(options: { enabled: boolean; stream: NodeJS.Writa
           // which stays on the screen once the bars are gone.
           if (bar) multibar?.remove(bar);
           const seconds = ((Date.now() - started) / 1000).toFixed(1);
-          logger.info(`${label}: ${written} messages, ${pages} pages in ${seconds} s`);
+          const retries = stats.retries === 1 ? '1 retry' : `${stats.retries} retries`;
+          logger.info(`${label}: ${written} messages, ${pages} pages, ${stats.requests} requests, ${retries} in ${seconds} s`);
         },
         fail() {
           if (bar) multibar?.remove(bar);

@@ -186,6 +186,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         label: job.label,
         signal: io.signal,
         resumeFrom: resumed?.walk,
+        stats: bar.stats,
       });
       for await (const batch of walk) {
         for (const entry of batch.entries) {
@@ -278,7 +279,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         if (options.incremental) await recordState(stateDir, done, '-', plan, profile, { size: 0, lastDay: null });
       }
       if (handle) {
-        if (succeeded > 0) await handle.commit();
+        // Never rename an interrupted run's output over an earlier complete one.
+        if (succeeded > 0 && !io.signal?.aborted) await handle.commit();
         else await handle.abort();
       }
     }

@@ -147,6 +147,24 @@ function tempsOf(dir: string): string[] {
 
 // ---------------------------------------------------------------------------
 
+const hostileExports = new Map<string, Promise<Message[]>>();
+
+/** The JSONL export of a hostile channel through the CLI (once per channel, shared by the CSV and Markdown tests). */
+function hostileJsonl(provider: Provider, channel: string): Promise<Message[]> {
+  const key = `${provider}/${channel}`;
+  let promise = hostileExports.get(key);
+  if (!promise) {
+    const target = join(outDir(`hostile-jsonl-${provider}`), 'out.jsonl');
+    promise = dump(shared, ['--provider', provider, '--channel', channel, '-o', target]).then((result) => {
+      expect(result.code, explain(result)).toBe(0);
+      expect(result.stdout).toBe('');
+      return jsonl(readFileSync(target, 'utf8'));
+    });
+    hostileExports.set(key, promise);
+  }
+  return promise;
+}
+
 describe.concurrent('hostile texts: CSV read back equals the JSONL export', () => {
   it.each<[Provider, string]>([
     ['relation', 'H1'],
@@ -154,13 +172,11 @@ describe.concurrent('hostile texts: CSV read back equals the JSONL export', () =
     ['discuz', '55'],
   ])('%s channel %s: field by field, text exact but for the formula guard', async (provider, channel) => {
     const dir = outDir(`hostile-csv-${provider}`);
-    const [asJsonl, asCsv] = await Promise.all([
-      dump(shared, ['--provider', provider, '--channel', channel, '-o', join(dir, 'out.jsonl')]),
+    const [messages, asCsv] = await Promise.all([
+      hostileJsonl(provider, channel),
       dump(shared, ['--provider', provider, '--channel', channel, '-o', join(dir, 'out.csv')]),
     ]);
-    expect(asJsonl.code, explain(asJsonl)).toBe(0);
     expect(asCsv.code, explain(asCsv)).toBe(0);
-    const messages = jsonl(readFileSync(join(dir, 'out.jsonl'), 'utf8'));
     const csvText = readFileSync(join(dir, 'out.csv'), 'utf8');
 
     // JSONL keeps every text exactly as the server sent it, hostile ones included.
@@ -227,13 +243,11 @@ describe.concurrent('hostile texts: the Markdown transcript', () => {
     ['discuz', '55'],
   ])('%s channel %s: one h1, a h2 per day, one head per message, nothing else', async (provider, channel) => {
     const dir = outDir(`hostile-md-${provider}`);
-    const [asJsonl, asMd] = await Promise.all([
-      dump(shared, ['--provider', provider, '--channel', channel, '-o', join(dir, 'out.jsonl')]),
+    const [messages, asMd] = await Promise.all([
+      hostileJsonl(provider, channel),
       dump(shared, ['--provider', provider, '--channel', channel, '-o', join(dir, 'out.md')]),
     ]);
-    expect(asJsonl.code, explain(asJsonl)).toBe(0);
     expect(asMd.code, explain(asMd)).toBe(0);
-    const messages = jsonl(readFileSync(join(dir, 'out.jsonl'), 'utf8'));
     const source = readFileSync(join(dir, 'out.md'), 'utf8');
     const tokens = md.parse(source, {});
 
@@ -259,7 +273,8 @@ describe.concurrent('hostile texts: the Markdown transcript', () => {
     // every message is a paragraph of its own that starts with **name** · HH:MM
     const heads = tokens.filter((t, k) => {
       if (t.type !== 'inline' || tokens[k - 1]?.type !== 'paragraph_open') return false;
-      const children = t.children ?? [];
+      // markdown-it may open a paragraph with an empty text token
+      const children = (t.children ?? []).filter((child) => !(child.type === 'text' && child.content === ''));
       const close = children.findIndex((child) => child.type === 'strong_close');
       return children[0]?.type === 'strong_open' && close > 1 && /^ · \d\d:\d\d/.test(children[close + 1]?.content ?? '');
     });
@@ -452,6 +467,32 @@ describe.concurrent('atomic output', () => {
     expect(readdirSync(dir).sort()).toEqual([live, 'backup.jsonl'].sort());
   });
 
+  // KNOWN BUG (src/commands/dump.ts, the one-stream branch: `if (succeeded > 0) await handle.commit()`):
+  // an interrupted run renames the temp file holding only the channels finished so far over the
+  // earlier complete backup. Remove `.fails` once dump.ts aborts the handle when interrupted.
+  it('SIGINT mid-export (several channels, one file) leaves the old file intact and no temp file', async () => {
+    const server = await serve({ faults: [{ provider: 'relation', channel: 'C2', kind: 'delay', ms: 400 }] });
+    const dir = outDir('atomic-sigint');
+    const target = join(dir, 'backup.jsonl');
+    writeFileSync(target, GOOD);
+    const child = spawn(process.execPath, [BIN, ...dumpArgs(server, ['--provider', 'relation', '--channel', 'C1', '--channel', 'C2', '--page-size', '5', '-o', target])], {
+      env: cleanEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && tempsOf(dir).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(tempsOf(dir), 'the run never opened its temp file').toHaveLength(1);
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted/);
+    expect(readFileSync(target).equals(GOOD), 'the earlier backup was replaced').toBe(true);
+    expect(readdirSync(dir)).toEqual(['backup.jsonl']);
+  });
+
   it('SIGKILL before anything is written leaves no partial at the target path, in a directory either', async () => {
     const server = await serve({ latencyMs: 150 });
     const dir = outDir('atomic-kill-early');
@@ -501,7 +542,7 @@ describe.concurrent('atomic output', () => {
 // ---------------------------------------------------------------------------
 
 // More than the 20,000 messages a channel keeps in memory before its sorted runs spill to disk.
-const BIG = 25_000;
+const BIG = 21_000;
 const BIG_CHANNELS: ChannelSpec[] = [
   { provider: 'relation', id: 'BIG', count: BIG, stepMs: 7_000 },
   { provider: 'discuz', id: '9', count: BIG, pageCap: 1000, stepMs: 7_000 },
@@ -512,10 +553,11 @@ const BIG_CHANNELS: ChannelSpec[] = [
 function orderOf(format: 'jsonl' | 'csv' | 'md', text: string): string[] {
   if (format === 'jsonl') return ids(text);
   if (format === 'csv') return parseCsv(text).slice(1).map((row) => row[0]!);
-  return [...text.matchAll(/\\#(\d+)$/gm)].map((match) => match[1]!);
+  return [...text.matchAll(/\\#(\d+)(?:\\)?$/gm)].map((match) => match[1]!);
 }
 
-describe.concurrent('--order at scale (spilled to disk)', () => {
+// One provider at a time (asc and desc side by side): 18 exports of 25,000 messages are the bulk of this file.
+describe('--order at scale (spilled to disk)', () => {
   let big: FixtureServer;
   beforeAll(async () => {
     big = await startFixtureServer({ channels: BIG_CHANNELS });
