@@ -1,0 +1,119 @@
+import { UsageError } from '../errors.js';
+import { parseTimeSpec } from '../pipeline/window.js';
+import type { ResolvedProfile } from '../profile/resolve.js';
+import type { ChannelTarget, Provider } from '../providers/types.js';
+import { planOutput } from '../sinks/output-path.js';
+import { FILE_EXTENSIONS, formatFromPath } from '../sinks/registry.js';
+import { redactUrl } from '../text/sanitize.js';
+import { parseZone } from '../text/zone.js';
+import type { DumpOptions, DumpPlan } from './types.js';
+
+/** Checks every option before anything is sent, and decides what the run will do. */
+export function planDump(options: DumpOptions, profile: ResolvedProfile, provider: Provider, warnings: string[]): DumpPlan {
+  const channels = options.channel ?? [];
+  const peers = options.peer ?? [];
+  if (peers.length > 0 && provider.name !== 'relation') {
+    throw new UsageError(`--peer is only for the relation provider (${provider.name} has no direct conversations by peer id)`);
+  }
+  if (channels.length + peers.length === 0) {
+    throw new UsageError('no channel to export', { hint: 'give --channel ID (repeatable)' + (provider.name === 'relation' ? ' or --peer ID' : '') });
+  }
+  for (const id of [...channels, ...peers]) {
+    if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');
+  }
+  const targets: ChannelTarget[] = [
+    ...unique(channels).map((id) => ({ id, kind: 'channel' as const })),
+    ...unique(peers).map((id) => ({ id, kind: 'peer' as const })),
+  ];
+
+  if (!profile.baseUrl) {
+    throw new UsageError(`${provider.name} has no default API address: every ${provider.name === 'discuz' ? 'Discuz! Q site is self-hosted' : 'site is different'}`, {
+      hint: `give --base-url https://your.site, set CHAT_EXPORT_BASE_URL, or save it in a profile (chat-export profile add NAME --provider ${provider.name} --base-url …)`,
+    });
+  }
+  let base: URL;
+  try {
+    base = new URL(profile.baseUrl);
+  } catch {
+    throw new UsageError(`--base-url ${JSON.stringify(redactUrl(profile.baseUrl))} is not a URL`);
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+    throw new UsageError(`--base-url must be http:// or https://, not ${base.protocol}`);
+  }
+  if (base.protocol === 'http:' && !isLoopback(base.hostname) && !options.allowInsecure) {
+    throw new UsageError(`refusing to send credentials over plain http:// to ${base.host}`, {
+      hint: 'use https://, or pass --allow-insecure if you accept that anyone on the network can read the token',
+    });
+  }
+  if (provider.credentials.token === 'required' && !profile.token) {
+    throw new UsageError(`${provider.name} needs a token and none was given`, {
+      hint: `set CHAT_EXPORT_TOKEN (or the profile's tokenEnv variable), or save one with chat-export profile add`,
+    });
+  }
+  if (provider.credentials.apiKey === 'required' && !profile.apiKey) {
+    throw new UsageError(`${provider.name} needs an API key and none was given`, {
+      hint: 'set CHAT_EXPORT_API_KEY (or the profile\'s apiKeyEnv variable), or pass --api-key',
+    });
+  }
+  if (provider.credentials.apiKey === 'optional' && !profile.apiKey) {
+    warnings.push(`${provider.name}: no API key given (CHAT_EXPORT_API_KEY, --api-key or a profile); the server may refuse the requests`);
+  }
+  if (profile.timezone !== undefined) {
+    try {
+      parseZone(profile.timezone);
+    } catch (error) {
+      throw new UsageError(`--timezone: ${(error as Error).message}`);
+    }
+  }
+  positive('--rate', profile.rate, false);
+  positive('--concurrency', profile.concurrency, true);
+  positive('--timeout', profile.timeout, true);
+  if (!Number.isInteger(profile.retries) || profile.retries < 0) throw new UsageError('--retries must be a whole number, 0 or more');
+  if (profile.pageSize !== undefined) positive('--page-size', profile.pageSize, true);
+  if (options.limit !== undefined) positive('--limit', options.limit, true);
+
+  const now = Date.now();
+  const since = options.since !== undefined ? parseTimeSpec(options.since, '--since', now) : undefined;
+  const until = options.until !== undefined ? parseTimeSpec(options.until, '--until', now) : undefined;
+  if (since !== undefined && until !== undefined && since >= until) {
+    throw new UsageError('--since must be before --until');
+  }
+  const order = options.order ?? 'asc';
+  if (order !== 'asc' && order !== 'desc') throw new UsageError(`--order must be asc or desc, not ${JSON.stringify(order)}`);
+
+  const output = planOutput(profile.output);
+  const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? 'jsonl';
+  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv or md, not ${JSON.stringify(format)}`);
+
+  return {
+    targets,
+    baseUrl: profile.baseUrl,
+    format,
+    output,
+    order,
+    window: { since, until, after: undefined },
+    limit: options.limit,
+    pageSize: profile.pageSize ?? provider.defaultPageSize,
+  };
+}
+
+function positive(flag: string, value: number, integer: boolean): void {
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`${flag} must be a ${integer ? 'whole ' : ''}number above 0`);
+  }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
+}
+
+export function numberFromEnv(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}

@@ -1,0 +1,69 @@
+import type { Order, Spool, SpoolResult } from '../pipeline/order.js';
+import type { ProfileFlags } from '../profile/resolve.js';
+import type { TimeWindow } from '../pipeline/window.js';
+import type { ChannelTarget } from '../providers/types.js';
+import type { OutputPlan } from '../sinks/output-path.js';
+import type { Format } from '../sinks/types.js';
+import type { ChannelState } from '../state.js';
+
+export interface DumpOptions extends ProfileFlags {
+  provider: string;
+  channel?: string[] | undefined;
+  peer?: string[] | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  limit?: number | undefined;
+  order?: Order | undefined;
+  incremental?: boolean | undefined;
+  resume?: boolean | undefined;
+  raw?: boolean | undefined;
+  progress?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
+  config?: string | undefined;
+  allowInsecure?: boolean | undefined;
+  stateDir?: string | undefined;
+  dryRun?: boolean | undefined;
+}
+
+export interface DumpIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  /** aborted on SIGINT/SIGTERM */
+  signal?: AbortSignal | undefined;
+}
+
+export interface ChannelJob {
+  index: number;
+  target: ChannelTarget;
+  label: string;
+  /** where this channel's messages go: a file of its own, or the shared stream */
+  path: string | undefined;
+  stateName: string;
+  /** --incremental: the last successful run's record, after any repair */
+  state: ChannelState | undefined;
+}
+
+export interface ChannelDone {
+  job: ChannelJob;
+  spool: Spool;
+  result: SpoolResult;
+  skip: number;
+  take: number;
+  /** newest message kept and every id at its time */
+  newest: { time: number; ids: string[] } | undefined;
+  /** this export's checkpoint directory, removed once the output is written */
+  checkpoints: string;
+}
+
+export interface DumpPlan {
+  targets: ChannelTarget[];
+  baseUrl: string;
+  format: Format;
+  output: OutputPlan;
+  order: Order;
+  window: TimeWindow;
+  limit: number | undefined;
+  pageSize: number;
+}

@@ -1,0 +1,53 @@
+import { clearCheckpoint } from '../checkpoint.js';
+import type { ResolvedProfile } from '../profile/resolve.js';
+import type { OutputHandle } from '../sinks/atomic-file.js';
+import { createSink } from '../sinks/registry.js';
+import type { ChannelSummary } from '../sinks/types.js';
+import { writeChannel } from '../sinks/write.js';
+import type { ChannelDone, DumpPlan } from './types.js';
+
+export async function writeInto(
+  handle: OutputHandle,
+  done: ChannelDone,
+  plan: DumpPlan,
+  profile: ResolvedProfile,
+  position: number,
+  commit = true,
+): Promise<void> {
+  try {
+    const sink = createSink(plan.format);
+    await writeChannel(
+      handle.stream,
+      sink,
+      summaryOf(done, plan, profile),
+      done.result,
+      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0 },
+    );
+    if (commit) await handle.commit();
+  } catch (error) {
+    if (commit) await handle.abort();
+    throw error;
+  } finally {
+    await done.spool.dispose();
+    await clearCheckpoint(done.checkpoints);
+  }
+}
+
+export function summaryOf(done: ChannelDone, plan: DumpPlan, profile: ResolvedProfile, append?: ChannelSummary['append']): ChannelSummary {
+  return {
+    provider: profile.provider,
+    channel: done.job.target.id,
+    count: done.take,
+    ...spanOf(done),
+    timezone: profile.timezone,
+    order: plan.order,
+    append,
+  };
+}
+
+function spanOf(done: ChannelDone): { first: string | null; last: string | null } {
+  const { oldest, newest } = done.result;
+  if (oldest === undefined || newest === undefined || done.take === 0) return { first: null, last: null };
+  // With --limit the span starts later than the spool's oldest; the title is approximate only then.
+  return { first: new Date(oldest).toISOString(), last: new Date(newest).toISOString() };
+}
