@@ -69,12 +69,18 @@ export function locate(callFrame) {
   if (map) {
     const segments = map.lines[lineNumber] ?? [];
     let best;
-    for (const segment of segments) if (segment[0] <= columnNumber) best = segment;
+    if (callFrame.firstSegment) best = segments[0];
+    else for (const segment of segments) if (segment[0] <= columnNumber) best = segment;
     best ??= segments[0];
     if (best) return `${relative(ROOT, map.sources[best[1]])}:${best[2] + 1}`;
   }
   const shown = relative(ROOT, file);
   return `${shown.replace(/^node_modules\//, '')}:${lineNumber + 1}`;
+}
+
+/** src/ file:line of a generated line (1-based, as in positionTicks) of the frame's script. */
+function locateLine(callFrame, line) {
+  return locate({ ...callFrame, lineNumber: line - 1, columnNumber: Number.MAX_SAFE_INTEGER, firstSegment: true });
 }
 
 /** Where a frame belongs: a src/ file, an npm package, node internals or V8. */
@@ -99,13 +105,24 @@ export function summarizeProfile(file, limit = 15) {
   }
   const byFunction = new Map();
   const byArea = new Map();
+  /** function key → (src line → ticks): where inside a function the samples fell */
+  const lines = new Map();
   let total = 0;
   for (const [id, us] of self) {
-    const frame = nodes.get(id).callFrame;
+    const node = nodes.get(id);
+    const frame = node.callFrame;
     const where = locate(frame);
     const name = frame.functionName || '(anonymous)';
     const key = `${name}\u0000${where}`;
     byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+    if (node.positionTicks && frame.url) {
+      const perLine = lines.get(key) ?? new Map();
+      lines.set(key, perLine);
+      for (const { line, ticks } of node.positionTicks) {
+        const at = locateLine(frame, line);
+        perLine.set(at, (perLine.get(at) ?? 0) + ticks);
+      }
+    }
     const area = areaOf(where, name);
     byArea.set(area, (byArea.get(area) ?? 0) + us);
     total += us;
@@ -116,7 +133,10 @@ export function summarizeProfile(file, limit = 15) {
     .slice(0, limit)
     .map(([key, us]) => {
       const [name, where] = key.split('\u0000');
-      return { name, where, selfMs: us / 1000, share: share(us) };
+      const perLine = [...(lines.get(key) ?? new Map())].sort((a, b) => b[1] - a[1]);
+      const ticks = perLine.reduce((sum, [, t]) => sum + t, 0);
+      const hotLines = perLine.slice(0, 3).map(([at, t]) => ({ at, share: t / ticks }));
+      return { name, where, selfMs: us / 1000, share: share(us), hotLines };
     });
   const areas = [...byArea]
     .sort((a, b) => b[1] - a[1])

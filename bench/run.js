@@ -233,7 +233,8 @@ async function runCli({ server, spec, format = 'jsonl', order, args, cpuProfDir 
     if (stderr.length < 64 * 1024) stderr += chunk.toString('utf8');
   });
   const [exitCode, signal] = await once(child, 'exit');
-  const wallMs = performance.now() - started;
+  const exited = performance.now();
+  const wallMs = exited - started;
   if (child.stdout.readable) await once(child.stdout, 'close');
   if (child.stderr.readable) await once(child.stderr, 'close');
   children.delete(child);
@@ -242,8 +243,9 @@ async function runCli({ server, spec, format = 'jsonl', order, args, cpuProfDir 
   const out = counter.finish();
   const expected = expectedOf(spec, order);
   const problems = checkExport(out, expected, signal ? `signal ${signal}` : exitCode);
-  // "relation channel X: N messages, P pages in T s": printed when the walk (and spool) is done, before the output is written.
-  const summary = /messages, \d+ pages in ([\d.]+) s/.exec(stderr);
+  // "relation channel X: N messages, P pages[, R requests, K retries] in T s": printed when the walk
+  // (and spool) is done, before the output is written.
+  const summary = /messages, \d+ pages\b[^\n]* in ([\d.]+) s\s*$/m.exec(stderr);
   const warnings = [...new Set(stderr.split('\n').filter((line) => /warning/i.test(line) && !line.startsWith('(Use')).map((line) => line.replace(/\(node:\d+\) /, '').slice(0, 160)))];
   const result = {
     command: `chat-export ${argv.slice(argv.indexOf('dump')).join(' ').replace(server.url, 'URL').replace(work, 'TMP')}`,
@@ -267,6 +269,9 @@ async function runCli({ server, spec, format = 'jsonl', order, args, cpuProfDir 
     serverMinGapMs: stats.minGapMs,
     serverFirstStartToLastStartMs: stats.firstStartToLastStartMs,
     serverFirstStartToLastEndMs: stats.firstStartToLastEndMs,
+    // Start-up (process start, module loading, config) and tail (output, cleanup), from both clocks.
+    spawnToFirstRequestMs: stats.firstStartEpochMs === null ? null : stats.firstStartEpochMs - (performance.timeOrigin + started),
+    lastResponseToExitMs: stats.lastEndEpochMs === null ? null : performance.timeOrigin + exited - stats.lastEndEpochMs,
     walkReportedS: summary ? Number(summary[1]) : null,
     stderrWarnings: warnings,
   };
@@ -551,7 +556,7 @@ function report(figures, totalS) {
     out.push('');
     out.push(
       table(
-        ['case', '--concurrency', 'messages exported', 'requests (pages)', 'max in flight', `wall s${repeat > 1 ? ` (median of ${repeat} for the judged rows)` : ''}`, 'first request → last response s', 'bound s', 'ratio', 'target', 'met'],
+        ['case', '--concurrency', 'messages exported', 'requests (pages)', 'max in flight', `wall s${repeat > 1 ? ` (median of ${repeat} for the judged rows)` : ''}`, 'spawn → first request s', 'first request → last response s', 'last response → exit s', 'bound s', 'ratio', 'target', 'met'],
         figures.latency.map((row) => [
           row.case,
           row.concurrency,
@@ -559,7 +564,9 @@ function report(figures, totalS) {
           `${row.requests} (${row.pages})`,
           row.cli.serverMaxInFlight,
           walls(row),
+          f2(row.cli.spawnToFirstRequestMs / 1000),
           f2(row.requestSpanS),
+          f2(row.cli.lastResponseToExitMs / 1000),
           f2(row.boundS),
           f2(row.ratio),
           row.target ? `≤ ${row.target}` : 'comparison',
@@ -644,7 +651,18 @@ function printProfiles(rows) {
       const summary = summarizeProfile(join(row.cpuProfDir, file), 20);
       out.push(`### ${row.case}, ${int(row.messages)} messages: ${f2(row.cli.wallMs / 1000)} s wall, ${f2(summary.totalMs / 1000)} s sampled`);
       out.push('');
-      out.push(table(['self ms', 'share', 'function', 'where'], summary.top.map((t) => [int(t.selfMs), `${(t.share * 100).toFixed(1)} %`, `\`${t.name}\``, t.where])));
+      out.push(
+        table(
+          ['self ms', 'share', 'function', 'defined at', 'hottest lines (share of its samples)'],
+          summary.top.map((t) => [
+            int(t.selfMs),
+            `${(t.share * 100).toFixed(1)} %`,
+            `\`${t.name}\``,
+            t.where,
+            t.hotLines.length > 1 || (t.hotLines[0] && t.hotLines[0].at !== t.where) ? t.hotLines.map((l) => `${l.at} (${(l.share * 100).toFixed(0)} %)`).join(', ') : '',
+          ]),
+        ),
+      );
       out.push('');
       out.push(table(['self ms', 'share', 'area'], summary.areas.map((a) => [int(a.selfMs), `${(a.share * 100).toFixed(1)} %`, a.area])));
       out.push('');

@@ -43,6 +43,9 @@ function stats() {
     faults: log.filter((entry) => entry.fault !== undefined).length,
     firstStartToLastStartMs: log.length ? lastStart - firstStart : 0,
     firstStartToLastEndMs: log.length ? lastEnd - firstStart : 0,
+    // wall-clock (epoch ms, sub-ms) so the parent can line them up with its own spawn and exit times
+    firstStartEpochMs: log.length ? performance.timeOrigin + firstStart : null,
+    lastEndEpochMs: log.length ? performance.timeOrigin + lastEnd : null,
     minGapMs: starts.length > 1 ? minGapMs : null,
     maxInFlight: server.maxInFlight(),
     cpuMs: (cpu.user + cpu.system) / 1000,

@@ -51,7 +51,7 @@ export function createMessage(fields: MessageFields, raw?: unknown): Message {
     id: fields.id,
     provider: fields.provider,
     channel: fields.channel,
-    timestamp: new Date(fields.time).toISOString(),
+    timestamp: isoTime(fields.time),
     sender: { id: fields.sender.id, name: fields.sender.name, avatar: fields.sender.avatar },
     type: fields.type,
     text: fields.text,
@@ -65,6 +65,33 @@ export function createMessage(fields: MessageFields, raw?: unknown): Message {
   };
   if (raw !== undefined) message.raw = raw;
   return message;
+}
+
+const DAY_MS = 86_400_000;
+let cachedDay = NaN;
+let cachedDayPrefix = '';
+
+/**
+ * `Date#toISOString`, faster for the common case: messages come in runs on
+ * the same day, so the date part is formatted once per day. Same output.
+ */
+export function isoTime(ms: number): string {
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== cachedDay) {
+    const iso = new Date(ms).toISOString();
+    // outside years 0000–9999 the format has a sign and more digits: leave those to Date
+    if (iso.length !== 24) return iso;
+    cachedDay = day;
+    cachedDayPrefix = iso.slice(0, 11);
+  }
+  let rest = ms - day * DAY_MS;
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const s = Math.floor(rest / 1000);
+  const milli = rest - s * 1000;
+  return `${cachedDayPrefix}${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${s < 10 ? '0' : ''}${s}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
 /** Epoch ms of a normalized message (its ISO timestamp is always UTC with ms). */

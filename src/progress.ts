@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress';
 import type { Logger } from './log.js';
 import type { WalkBatch } from './walk/types.js';
 
@@ -20,9 +19,11 @@ export interface Progress {
  * channel in flight (cli-progress), none otherwise (cron, pipes); either
  * way, one summary line per channel as it finishes.
  */
-export function createProgress(options: { enabled: boolean; stream: NodeJS.WritableStream; logger: Logger }): Progress {
+export async function createProgress(options: { enabled: boolean; stream: NodeJS.WritableStream; logger: Logger }): Promise<Progress> {
+  // Only a terminal gets bars: cron and pipes do not pay for loading them.
+  const cliProgress = options.enabled ? (await import('cli-progress')).default : undefined;
   const { logger } = options;
-  const multibar = options.enabled
+  const multibar = cliProgress
     ? new cliProgress.MultiBar(
         {
           stream: options.stream as NodeJS.WritableStream & { isTTY: boolean },

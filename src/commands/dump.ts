@@ -28,7 +28,7 @@ import { createProgress } from '../progress.js';
 export type { DumpIo, DumpOptions };
 
 /** Messages held in memory per channel before a sorted run spills to disk. */
-const RUN_SIZE = 20_000;
+const RUN_SIZE = 5_000;
 
 export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const verbosity: Verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
@@ -89,7 +89,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     logger,
     retryBaseMs: numberFromEnv(io.env.CHAT_EXPORT_RETRY_BASE_MS),
   });
-  const progress = createProgress({
+  const progress = await createProgress({
     enabled: options.progress !== false && verbosity !== 'quiet' && Boolean(io.stderr.isTTY),
     stream: io.stderr,
     logger,

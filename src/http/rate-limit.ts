@@ -80,8 +80,11 @@ class HostQueue {
       }
       const waiter = this.waiters.shift()!;
       if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
-      // Spaced from when the request really left: a late timer never buys a shorter gap after it.
-      this.nextFree = now + this.intervalMs;
+      // Requests keep to a grid of 1/rate: a timer that fired a little late (≤ 5 ms) is
+      // not charged to the next request, so the long-run rate holds; anything later
+      // (an idle host) restarts the grid from now, so no burst is ever saved up.
+      const late = now - at;
+      this.nextFree = (late <= Math.min(this.intervalMs / 4, 5) ? at : now) + this.intervalMs;
       waiter.resolve();
     }
   }

@@ -27,6 +27,8 @@ export interface SpoolResult {
   newest: number | undefined;
   /** JSON lines (no newline) in the requested order, each id once */
   lines(): AsyncIterable<string>;
+  /** the same lines as raw text, newline-terminated, in large chunks: no per-line work */
+  chunks(): AsyncIterable<string | Buffer>;
 }
 
 function compareRows(a: Row, b: Row): number {
@@ -101,7 +103,10 @@ export class Spool {
     }
     const path = join(this.dir, `run-${this.runs.length}.jsonl`);
     await writeFile(path, rows.map((row) => row.line).join('\n') + '\n');
-    this.runs.push({ path, count: rows.length, first: rows[0]!, last: rows[rows.length - 1]! });
+    const first = rows[0]!;
+    const last = rows[rows.length - 1]!;
+    // Only the keys of a run's ends are needed to order runs; checkpoints carry them.
+    this.runs.push({ path, count: rows.length, first: { time: first.time, id: first.id, line: '' }, last: { time: last.time, id: last.id, line: '' } });
   }
 
   async finish(): Promise<SpoolResult> {
@@ -112,6 +117,11 @@ export class Spool {
         ...span(rows[0], rows[rows.length - 1]),
         async *lines() {
           for (const row of rows) yield row.line;
+        },
+        async *chunks() {
+          for (let i = 0; i < rows.length; i += 1000) {
+            yield rows.slice(i, i + 1000).map((row) => row.line).join('\n') + '\n';
+          }
         },
       };
     }
@@ -126,6 +136,9 @@ export class Spool {
         async *lines() {
           for (const run of runs) yield* readLines(run.path);
         },
+        async *chunks() {
+          for (const run of runs) yield* createReadStream(run.path, { highWaterMark: 1 << 20 });
+        },
       };
     }
     // Overlapping runs: merge once into one file, so the count is exact before writing starts.
@@ -135,6 +148,7 @@ export class Spool {
       count,
       ...span(first, last),
       lines: () => readLines(merged),
+      chunks: () => createReadStream(merged, { highWaterMark: 1 << 20 }),
     };
   }
 

@@ -18,7 +18,8 @@ import { sanitizeForTerminal } from '../text/sanitize.js';
 import { apiUrl, type PageProvider } from './types.js';
 
 const id = z.union([z.string(), z.number()]).transform(String);
-const isoTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'expected an ISO 8601 time');
+// Shape only: Date.parse runs once per value in normalize, where its NaN is checked.
+const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i, 'expected an ISO 8601 time');
 
 const resourceRef = z.object({ type: z.string(), id }).loose();
 
@@ -144,6 +145,8 @@ export const discuz: PageProvider = {
     else if (attributes.image_url) attachments.push({ url: attributes.image_url, name: null, type: 'image' });
     const messageText = attributes.message_text == null ? '' : String(attributes.message_text);
     const time = Date.parse(attributes.created_at);
+    if (Number.isNaN(time)) throw new Error(`attributes.created_at: not a time: ${JSON.stringify(attributes.created_at)}`);
+    const updated = attributes.updated_at;
     return {
       time,
       message: createMessage(
@@ -155,7 +158,7 @@ export const discuz: PageProvider = {
           sender: { id: userId, name: user?.name ?? null, avatar: user?.avatar ?? null },
           type: attachments.length > 0 && messageText === '' ? 'image' : 'text',
           text: messageText,
-          updatedTime: attributes.updated_at ? Date.parse(attributes.updated_at) : null,
+          updatedTime: !updated ? null : updated === attributes.created_at ? time : Date.parse(updated) || null,
           attachments,
         },
         settings.raw ? raw : undefined,

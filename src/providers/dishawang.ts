@@ -103,7 +103,7 @@ export const dishawang: PageProvider = {
           sender: { id: item.user_id ?? '', name: item.name ?? null, avatar: item.avatar ?? null },
           type: (item.type ?? 'text').toLowerCase(),
           text: item.body == null ? '' : String(item.body),
-          updatedTime: item.update_time ? localToEpoch(item.update_time, zone) : null,
+          updatedTime: !item.update_time ? null : item.update_time === item.create_time ? time : localToEpoch(item.update_time, zone),
           deleted: revoked,
         },
         settings.raw ? raw : undefined,

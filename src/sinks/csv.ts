@@ -57,6 +57,8 @@ export function createCsvSink(): Sink {
   return {
     begin: (summary) => (summary.append ? '' : stringify([CSV_COLUMNS], OPTIONS)),
     format: (message) => stringify([csvCells(message)], OPTIONS),
+    // csv-stringify builds a stringifier per call: one per batch, not per row.
+    formatMany: (messages) => stringify(messages.map(csvCells), OPTIONS),
     end: () => '',
   };
 }

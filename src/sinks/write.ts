@@ -26,26 +26,44 @@ export async function writeChannel(
   options: WriteOptions,
 ): Promise<number> {
   let buffer = options.headerless ? '' : sink.begin(summary);
+  if (options.format === 'jsonl' && options.skip === 0 && options.take >= spool.count) {
+    // The spool's runs are already JSONL: copy them as they are.
+    if (buffer) await writeChunk(stream, buffer);
+    for await (const chunk of spool.chunks()) await writeChunk(stream, chunk);
+    const end = sink.end();
+    if (end) await writeChunk(stream, end);
+    return spool.count;
+  }
   let index = 0;
   let written = 0;
+  let batch: Message[] = [];
+  const formatBatch = () => {
+    buffer += sink.formatMany ? sink.formatMany(batch) : batch.map((message) => sink.format(message)).join('');
+    batch = [];
+  };
   // JSONL is the spool's own line: no parse and re-serialize on the hot path.
   const jsonl = options.format === 'jsonl';
   for await (const line of spool.lines()) {
     if (index++ < options.skip) continue;
     if (written >= options.take) break;
     written++;
-    buffer += jsonl ? `${line}\n` : sink.format(JSON.parse(line) as Message);
+    if (jsonl) buffer += `${line}\n`;
+    else {
+      batch.push(JSON.parse(line) as Message);
+      if (batch.length >= 500) formatBatch();
+    }
     if (buffer.length >= CHUNK) {
       await writeChunk(stream, buffer);
       buffer = '';
     }
   }
+  if (batch.length > 0) formatBatch();
   buffer += sink.end();
   if (buffer) await writeChunk(stream, buffer);
   return written;
 }
 
-export async function writeChunk(stream: Writable, chunk: string): Promise<void> {
+export async function writeChunk(stream: Writable, chunk: string | Buffer): Promise<void> {
   if (stream.destroyed) throw new Error('output closed');
   if (stream.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {

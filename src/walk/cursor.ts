@@ -32,65 +32,80 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
   // length of the answer that made us grow the page; a grown page no longer than it means the server caps pages
   let lengthBeforeGrowth: number | undefined;
 
-  for (let request = 1; ; request++) {
-    const req = provider.buildRequest(settings, target, { maxCreateAt: cursor, limit });
-    const { page, entries: normalized } = await fetchEntries(provider, options, req);
-    const entries: Entry[] = [];
-    const all: Entry[] = [];
-    let oldest = Infinity;
-    let newest = -Infinity;
-    for (const entry of normalized) {
-      if (entry.time < oldest) oldest = entry.time;
-      if (entry.time > newest) newest = entry.time;
-      all.push(entry);
-      if (seen.add(entry.message.id)) entries.push(entry);
-    }
-    const count = page.items.length;
-    if (count > 0 && newest > cursor) {
-      throw new RemoteError(
-        `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor`,
-        { hint: 'check --base-url points at the relation API' },
-      );
-    }
-    largestAnswer = Math.max(largestAnswer, count);
-    const atCursor = count > 0 && oldest >= cursor;
-    const full = count > 0 && count >= Math.min(limit, largestAnswer);
+  // The next request leaves before this page is handed on, so the server's time
+  // overlaps ours (sorting, serializing, writing); an early stop aborts it.
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  const request = (maxCreateAt: number, size: number) => {
+    const pending = fetchEntries(provider, options, provider.buildRequest(settings, target, { maxCreateAt, limit: size }), signal);
+    pending.catch(() => {});
+    return pending;
+  };
+  let pending = request(cursor, limit);
 
-    let next: number | 'end' = 'end';
-    if (count === 0) {
-      next = 'end';
-    } else if (!atCursor) {
-      next = oldest;
-      limit = baseLimit;
-      lengthBeforeGrowth = undefined;
-    } else if (!full) {
-      // everything at or before the cursor has been served
-      next = 'end';
-    } else if (limit < provider.maxPageSize && (lengthBeforeGrowth === undefined || count > lengthBeforeGrowth)) {
-      lengthBeforeGrowth = count;
-      limit = Math.min(provider.maxPageSize, limit * 4);
-      next = cursor;
-      logger.debug(`${label}: ${count} messages share ${new Date(cursor).toISOString()}; asking for ${limit} per page`);
-    } else {
-      logger.warn(
-        `${label}: ${count} messages share the millisecond ${new Date(cursor).toISOString()} and the server returns at most ${count} per request; ` +
-          `stepping past it — messages at that millisecond beyond these ${count} may be missing from the export`,
-      );
-      next = cursor - 1;
-      limit = baseLimit;
-      lengthBeforeGrowth = undefined;
-    }
+  try {
+    for (let number = 1; ; number++) {
+      const { page, entries: normalized } = await pending;
+      const entries: Entry[] = [];
+      const all: Entry[] = [];
+      let oldest = Infinity;
+      let newest = -Infinity;
+      for (const entry of normalized) {
+        if (entry.time < oldest) oldest = entry.time;
+        if (entry.time > newest) newest = entry.time;
+        all.push(entry);
+        if (seen.add(entry.message.id)) entries.push(entry);
+      }
+      const count = page.items.length;
+      if (count > 0 && newest > cursor) {
+        throw new RemoteError(
+          `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor`,
+          { hint: 'check --base-url points at the relation API' },
+        );
+      }
+      largestAnswer = Math.max(largestAnswer, count);
+      const atCursor = count > 0 && oldest >= cursor;
+      const full = count > 0 && count >= Math.min(limit, largestAnswer);
 
-    const boundary = next === 'end' ? [] : idsAt(all, next);
-    yield {
-      entries,
-      oldest: count > 0 ? oldest : undefined,
-      page: request,
-      total: undefined,
-      checkpoint: { kind: 'cursor', maxCreateAt: next === 'end' ? cursor : next, boundaryIds: boundary },
-    };
-    if (next === 'end') return;
-    cursor = next;
+      let next: number | 'end' = 'end';
+      if (count === 0) {
+        next = 'end';
+      } else if (!atCursor) {
+        next = oldest;
+        limit = baseLimit;
+        lengthBeforeGrowth = undefined;
+      } else if (!full) {
+        // everything at or before the cursor has been served
+        next = 'end';
+      } else if (limit < provider.maxPageSize && (lengthBeforeGrowth === undefined || count > lengthBeforeGrowth)) {
+        lengthBeforeGrowth = count;
+        limit = Math.min(provider.maxPageSize, limit * 4);
+        next = cursor;
+        logger.debug(`${label}: ${count} messages share ${new Date(cursor).toISOString()}; asking for ${limit} per page`);
+      } else {
+        logger.warn(
+          `${label}: ${count} messages share the millisecond ${new Date(cursor).toISOString()} and the server returns at most ${count} per request; ` +
+            `stepping past it — messages at that millisecond beyond these ${count} may be missing from the export`,
+        );
+        next = cursor - 1;
+        limit = baseLimit;
+        lengthBeforeGrowth = undefined;
+      }
+
+      const boundary = next === 'end' ? [] : idsAt(all, next);
+      if (next !== 'end') pending = request(next, limit);
+      yield {
+        entries,
+        oldest: count > 0 ? oldest : undefined,
+        page: number,
+        total: undefined,
+        checkpoint: { kind: 'cursor', maxCreateAt: next === 'end' ? cursor : next, boundaryIds: boundary },
+      };
+      if (next === 'end') return;
+      cursor = next;
+    }
+  } finally {
+    abort.abort(new Error('walk ended'));
   }
 }
 
