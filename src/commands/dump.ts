@@ -10,6 +10,7 @@ import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError 
 import { HttpClient } from '../http/client.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { Spool } from '../pipeline/order.js';
+import { createHeapGuard } from '../pipeline/heap-guard.js';
 import { inWindow, passedWindow } from '../pipeline/window.js';
 import { defaultStateDir, loadConfig, resolveConfigPath } from '../profile/store.js';
 import { resolveProfile } from '../profile/resolve.js';
@@ -18,6 +19,7 @@ import type { Provider, ProviderSettings } from '../providers/types.js';
 import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
 import { channelFilePath } from '../sinks/output-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
+import { spoolCodecFor } from '../sinks/spool-codec.js';
 import { stateFileName } from '../state.js';
 import { registerSecret } from '../text/sanitize.js';
 import { walkCursor } from '../walk/cursor.js';
@@ -28,7 +30,7 @@ import { createProgress } from '../progress.js';
 export type { DumpIo, DumpOptions };
 
 /** Messages held in memory per channel before a sorted run spills to disk. */
-const RUN_SIZE = 5_000;
+const RUN_SIZE = 2_000;
 
 export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const verbosity: Verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
@@ -96,6 +98,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   });
   const started = Date.now();
 
+  const keepHeapSmall = createHeapGuard();
   const walkOne = async (job: ChannelJob): Promise<ChannelDone> => {
     let window = plan.window;
     if (options.incremental) {
@@ -112,6 +115,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       after: window.after?.time ?? null,
       limit: plan.limit ?? null,
       order: plan.order,
+      // the spool holds format-specific lines (spool-codec.ts)
+      format: plan.format,
     });
     const saved = options.resume ? await readCheckpoint(checkpoints) : undefined;
     const resumed = saved?.key === key ? saved : undefined;
@@ -122,7 +127,15 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       logger.info(`${job.label}: resuming after ${resumed.kept} messages`);
     }
     const bar = progress.start(job.label);
-    const spool = new Spool(join(checkpoints, 'spool'), plan.order, numberFromEnv(io.env.CHAT_EXPORT_RUN_SIZE) ?? RUN_SIZE, resumed?.runs ?? []);
+    const codec = spoolCodecFor(plan.format);
+    const spool = new Spool(
+      join(checkpoints, 'spool'),
+      plan.order,
+      numberFromEnv(io.env.CHAT_EXPORT_RUN_SIZE) ?? RUN_SIZE,
+      resumed?.runs ?? [],
+      undefined,
+      codec.keyOf,
+    );
     let kept = resumed?.kept ?? 0;
     let newest: ChannelDone['newest'] = resumed?.newest ?? undefined;
     try {
@@ -142,12 +155,13 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       for await (const batch of walk) {
         for (const entry of batch.entries) {
           if (!inWindow(window, entry.time, entry.message.id)) continue;
-          spool.add(entry.time, entry.message.id, JSON.stringify(entry.message));
+          spool.add(entry.time, entry.message.id, codec.encode(entry.message));
           kept++;
           if (!newest || entry.time > newest.time) newest = { time: entry.time, ids: [entry.message.id] };
           else if (entry.time === newest.time) newest.ids.push(entry.message.id);
         }
         bar.update(batch, kept);
+        keepHeapSmall();
         if (await spool.maybeFlush()) {
           await saveCheckpoint(checkpoints, {
             version: 1,

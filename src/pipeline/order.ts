@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { compareIds } from '../message.js';
 
 export type Order = 'asc' | 'desc';
@@ -53,11 +52,13 @@ export class Spool {
   constructor(
     private readonly dir: string,
     order: Order,
-    private readonly runSize = 20_000,
+    private readonly runSize = 2_000,
     /** runs of an interrupted export (--resume) */
     restored: Run[] = [],
     /** spill at least this often, so a checkpoint is never far behind */
     private readonly flushEveryMs = 15_000,
+    /** the sort key of a spooled line, for merging runs that overlap */
+    private readonly keyOf: (line: string) => { time: number; id: string } = keyOfMessageLine,
   ) {
     this.direction = order === 'asc' ? 1 : -1;
     this.runs.push(...restored);
@@ -141,9 +142,20 @@ export class Spool {
         },
       };
     }
-    // Overlapping runs: merge once into one file, so the count is exact before writing starts.
+    // Overlapping runs: merge into one file, so the count is exact before writing starts;
+    // at most MAX_FAN_IN files open at once, merged in rounds.
+    let level = runs;
+    for (let round = 0; level.length > MAX_FAN_IN; round++) {
+      const next: Run[] = [];
+      for (let i = 0; i < level.length; i += MAX_FAN_IN) {
+        const path = join(this.dir, `merge-${round}-${i}.jsonl`);
+        const merged = await mergeRuns(level.slice(i, i + MAX_FAN_IN), path, direction, this.keyOf);
+        if (merged.first && merged.last) next.push({ path, count: merged.count, first: merged.first, last: merged.last });
+      }
+      level = next;
+    }
     const merged = join(this.dir, 'merged.jsonl');
-    const { count, first, last } = await mergeRuns(runs, merged, direction);
+    const { count, first, last } = await mergeRuns(level, merged, direction, this.keyOf);
     return {
       count,
       ...span(first, last),
@@ -174,18 +186,37 @@ function dedupeSorted(rows: Row[]): Row[] {
   return rows;
 }
 
-async function* readLines(path: string): AsyncGenerator<string> {
-  const lines = createInterface({ input: createReadStream(path, { highWaterMark: 1 << 20 }), crlfDelay: Infinity });
-  for await (const line of lines) if (line.length > 0) yield line;
+/** Files merged at once: each open run holds a read buffer. */
+const MAX_FAN_IN = 32;
+
+/**
+ * Lines of a spool file we wrote ourselves (`\n`-separated, no `\r`): a plain
+ * split per chunk, several times cheaper than readline on this hot path.
+ */
+async function* readLines(path: string, bufferBytes = 1 << 20): AsyncGenerator<string> {
+  let rest = '';
+  for await (const chunk of createReadStream(path, { highWaterMark: bufferBytes, encoding: 'utf8' })) {
+    const text = rest + (chunk as string);
+    const lines = text.split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) if (line.length > 0) yield line;
+  }
+  if (rest.length > 0) yield rest;
 }
 
-function rowOf(line: string): Row {
+function keyOfMessageLine(line: string): { time: number; id: string } {
   const parsed = JSON.parse(line) as { id: string; timestamp: string };
-  return { time: Date.parse(parsed.timestamp), id: parsed.id, line };
+  return { time: Date.parse(parsed.timestamp), id: parsed.id };
 }
 
-async function mergeRuns(runs: Run[], target: string, direction: number): Promise<{ count: number; first: Row | undefined; last: Row | undefined }> {
-  const sources = runs.map((run) => readLines(run.path)[Symbol.asyncIterator]());
+async function mergeRuns(
+  runs: Run[],
+  target: string,
+  direction: number,
+  keyOf: (line: string) => { time: number; id: string },
+): Promise<{ count: number; first: Row | undefined; last: Row | undefined }> {
+  const rowOf = (line: string): Row => ({ ...keyOf(line), line });
+  const sources = runs.map((run) => readLines(run.path, 1 << 16)[Symbol.asyncIterator]());
   const heads: Array<Row | undefined> = await Promise.all(
     sources.map(async (source) => {
       const next = await source.next();

@@ -53,12 +53,15 @@ export function csvCells(message: Message): string[] {
   ].map(guardFormula);
 }
 
+/** One finished record, \r\n included. */
+export function csvRow(message: Message): string {
+  return stringify([csvCells(message)], OPTIONS);
+}
+
 export function createCsvSink(): Sink {
   return {
     begin: (summary) => (summary.append ? '' : stringify([CSV_COLUMNS], OPTIONS)),
-    format: (message) => stringify([csvCells(message)], OPTIONS),
-    // csv-stringify builds a stringifier per call: one per batch, not per row.
-    formatMany: (messages) => stringify(messages.map(csvCells), OPTIONS),
+    format: csvRow,
     end: () => '',
   };
 }

@@ -28,8 +28,6 @@ export interface ChannelSummary {
 export interface Sink {
   begin(summary: ChannelSummary): string;
   format(message: Message): string;
-  /** Same as format on each, joined; a sink with per-call setup (CSV) does it once. */
-  formatMany?(messages: Message[]): string;
   end(): string;
 }
 

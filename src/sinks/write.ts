@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Message } from '../message.js';
 import type { SpoolResult } from '../pipeline/order.js';
+import { csvRowOf } from './spool-codec.js';
 import type { ChannelSummary, Format, Sink } from './types.js';
 
 const CHUNK = 1 << 16;
@@ -36,28 +37,22 @@ export async function writeChannel(
   }
   let index = 0;
   let written = 0;
-  let batch: Message[] = [];
-  const formatBatch = () => {
-    buffer += sink.formatMany ? sink.formatMany(batch) : batch.map((message) => sink.format(message)).join('');
-    batch = [];
-  };
-  // JSONL is the spool's own line: no parse and re-serialize on the hot path.
+  // JSONL is the spool's own line and CSV rows were finished during the walk
+  // (spool-codec.ts): only Markdown is formatted here.
   const jsonl = options.format === 'jsonl';
+  const csv = options.format === 'csv';
   for await (const line of spool.lines()) {
     if (index++ < options.skip) continue;
     if (written >= options.take) break;
     written++;
     if (jsonl) buffer += `${line}\n`;
-    else {
-      batch.push(JSON.parse(line) as Message);
-      if (batch.length >= 500) formatBatch();
-    }
+    else if (csv) buffer += csvRowOf(line);
+    else buffer += sink.format(JSON.parse(line) as Message);
     if (buffer.length >= CHUNK) {
       await writeChunk(stream, buffer);
       buffer = '';
     }
   }
-  if (batch.length > 0) formatBatch();
   buffer += sink.end();
   if (buffer) await writeChunk(stream, buffer);
   return written;

@@ -56,7 +56,7 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
         all.push(entry);
         if (seen.add(entry.message.id)) entries.push(entry);
       }
-      const count = page.items.length;
+      const count = normalized.length;
       if (count > 0 && newest > cursor) {
         throw new RemoteError(
           `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor`,

@@ -25,7 +25,9 @@ export function fetchEntries(provider: Provider, options: WalkOptions, req: Http
           throw prefixIssues(error, index);
         }
       });
-      return { page, entries };
+      // The raw items are not needed past this point (--raw keeps its own reference in
+      // each message); letting them go keeps a big page out of the old generation.
+      return { page: { ...page, items: [], context: undefined }, entries };
     },
     { label: options.label, signal: signal ?? options.signal, describeStatus: provider.describeStatus, stats: options.stats },
   );

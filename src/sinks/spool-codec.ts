@@ -1,0 +1,41 @@
+import type { Message } from '../message.js';
+import { csvRow } from './csv.js';
+import type { Format } from './types.js';
+
+/**
+ * What a message is while it waits in the spool to be put in order: one line
+ * of text. JSONL and Markdown keep the message itself (the JSONL line is the
+ * output already); CSV keeps its finished row, so the costly quoting happens
+ * during the walk, while the next page is on the wire, not after it.
+ */
+export interface SpoolCodec {
+  encode(message: Message): string;
+  /** the sort key of a spooled line (runs that overlap are merged by it) */
+  keyOf(line: string): { time: number; id: string };
+}
+
+const messageCodec: SpoolCodec = {
+  encode: (message) => JSON.stringify(message),
+  keyOf(line) {
+    const message = JSON.parse(line) as Pick<Message, 'id' | 'timestamp'>;
+    return { time: Date.parse(message.timestamp), id: message.id };
+  },
+};
+
+/** [timestamp, id, row]: a JSON array keeps a row's own line breaks off the spool's. */
+const csvCodec: SpoolCodec = {
+  encode: (message) => JSON.stringify([message.timestamp, message.id, csvRow(message)]),
+  keyOf(line) {
+    const [timestamp, id] = JSON.parse(line) as [string, string, string];
+    return { time: Date.parse(timestamp), id };
+  },
+};
+
+export function spoolCodecFor(format: Format): SpoolCodec {
+  return format === 'csv' ? csvCodec : messageCodec;
+}
+
+/** The finished CSV row of a spooled line. */
+export function csvRowOf(line: string): string {
+  return (JSON.parse(line) as [string, string, string])[2];
+}
