@@ -1,11 +1,12 @@
-import { open, readFile, stat, truncate } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, stat, truncate } from 'node:fs/promises';
 import { clearCheckpoint } from '../checkpoint.js';
 import type { Logger } from '../log.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { openAtomic } from '../sinks/atomic-file.js';
 import { lastDayWritten } from '../sinks/markdown.js';
 import { createSink } from '../sinks/registry.js';
-import { writeChannel } from '../sinks/write.js';
+import { writeChannel, writeChunk } from '../sinks/write.js';
 import { readState, writeState, type ChannelState } from '../state.js';
 import type { ChannelDone, ChannelJob, DumpPlan } from './types.js';
 import { summaryOf, writeInto } from './write-output.js';
@@ -113,12 +114,26 @@ export async function deliverIncremental(
     return;
   }
   if (plan.order === 'desc') {
-    const old = await readFile(path, 'utf8');
     const handle = await openAtomic(path);
-    await writeInto(handle, done, plan, profile, 0, false);
-    const rest = plan.format === 'csv' ? old.slice(old.indexOf('\n') + 1) : old;
-    handle.stream.write(rest);
-    await handle.commit();
+    try {
+      await writeInto(handle, done, plan, profile, 0, false);
+      // The old file follows the new messages, streamed; its CSV header is already written.
+      let skipHeader = plan.format === 'csv';
+      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+        let bytes = chunk as Buffer;
+        if (skipHeader) {
+          const newline = bytes.indexOf(10);
+          if (newline < 0) continue;
+          bytes = bytes.subarray(newline + 1);
+          skipHeader = false;
+        }
+        await writeChunk(handle.stream, bytes);
+      }
+      await handle.commit();
+    } catch (error) {
+      await handle.abort();
+      throw error;
+    }
     const { size } = await stat(path);
     await recordState(stateDir, done, path, plan, profile, { size, lastDay: null });
     return;
