@@ -99,7 +99,7 @@ export function profileList(ctx: CommandContext): void {
   }
   for (const name of names) {
     const profile = config.profiles[name]!;
-    ctx.stdout.write(`${name}\t${profile.provider}\t${profile.baseUrl ?? '(default)'}\n`);
+    ctx.stdout.write(`${name}\t${profile.provider}\t${redactProfile(profile).baseUrl ?? '(default)'}\n`);
   }
 }
 

@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseTimeSpec } from '../pipeline/window.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
@@ -82,6 +84,15 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (order !== 'asc' && order !== 'desc') throw new UsageError(`--order must be asc or desc, not ${JSON.stringify(order)}`);
 
   const output = planOutput(profile.output);
+  if (output.kind === 'file') {
+    // Decided before any request: a whole export must not be fetched only to find it has nowhere to go.
+    const parent = dirname(output.path);
+    if (!statSync(parent, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new UsageError(`--output ${output.path}: the directory ${parent} does not exist`, {
+        hint: 'create it first, or end the path with / to export one file per channel into a new directory',
+      });
+    }
+  }
   const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? 'jsonl';
   if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv or md, not ${JSON.stringify(format)}`);
 

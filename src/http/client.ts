@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { excerpt, redactUrl } from '../text/sanitize.js';
+import { excerpt, redactSecrets, redactUrl } from '../text/sanitize.js';
 import { RateLimiter } from './rate-limit.js';
 import { RETRYABLE_STATUSES, computeRetryDelay, parseRetryAfter } from './retry.js';
 
@@ -83,7 +83,11 @@ export class HttpClient {
         try {
           return parse(body.json);
         } catch (error) {
-          if (error instanceof ChatExportError) throw error;
+          if (error instanceof ChatExportError) {
+            // An API's own error code (relation 10120, dishawang code 0): name the request too.
+            if (!error.message.includes(shownUrl)) error.message = `${error.message} (GET ${shownUrl})`;
+            throw error;
+          }
           outcome = new RemoteError(`${ctx.label}: unexpected response from ${shownUrl}: ${describeParseError(error)}; body: ${excerpt(body.text)}`, {
             retryable: true,
             cause: error,
@@ -163,7 +167,7 @@ export class HttpClient {
       let json: unknown;
       let jsonError: unknown;
       try {
-        json = JSON.parse(text);
+        json = parseJsonKeepingBigIntegers(text);
       } catch (error) {
         jsonError = error;
       }
@@ -235,7 +239,9 @@ function describeBody(text: string, contentType: string | string[] | undefined):
   const type = Array.isArray(contentType) ? contentType[0] : contentType;
   if (text.length === 0) return 'empty body';
   if (/html/i.test(type ?? '') || /^\s*</.test(text)) return `an HTML page: ${excerpt(text.replace(/<[^>]*>/g, ' '))}`;
-  return `${text.length} bytes, ends ${JSON.stringify(excerpt(text.slice(-40), 40))}`;
+  // Redact before cutting: a tail that starts inside a credential would otherwise show most of it.
+  const clean = redactSecrets(text);
+  return `${text.length} bytes, ends ${JSON.stringify(excerpt(clean.slice(-40), 40))}`;
 }
 
 function describeParseError(error: unknown): string {
@@ -272,4 +278,23 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+// A string literal, or a number literal (only the integers matter below).
+const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * JSON.parse, except that an integer too large for a double (a 19-digit
+ * message id sent as a number) becomes its exact decimal string instead of a
+ * rounded number: ids are strings in the output, and two ids that round alike
+ * must not collapse into one message.
+ */
+export function parseJsonKeepingBigIntegers(text: string): unknown {
+  // Fast path: no long digit run outside a string's opening quote (ids sent as strings).
+  if (!/(?:^|[^"\w.])-?\d{16}/.test(text)) return JSON.parse(text);
+  const quoted = text.replace(JSON_TOKEN, (token) => {
+    if (token.charCodeAt(0) === 34 /* " */ || !/^-?\d{16,}$/.test(token)) return token;
+    return Number.isSafeInteger(Number(token)) ? token : `"${token}"`;
+  });
+  return JSON.parse(quoted);
 }

@@ -22,6 +22,10 @@ const id = z.union([z.string(), z.number()]).transform(String);
 const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i, 'expected an ISO 8601 time');
 
 const resourceRef = z.object({ type: z.string(), id }).loose();
+// Counts may come as numeric strings (PHP); JSON:API to-many relationships are arrays.
+const count = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/).transform(Number)]);
+const oneRef = z.union([resourceRef, z.array(resourceRef).transform((refs) => refs[0] ?? null)]);
+const manyRefs = z.union([resourceRef.transform((ref) => [ref]), z.array(resourceRef)]);
 
 const documentSchema = z.object({
   data: z.array(z.unknown()),
@@ -29,8 +33,8 @@ const documentSchema = z.object({
   links: z.object({ next: z.string().nullish() }).loose().nullish(),
   meta: z
     .object({
-      total: z.number().int().nonnegative().nullish(),
-      pageCount: z.number().int().nonnegative().nullish(),
+      total: count.nullish(),
+      pageCount: count.nullish(),
     })
     .loose()
     .nullish(),
@@ -50,8 +54,8 @@ const itemSchema = z.object({
     .loose(),
   relationships: z
     .object({
-      user: z.object({ data: resourceRef.nullish() }).loose().nullish(),
-      attachment: z.object({ data: resourceRef.nullish() }).loose().nullish(),
+      user: z.object({ data: oneRef.nullish() }).loose().nullish(),
+      attachment: z.object({ data: manyRefs.nullish() }).loose().nullish(),
     })
     .loose()
     .nullish(),
@@ -138,11 +142,14 @@ export const discuz: PageProvider = {
     const attributes = item.attributes;
     const userId = item.relationships?.user?.data?.id ?? attributes.user_id ?? '';
     const user = included.users.get(userId);
-    const attachmentId = item.relationships?.attachment?.data?.id ?? attributes.attachment_id ?? undefined;
+    const refs = item.relationships?.attachment?.data ?? [];
+    const attachmentIds = refs.length > 0 ? refs.map((ref) => ref.id) : attributes.attachment_id != null ? [attributes.attachment_id] : [];
     const attachments: Attachment[] = [];
-    const attachment = attachmentId !== undefined ? included.attachments.get(attachmentId) : undefined;
-    if (attachment) attachments.push(attachment);
-    else if (attributes.image_url) attachments.push({ url: attributes.image_url, name: null, type: 'image' });
+    for (const attachmentId of attachmentIds) {
+      const attachment = included.attachments.get(attachmentId);
+      if (attachment) attachments.push(attachment);
+    }
+    if (attachments.length === 0 && attributes.image_url) attachments.push({ url: attributes.image_url, name: null, type: 'image' });
     const messageText = attributes.message_text == null ? '' : String(attributes.message_text);
     const time = Date.parse(attributes.created_at);
     if (Number.isNaN(time)) throw new Error(`attributes.created_at: not a time: ${JSON.stringify(attributes.created_at)}`);

@@ -4,6 +4,7 @@ import { lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { ChatExportError, UsageError } from '../errors.js';
 
 /**
  * Where one output goes. Regular files are written to a temp file beside the
@@ -32,10 +33,22 @@ export function openStdout(): OutputHandle {
 }
 
 export async function openAtomic(target: string): Promise<OutputHandle> {
+  try {
+    return await openAtomicUnchecked(target);
+  } catch (error) {
+    // EACCES, EROFS, ENOTDIR…: the user's --output, not a bug of ours.
+    if (error instanceof ChatExportError) throw error;
+    throw new UsageError(`cannot write ${target}: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: 'check --output: the directory must exist and be writable',
+    });
+  }
+}
+
+async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
   const existing = await lstat(target).catch(() => undefined);
   const followed = existing?.isSymbolicLink() ? await stat(target).catch(() => undefined) : existing;
   if (followed && !followed.isFile()) {
-    if (followed.isDirectory()) throw new Error(`${target} is a directory`);
+    if (followed.isDirectory()) throw new UsageError(`${target} is a directory`);
     const stream = createWriteStream(target, { flags: 'w' });
     await once(stream, 'open');
     return {

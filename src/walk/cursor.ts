@@ -6,6 +6,8 @@ import type { WalkBatch, WalkOptions } from './types.js';
 
 /** "No upper bound" for the first request; some servers require the parameter. */
 const NO_BOUND = Number.MAX_SAFE_INTEGER;
+/** Smallest silent page cap we believe in: real APIs do not cut pages below this. */
+const MIN_SUSPECTED_CAP = 10;
 
 /**
  * Walks an inclusive, newest-first time cursor (relation's maxCreateAt):
@@ -65,7 +67,9 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
       }
       largestAnswer = Math.max(largestAnswer, count);
       const atCursor = count > 0 && oldest >= cursor;
-      const full = count > 0 && count >= Math.min(limit, largestAnswer);
+      // A page shorter than asked is "full" only when the server seems to cap pages; a tiny
+      // history (one message, a few at one millisecond) is not a cap, and must end quietly.
+      const full = count > 0 && (count >= limit || (count >= largestAnswer && largestAnswer >= MIN_SUSPECTED_CAP));
 
       let next: number | 'end' = 'end';
       if (count === 0) {
