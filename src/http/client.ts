@@ -81,7 +81,13 @@ export class HttpClient {
         const body = await this.exchange(req, ctx);
         logger.debug(`GET ${shownUrl} 200 ${Date.now() - started} ms`);
         try {
-          return parse(body.json);
+          try {
+            return parse(body.json);
+          } catch (error) {
+            // Rare: an integer id too large for a double. Only then is the body parsed the slow, exact way.
+            if (!(error instanceof LossyNumberError)) throw error;
+            return parse(parseJsonKeepingBigIntegers(body.text));
+          }
         } catch (error) {
           if (error instanceof ChatExportError) {
             // An API's own error code (relation 10120, dishawang code 0): name the request too.
@@ -167,7 +173,7 @@ export class HttpClient {
       let json: unknown;
       let jsonError: unknown;
       try {
-        json = parseJsonKeepingBigIntegers(text);
+        json = JSON.parse(text);
       } catch (error) {
         jsonError = error;
       }
@@ -280,6 +286,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Thrown by a schema that met an integer JSON.parse could not hold exactly;
+ * the client then parses that body again with parseJsonKeepingBigIntegers.
+ */
+export class LossyNumberError extends Error {
+  constructor() {
+    super('an integer beyond 2^53 lost precision in JSON.parse');
+  }
+}
+
 // A string literal, or a number literal (only the integers matter below).
 const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 
@@ -290,8 +306,6 @@ const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
  * must not collapse into one message.
  */
 export function parseJsonKeepingBigIntegers(text: string): unknown {
-  // Fast path: no long digit run outside a string's opening quote (ids sent as strings).
-  if (!/(?:^|[^"\w.])-?\d{16}/.test(text)) return JSON.parse(text);
   const quoted = text.replace(JSON_TOKEN, (token) => {
     if (token.charCodeAt(0) === 34 /* " */ || !/^-?\d{16,}$/.test(token)) return token;
     return Number.isSafeInteger(Number(token)) ? token : `"${token}"`;

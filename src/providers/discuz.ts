@@ -15,9 +15,9 @@ import { z } from 'zod';
 import { AuthError, RemoteError } from '../errors.js';
 import { createMessage, type Attachment } from '../message.js';
 import { sanitizeForTerminal } from '../text/sanitize.js';
-import { apiUrl, type PageProvider } from './types.js';
+import { apiUrl, idSchema, type PageProvider } from './types.js';
 
-const id = z.union([z.string(), z.number()]).transform(String);
+const id = idSchema;
 // Shape only: Date.parse runs once per value in normalize, where its NaN is checked.
 const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i, 'expected an ISO 8601 time');
 

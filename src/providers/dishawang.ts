@@ -15,11 +15,11 @@ import { AuthError, RemoteError } from '../errors.js';
 import { createMessage } from '../message.js';
 import { sanitizeForTerminal } from '../text/sanitize.js';
 import { localToEpoch, parseZone } from '../text/zone.js';
-import { apiUrl, type PageProvider } from './types.js';
+import { apiUrl, idSchema, type PageProvider } from './types.js';
 
 export const DISHAWANG_DEFAULT_TIMEZONE = '+08:00';
 
-const id = z.union([z.string(), z.number()]).transform(String);
+const id = idSchema;
 const localTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/, 'expected "YYYY-MM-DD HH:mm:ss"');
 const count = z.union([z.number(), z.string().regex(/^\d+$/)]).transform(Number);
 

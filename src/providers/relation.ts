@@ -13,9 +13,9 @@ import { z } from 'zod';
 import { AuthError, RemoteError, UsageError } from '../errors.js';
 import { createMessage } from '../message.js';
 import { sanitizeForTerminal } from '../text/sanitize.js';
-import { apiUrl, type CursorProvider } from './types.js';
+import { apiUrl, idSchema, type CursorProvider } from './types.js';
 
-const id = z.union([z.string(), z.number()]).transform(String);
+const id = idSchema;
 const epochMs = z.union([z.string().regex(/^-?\d+$/), z.number().int()]).transform(Number);
 
 const envelopeSchema = z.object({

@@ -1,4 +1,5 @@
-import type { HttpRequest, StatusDescriber } from '../http/client.js';
+import { z } from 'zod';
+import { LossyNumberError, type HttpRequest, type StatusDescriber } from '../http/client.js';
 import type { Message } from '../message.js';
 import type { ProviderName } from './names.js';
 
@@ -78,3 +79,13 @@ export function apiUrl(baseUrl: string, path: string): URL {
   base.hash = '';
   return base;
 }
+
+/**
+ * An id as the APIs send it, string or number, always a string out. A number
+ * beyond 2^53 has already been rounded by JSON.parse: asking for an exact
+ * re-parse beats two messages collapsing into one id.
+ */
+export const idSchema = z.union([z.string(), z.number()]).transform((value) => {
+  if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) throw new LossyNumberError();
+  return String(value);
+});
