@@ -67,6 +67,3 @@ export class ExitError extends ChatExportError {
   }
 }
 
-export function isChatExportError(error: unknown): error is ChatExportError {
-  return error instanceof ChatExportError;
-}

@@ -40,11 +40,3 @@ export function createLogger(
     },
   };
 }
-
-export const silentLogger: Logger = {
-  verbosity: 'quiet',
-  error() {},
-  warn() {},
-  info() {},
-  debug() {},
-};

@@ -100,14 +100,9 @@ export function messageTime(message: Message): number {
 }
 
 /**
- * Chronological order with a stable tie-break. Ids that are both decimal
- * integers compare numerically (relation ids are 19-digit snowflakes).
+ * Ids that are both decimal integers compare numerically (relation ids are
+ * 19-digit snowflakes); others as text. The tie-break of the spool's order.
  */
-export function compareMessages(a: Message, b: Message): number {
-  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp ? -1 : 1;
-  return compareIds(a.id, b.id);
-}
-
 export function compareIds(a: string, b: string): number {
   if (a === b) return 0;
   const numeric = /^\d+$/;
