@@ -78,6 +78,8 @@ export const dishawang: PageProvider = {
       }
       throw new RemoteError(what, { hint: 'the dishawang API refused the request; check the conversation id' });
     }
+    // Success with no paginator at all: an empty conversation, not a malformed answer.
+    if (envelope.data == null) return { items: [] };
     const page = paginatorSchema.parse(envelope.data);
     return {
       items: page.data,

@@ -1,6 +1,7 @@
 import { RemoteError } from '../errors.js';
 import { DedupeWindow } from '../pipeline/dedupe.js';
 import type { CursorProvider, Entry } from '../providers/types.js';
+import { redactUrl } from '../text/sanitize.js';
 import { fetchEntries } from './fetch-page.js';
 import type { WalkBatch, WalkOptions } from './types.js';
 
@@ -44,6 +45,8 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
     return pending;
   };
   let pending = request(cursor, limit);
+  const shownRequest = (maxCreateAt: number, size: number) =>
+    redactUrl(provider.buildRequest(settings, target, { maxCreateAt, limit: size }).url);
 
   try {
     for (let number = 1; ; number++) {
@@ -61,7 +64,7 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
       const count = normalized.length;
       if (count > 0 && newest > cursor) {
         throw new RemoteError(
-          `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor`,
+          `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor (GET ${shownRequest(cursor, limit)})`,
           { hint: 'check --base-url points at the relation API' },
         );
       }

@@ -1,6 +1,7 @@
 import { RemoteError } from '../errors.js';
 import { DedupeWindow } from '../pipeline/dedupe.js';
 import type { Entry, PageProvider, ProviderPage } from '../providers/types.js';
+import { redactUrl } from '../text/sanitize.js';
 import { fetchEntries } from './fetch-page.js';
 import type { WalkBatch, WalkOptions } from './types.js';
 
@@ -40,6 +41,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
   const inFlight = new Map<number, Promise<Fetched>>();
 
+  const shownPage = (number: number) => redactUrl(provider.buildRequest(settings, target, { number, size }).url);
   const fetchPage = async (number: number): Promise<Fetched> => {
     const req = provider.buildRequest(settings, target, { number, size });
     const { page, entries } = await fetchEntries(provider, options, req, signal);
@@ -107,7 +109,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         // A burst of new messages pushes the anchor's successors one page further per page's worth.
         if (attempts > MAX_SEAM_ATTEMPTS + pagesOfGrowth(current, anchor.page.total)) {
           throw new RemoteError(
-            `${label}: the history changed faster than it could be read (page ${number} never met page ${anchor.number})`,
+            `${label}: the history changed faster than it could be read (page ${number} never met page ${anchor.number}; GET ${shownPage(number)})`,
             { hint: 'run the export again; if it keeps happening, lower --concurrency' },
           );
         }
@@ -133,7 +135,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         // Only new messages pushing read ones forward can make whole pages repeat:
         // a page's worth of them for each such page.
         throw new RemoteError(
-          `${label}: pages ${number - stale + 1}-${number} held only messages already read; the server seems to ignore the page number`,
+          `${label}: pages ${number - stale + 1}-${number} held only messages already read; the server seems to ignore the page number (GET ${shownPage(number)})`,
           { hint: 'check --base-url points at the API itself (not a proxy or cache that drops the query)' },
         );
       }

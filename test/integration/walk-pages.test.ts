@@ -413,6 +413,18 @@ describe('discuz and dishawang errors', () => {
     expect(result.stderr).toContain('404404');
   });
 
+  it('dishawang: success with "data": null is an empty conversation: exit 0, nothing written', async () => {
+    server().addFault({ provider: 'dishawang', channel: '26', kind: 'body', body: { code: 1, msg: 'ok', data: null } });
+    try {
+      const { result } = await dumpChannel(server(), sandbox(), 'dishawang', '26', []);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/: 0 messages, 1 pages/);
+    } finally {
+      server().clearFaults();
+    }
+  });
+
   it('dishawang: a refused token (code 0 "请先登录") → exit 3 with the msg', async () => {
     const { result } = await dumpChannel(server(), sandbox(), 'dishawang', '26', [], { CHAT_EXPORT_TOKEN: 'wrong' });
     expect(result.code).toBe(3);
