@@ -62,6 +62,9 @@ export class HttpClient {
       onPause: (host, ms) => {
         if (ms > 1000) options.logger.info(`${host}: rate limited, waiting ${Math.ceil(ms / 1000)} s`);
       },
+      onSlowRate: (host, ms) => {
+        options.logger.info(`${host}: --rate ${options.rate} allows one request every ${+(1 / options.rate).toFixed(2)} s; waiting ${Math.ceil(ms / 1000)} s`);
+      },
     });
   }
 

@@ -10,6 +10,8 @@ export interface RateLimiterOptions {
   now?: () => number;
   /** told about each pause, to say it on stderr */
   onPause?: (host: string, ms: number) => void;
+  /** told when the rate alone holds a request back over a second (a low --rate), at most every 30 s */
+  onSlowRate?: (host: string, ms: number) => void;
 }
 
 interface Waiter {
@@ -26,9 +28,12 @@ class HostQueue {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
 
+  private lastSaid = -Infinity;
+
   constructor(
     private readonly intervalMs: number,
     private readonly now: () => number,
+    private readonly onSlowRate: ((ms: number) => void) | undefined = undefined,
   ) {}
 
   acquire(signal?: AbortSignal): Promise<void> {
@@ -71,6 +76,11 @@ class HostQueue {
       if (at > now) {
         if (this.timer && this.timerAt <= at) return;
         if (this.timer) clearTimeout(this.timer);
+        // A run must never look hung: a long wait the rate alone imposes is said (pauses say so themselves).
+        if (at - now > 1000 && at > this.pausedUntil && now - this.lastSaid >= 30_000) {
+          this.lastSaid = now;
+          this.onSlowRate?.(at - now);
+        }
         this.timerAt = at;
         this.timer = setTimeout(() => {
           this.timer = undefined;
@@ -115,7 +125,8 @@ export class RateLimiter {
   private queue(host: string): HostQueue {
     let queue = this.hosts.get(host);
     if (!queue) {
-      queue = new HostQueue(this.intervalMs, this.now);
+      const onSlowRate = this.options.onSlowRate;
+      queue = new HostQueue(this.intervalMs, this.now, onSlowRate && ((ms) => onSlowRate(host, ms)));
       this.hosts.set(host, queue);
     }
     return queue;

@@ -32,7 +32,8 @@ const itemSchema = z.object({
   fromName: z.string().nullish(),
   fromAvatar: z.string().nullish(),
   content: z.string().nullish(),
-  quote: z.object({ id }).loose().nullish(),
+  // a quote is context: one without an id (a deleted original) must not fail the page
+  quote: z.object({ id: id.nullish() }).loose().nullish(),
 });
 
 export const relation: CursorProvider = {

@@ -36,6 +36,21 @@ describe('RateLimiter', () => {
     expect(granted.map((g) => g.at - t0)).toEqual([0, 250, 500, 750, 1000, 1250]);
   });
 
+  it('says when a low rate alone holds a request back over a second, at most every 30 s', async () => {
+    const said: number[] = [];
+    const limiter = new RateLimiter({ rate: 0.5, onSlowRate: (_host, ms) => said.push(ms) });
+    const granted: Array<{ host: string; i: number; at: number }> = [];
+    const all = queue(limiter, 'a', 20, granted);
+    await vi.advanceTimersByTimeAsync(40_000);
+    await Promise.all(all);
+    expect(granted.map((g) => g.at - t0).slice(0, 3)).toEqual([0, 2000, 4000]);
+    // 38 s of 2 s waits: said at the first wait and once more after 30 s, not 19 times
+    expect(said).toEqual([2000, 2000]);
+    const fast = new RateLimiter({ rate: 5, onSlowRate: () => said.push(-1) });
+    await Promise.all([...queue(fast, 'b', 5, []), vi.advanceTimersByTimeAsync(2000)]);
+    expect(said).not.toContain(-1);
+  });
+
   it('grants in the order asked (FIFO), also for waiters that join while others wait', async () => {
     const limiter = new RateLimiter({ rate: 10 });
     const order: string[] = [];
