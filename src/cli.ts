@@ -36,7 +36,10 @@ export function buildProgram(io: CliIo): Command {
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     })
-    .exitOverride();
+    .exitOverride()
+    // also before the command: `chat-export --config FILE profile list`
+    .option('--config <path>', 'config file (default: CHAT_EXPORT_CONFIG, else the per-user location)');
+  const globalConfig = (own: string | undefined): string | undefined => own ?? (program.opts().config as string | undefined);
 
   const configOption = () => new Option('--config <path>', 'config file (default: CHAT_EXPORT_CONFIG, else the per-user location)');
 
@@ -73,7 +76,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--dry-run', 'print the resolved profile and the first request; send nothing')
     .action(async (options) => {
       const { runDump } = await import('./commands/dump.js');
-      await runDump(options, io);
+      await runDump({ ...options, config: globalConfig(options.config) }, io);
     });
 
   program
@@ -97,7 +100,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(configOption())
     .action(async (options: { config?: string }) => {
       const { profileList } = await import('./commands/profile.js');
-      profileList(await ctx(options.config ?? program.opts().config));
+      profileList(await ctx(globalConfig(options.config)));
     });
   profile
     .command('show <name>')
@@ -105,7 +108,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(configOption())
     .action(async (name: string, options: { config?: string }) => {
       const { profileShow } = await import('./commands/profile.js');
-      profileShow(name, await ctx(options.config));
+      profileShow(name, await ctx(globalConfig(options.config)));
     });
   profile
     .command('add <name>')
@@ -129,7 +132,7 @@ export function buildProgram(io: CliIo): Command {
     .action(async (name: string, options: Record<string, unknown> & { config?: string }) => {
       const { profileAdd } = await import('./commands/profile.js');
       const { config, ...rest } = options;
-      await profileAdd(name, rest as never, await ctx(config));
+      await profileAdd(name, rest as never, await ctx(globalConfig(config)));
     });
   profile
     .command('remove <name>')
@@ -137,13 +140,13 @@ export function buildProgram(io: CliIo): Command {
     .addOption(configOption())
     .action(async (name: string, options: { config?: string }) => {
       const { profileRemove } = await import('./commands/profile.js');
-      await profileRemove(name, await ctx(options.config));
+      await profileRemove(name, await ctx(globalConfig(options.config)));
     });
 
   const state = program.command('state').description('incremental state and checkpoints (beside the config)');
   const stateCtx = async (options: { config?: string; stateDir?: string }) => {
     const { resolveConfigPath, defaultStateDir } = await import('./profile/store.js');
-    const stateDir = options.stateDir ?? defaultStateDir(resolveConfigPath(options.config, io.env));
+    const stateDir = options.stateDir ?? defaultStateDir(resolveConfigPath(globalConfig(options.config), io.env));
     return { stateDir, stdout: io.stdout, stderr: io.stderr };
   };
   state
@@ -176,7 +179,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(configOption())
     .action(async (options: { config?: string }) => {
       const { configPath } = await import('./commands/config.js');
-      configPath(await ctx(options.config));
+      configPath(await ctx(globalConfig(options.config)));
     });
 
   return program;
