@@ -25,7 +25,10 @@ export const CSV_COLUMNS = [
   'deleted',
 ] as const;
 
-const OPTIONS = { record_delimiter: 'windows' } as const;
+// A custom record_delimiter turns off csv-stringify's quoting of bare \n / \r
+// (quote_record_delimiter defaults to false then): a text with a lone LF would
+// be written unquoted and split the record for Python's csv, Excel, etc.
+const OPTIONS = { record_delimiter: 'windows', quote_record_delimiter: true, quoted_match: /[\r\n]/ } as const;
 
 // A spreadsheet runs a cell that starts with one of these as a formula
 // (https://owasp.org/www-community/attacks/CSV_Injection).

@@ -114,6 +114,16 @@ describe('CSV sink', () => {
     });
   });
 
+  it('quotes a cell holding a bare LF or CR, so strict readers (Python csv, Excel) keep one record', () => {
+    const out = render([message(14, { text: 'a\nb' }), message(15, { text: 'c\rd' }), message(16, { text: 'plain' })]);
+    expect(out).toContain(',"a\nb",');
+    expect(out).toContain(',"c\rd",');
+    // Outside quotes, only the \r\n record ends remain: header + 3 records.
+    const outsideQuotes = out.replace(/"(?:[^"]|"")*"/g, '');
+    expect(outsideQuotes.split('\r\n')).toHaveLength(5);
+    expect(outsideQuotes.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+  });
+
   it('renders nulls as empty cells and deleted as true/false', () => {
     const plain = message(14, { sender: { id: '7', name: null, avatar: null } });
     const full = message(15, {
