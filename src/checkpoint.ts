@@ -1,7 +1,9 @@
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { UsageError } from './errors.js';
 import { z } from 'zod';
 import { writeJsonAtomic } from './state.js';
+import { isProcessAlive } from './pid.js';
 
 /**
  * Every export records where it is as it goes: the sorted runs already on
@@ -47,5 +49,34 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint): Promi
 
 export async function clearCheckpoint(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+
+/**
+ * One export of a profile+channel at a time: two (an overlapping cron run)
+ * would clear each other's checkpoint and race on the state and the output.
+ * The lock names its pid, so one left by a killed run is taken over.
+ */
+export async function lockChannel(stateDir: string, stateName: string): Promise<() => Promise<void>> {
+  const path = join(stateDir, 'locks', stateName.replace(/\.json$/, '.lock'));
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder)) {
+        throw new UsageError(`another chat-export (pid ${holder}) is exporting this channel with the same profile`, {
+          hint: `wait for it to finish; if it is gone, remove ${path}`,
+        });
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new UsageError(`cannot take the lock ${path}`);
 }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { checkpointDir, clearCheckpoint, lockChannel, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { printDryRun } from '../dump/dry-run.js';
 import { deliverIncremental, loadIncrementalState, recordState } from '../dump/incremental.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
@@ -82,6 +82,14 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   if (options.dryRun) {
     printDryRun(io.stdout, profile, provider, settings, plan, jobs);
     return;
+  }
+
+  const unlocks: Array<() => Promise<void>> = [];
+  try {
+    for (const job of jobs) unlocks.push(await lockChannel(stateDir, job.stateName));
+  } catch (error) {
+    await Promise.all(unlocks.map((unlock) => unlock()));
+    throw error;
   }
 
   const http = new HttpClient({
@@ -252,6 +260,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   } finally {
     progress.stop();
     await http.close();
+    await Promise.all(unlocks.map((unlock) => unlock()));
   }
 
   if (io.signal?.aborted) {

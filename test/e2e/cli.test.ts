@@ -1,6 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startFixtureServer } from '../../fixtures/server.js';
+import { isProcessAlive as isAlive } from '../../src/pid.js';
+import { stateFileName } from '../../src/state.js';
 import { createSandbox, runCli, type Sandbox } from '../helpers/cli.js';
 
 const sandboxes: Sandbox[] = [];
@@ -52,5 +55,35 @@ describe.concurrent('the command line', () => {
     const version = await runCli(['--version'], { env: box.env() });
     expect(version.code).toBe(0);
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('one export of a profile and channel at a time', () => {
+  it('a second run while the first is going exits 2 naming the first; a lock left by a killed run is taken over', async () => {
+    const server = await startFixtureServer({ latencyMs: 100, channels: [{ provider: 'relation', id: 'L1', count: 200 }] });
+    try {
+      const box = sandbox();
+      const args = ['dump', '--provider', 'relation', '--channel', 'L1', '--base-url', server.url, '--page-size', '20', '--rate', '1000', '-q'];
+      const first = runCli([...args, '-o', join(box.dir, 'first.jsonl')], { env: box.env() });
+      while (server.log.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = await runCli([...args, '-o', join(box.dir, 'second.jsonl')], { env: box.env() });
+      expect(second.code).toBe(2);
+      expect(second.stderr).toMatch(/another chat-export \(pid \d+\) is exporting this channel/);
+      const done = await first;
+      expect(done.code, done.stderr).toBe(0);
+      expect(readFileSync(join(box.dir, 'first.jsonl'), 'utf8').trim().split('\n')).toHaveLength(200);
+
+      // a killed run's lock (its pid no longer exists) does not block the next one
+      const locks = join(box.dir, 'config', 'state', 'locks');
+      expect(readdirSync(locks)).toEqual([]);
+      let dead = 4_000_000;
+      while (isAlive(dead)) dead++;
+      writeFileSync(join(locks, stateFileName('relation', 'channel', 'L1').replace(/\.json$/, '.lock')), String(dead));
+      const after = await runCli([...args, '-o', join(box.dir, 'third.jsonl')], { env: box.env() });
+      expect(after.code, after.stderr).toBe(0);
+      expect(readdirSync(locks)).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 });
