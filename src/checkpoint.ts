@@ -53,11 +53,12 @@ export async function clearCheckpoint(dir: string): Promise<void> {
 
 
 /**
- * One export of a profile+channel at a time: two (an overlapping cron run)
- * would clear each other's checkpoint and race on the state and the output.
- * The lock names its pid, so one left by a killed run is taken over.
+ * Who owns a profile+channel's state and checkpoint: two runs (an overlapping
+ * cron run) would clear each other's checkpoint and race on the state. The
+ * lock names its pid, so one left by a killed run is taken over; a busy lock
+ * returns its holder.
  */
-export async function lockChannel(stateDir: string, stateName: string): Promise<() => Promise<void>> {
+export async function lockChannel(stateDir: string, stateName: string): Promise<{ release: () => Promise<void> } | { holder: number }> {
   const path = join(stateDir, 'locks', stateName.replace(/\.json$/, '.lock'));
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -65,15 +66,11 @@ export async function lockChannel(stateDir: string, stateName: string): Promise<
       const handle = await open(path, 'wx', 0o600);
       await handle.writeFile(String(process.pid));
       await handle.close();
-      return () => rm(path, { force: true });
+      return { release: () => rm(path, { force: true }) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder)) {
-        throw new UsageError(`another chat-export (pid ${holder}) is exporting this channel with the same profile`, {
-          hint: `wait for it to finish; if it is gone, remove ${path}`,
-        });
-      }
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder)) return { holder };
       await rm(path, { force: true });
     }
   }

@@ -33,9 +33,14 @@ const stateSchema = z.object({
 
 export type ChannelState = z.infer<typeof stateSchema>;
 
-export function stateFileName(profile: string, kind: string, channel: string): string {
+/**
+ * The file of a profile+channel's state. The API root is part of the hash:
+ * the same channel id on another server (another site, a test server) is
+ * another history, and must not share — or skip by — this one's state.
+ */
+export function stateFileName(profile: string, kind: string, channel: string, baseUrl = ''): string {
   const readable = `${profile}-${kind}-${channel}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80);
-  const hash = createHash('sha256').update(`${profile}\0${kind}\0${channel}`).digest('hex').slice(0, 12);
+  const hash = createHash('sha256').update(`${profile}\0${kind}\0${channel}\0${baseUrl}`).digest('hex').slice(0, 12);
   return `${readable}-${hash}.json`;
 }
 

@@ -65,7 +65,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         : plan.output.kind === 'file'
           ? plan.output.path
           : undefined,
-    stateName: stateFileName(profile.name, target.kind, target.id),
+    stateName: stateFileName(profile.name, target.kind, target.id, plan.baseUrl),
+    checkpoints: '',
     state: undefined,
   }));
   if (options.incremental) {
@@ -86,7 +87,20 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   const unlocks: Array<() => Promise<void>> = [];
   try {
-    for (const job of jobs) unlocks.push(await lockChannel(stateDir, job.stateName));
+    for (const job of jobs) {
+      const lock = await lockChannel(stateDir, job.stateName);
+      job.checkpoints = checkpointDir(stateDir, job.stateName);
+      if ('release' in lock) {
+        unlocks.push(lock.release);
+      } else if (options.incremental || options.resume) {
+        throw new UsageError(`${job.label}: another chat-export (pid ${lock.holder}) is exporting it with the same profile`, {
+          hint: 'wait for it to finish: its state and checkpoint are in use',
+        });
+      } else {
+        // A plain export needs no shared state: it spools and checkpoints privately.
+        job.checkpoints += `-${process.pid}`;
+      }
+    }
   } catch (error) {
     await Promise.all(unlocks.map((unlock) => unlock()));
     throw error;
@@ -114,7 +128,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       const newest = job.state?.newest;
       if (newest) window = { ...window, after: { time: newest.time, ids: new Set(newest.ids) } };
     }
-    const checkpoints = checkpointDir(stateDir, job.stateName);
+    const checkpoints = job.checkpoints;
     const key = JSON.stringify({
       profile: profile.name,
       channel: job.target,
@@ -194,8 +208,9 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       return { job, spool, result, skip, take, newest, checkpoints };
     } catch (error) {
       bar.fail();
-      // Keep what is on disk for --resume; a walk that spilled nothing has nothing to keep.
-      if (spool.spilled.length === 0) await clearCheckpoint(checkpoints);
+      // Keep what is on disk for --resume; a walk that spilled nothing, or spooled
+      // privately beside a concurrent run, has nothing --resume could find.
+      if (spool.spilled.length === 0 || checkpoints !== checkpointDir(stateDir, job.stateName)) await clearCheckpoint(checkpoints);
       else if (error instanceof ChatExportError && !(error instanceof UsageError)) {
         throw withHint(error, `run the same command with --resume to continue from the ${kept} messages already fetched`);
       }

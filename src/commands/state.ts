@@ -1,6 +1,7 @@
 import { checkpointDir, clearCheckpoint } from '../checkpoint.js';
 import { UsageError } from '../errors.js';
-import { listStates, removeState, stateFileName } from '../state.js';
+import { basename } from 'node:path';
+import { listStates, removeState } from '../state.js';
 
 export interface StateContext {
   stateDir: string;
@@ -35,7 +36,7 @@ export async function stateReset(
 ): Promise<void> {
   if (options.all) {
     for (const { file } of await listStates(ctx.stateDir)) {
-      const name = file.slice(ctx.stateDir.length + 1);
+      const name = basename(file);
       await removeState(ctx.stateDir, name);
       await clearCheckpoint(checkpointDir(ctx.stateDir, name));
     }
@@ -49,10 +50,16 @@ export async function stateReset(
   if (!profile || targets.length === 0) {
     throw new UsageError('say which state to reset', { hint: 'chat-export state reset PROFILE --channel ID (or --all)' });
   }
+  // Matched by content: a state's file name also hashes the API root it was made against.
+  const states = await listStates(ctx.stateDir);
   for (const target of targets) {
-    const name = stateFileName(profile, target.kind, target.id);
-    const removed = await removeState(ctx.stateDir, name);
-    await clearCheckpoint(checkpointDir(ctx.stateDir, name));
+    let removed = 0;
+    for (const { file, state } of states) {
+      if (state?.profile !== profile || state.kind !== target.kind || state.channel !== target.id) continue;
+      const name = basename(file);
+      if (await removeState(ctx.stateDir, name)) removed++;
+      await clearCheckpoint(checkpointDir(ctx.stateDir, name));
+    }
     ctx.stderr.write(`chat-export: ${removed ? 'reset' : 'no state for'} ${profile} ${target.kind} ${target.id}\n`);
   }
 }

@@ -41,6 +41,8 @@ export interface ChannelJob {
   /** where this channel's messages go: a file of its own, or the shared stream */
   path: string | undefined;
   stateName: string;
+  /** where this run spools and checkpoints the channel */
+  checkpoints: string;
   /** --incremental: the last successful run's record, after any repair */
   state: ChannelState | undefined;
 }

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFixtureServer } from '../../fixtures/server.js';
@@ -59,27 +59,32 @@ describe.concurrent('the command line', () => {
 });
 
 describe('one export of a profile and channel at a time', () => {
-  it('a second run while the first is going exits 2 naming the first; a lock left by a killed run is taken over', async () => {
+  it('a second --incremental run while the first is going exits 2 naming it; a plain one runs beside it; a killed run\'s lock is taken over', async () => {
     const server = await startFixtureServer({ latencyMs: 100, channels: [{ provider: 'relation', id: 'L1', count: 200 }] });
     try {
       const box = sandbox();
       const args = ['dump', '--provider', 'relation', '--channel', 'L1', '--base-url', server.url, '--page-size', '20', '--rate', '1000', '-q'];
       const first = runCli([...args, '-o', join(box.dir, 'first.jsonl')], { env: box.env() });
       while (server.log.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      const second = await runCli([...args, '-o', join(box.dir, 'second.jsonl')], { env: box.env() });
+      const second = await runCli([...args, '--incremental', '-o', join(box.dir, 'second.jsonl')], { env: box.env() });
       expect(second.code).toBe(2);
-      expect(second.stderr).toMatch(/another chat-export \(pid \d+\) is exporting this channel/);
+      expect(second.stderr).toMatch(/another chat-export \(pid \d+\) is exporting it with the same profile/);
+      const beside = await runCli([...args, '-o', join(box.dir, 'beside.jsonl')], { env: box.env() });
+      expect(beside.code, beside.stderr).toBe(0);
       const done = await first;
       expect(done.code, done.stderr).toBe(0);
       expect(readFileSync(join(box.dir, 'first.jsonl'), 'utf8').trim().split('\n')).toHaveLength(200);
+      expect(readFileSync(join(box.dir, 'beside.jsonl'), 'utf8')).toBe(readFileSync(join(box.dir, 'first.jsonl'), 'utf8'));
+      const checkpoints = join(box.dir, 'config', 'state', 'checkpoints');
+      expect(existsSync(checkpoints) ? readdirSync(checkpoints) : []).toEqual([]);
 
       // a killed run's lock (its pid no longer exists) does not block the next one
       const locks = join(box.dir, 'config', 'state', 'locks');
       expect(readdirSync(locks)).toEqual([]);
       let dead = 4_000_000;
       while (isAlive(dead)) dead++;
-      writeFileSync(join(locks, stateFileName('relation', 'channel', 'L1').replace(/\.json$/, '.lock')), String(dead));
-      const after = await runCli([...args, '-o', join(box.dir, 'third.jsonl')], { env: box.env() });
+      writeFileSync(join(locks, stateFileName('relation', 'channel', 'L1', server.url).replace(/\.json$/, '.lock')), String(dead));
+      const after = await runCli([...args, '--incremental', '-o', join(box.dir, 'third.jsonl')], { env: box.env() });
       expect(after.code, after.stderr).toBe(0);
       expect(readdirSync(locks)).toEqual([]);
     } finally {

@@ -52,6 +52,11 @@ async function usageError(promise: Promise<unknown>): Promise<UsageError> {
 }
 
 describe('stateFileName', () => {
+  it('keeps the same channel id on two API roots apart', () => {
+    expect(stateFileName('work', 'channel', 'C1', 'http://127.0.0.1:1')).not.toBe(stateFileName('work', 'channel', 'C1', 'http://127.0.0.1:2'));
+    expect(stateFileName('work', 'channel', 'C1', 'http://127.0.0.1:1')).toBe(stateFileName('work', 'channel', 'C1', 'http://127.0.0.1:1'));
+  });
+
   it('is stable, readable, and distinct for each profile, kind and channel', () => {
     const name = stateFileName('work', 'channel', 'C1');
     expect(name).toBe(stateFileName('work', 'channel', 'C1'));
@@ -265,7 +270,10 @@ describe('state list / state reset', () => {
     const c1 = stateFileName('work', 'channel', 'C1');
     const c2 = stateFileName('work', 'channel', 'C2');
     const p1 = stateFileName('work', 'peer', 'C1');
-    for (const name of [c1, c2, p1]) await writeState(dir, name, sample());
+    // reset matches a state by its content (file names also hash the API root)
+    await writeState(dir, c1, sample());
+    await writeState(dir, c2, sample({ channel: 'C2' }));
+    await writeState(dir, p1, sample({ kind: 'peer' }));
     await saveCheckpoint(checkpointDir(dir, c1), checkpoint());
     await saveCheckpoint(checkpointDir(dir, c2), checkpoint());
 
