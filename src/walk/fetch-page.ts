@@ -33,14 +33,11 @@ export function fetchEntries(provider: Provider, options: WalkOptions, req: Http
   );
 }
 
+/** The item's place in the page goes in front of each schema issue's path; the client prints them. */
 function prefixIssues(error: unknown, index: number): unknown {
   if (error && typeof error === 'object' && 'issues' in error && Array.isArray((error as { issues: unknown[] }).issues)) {
     const issues = (error as { issues: Array<{ path: PropertyKey[]; message: string }> }).issues;
-    const text = issues
-      .slice(0, 3)
-      .map((issue) => `item ${index}${issue.path.length ? '.' + issue.path.map(String).join('.') : ''}: ${issue.message}`)
-      .join('; ');
-    return new Error(text);
+    return { issues: issues.map((issue) => ({ ...issue, path: [`item ${index}`, ...issue.path] })) };
   }
   return error;
 }
