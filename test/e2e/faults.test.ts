@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFixtureServer, type FaultRule, type FixtureServer, type FixtureServerOptions, type LogEntry } from '../../fixtures/server.js';
 import { createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import { jsonlIds as ids } from '../helpers/ground-truth.js';
 
 const RELATION = 'c0ffee01';
 const DISCUZ = '12';
@@ -56,13 +57,6 @@ async function serve(faults: FaultRule[] = [], options: FixtureServerOptions = {
 function dump(server: FixtureServer, args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
   const rate = args.includes('--rate') ? [] : ['--rate', '1000'];
   return runCli(['dump', '--base-url', server.url, '--no-progress', ...rate, ...args], { env: cleanEnv(env), timeoutMs: 30_000 });
-}
-
-function ids(stdout: string): string[] {
-  return stdout
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => (JSON.parse(line) as { id: string }).id);
 }
 
 /** Every message of the channel, oldest first, exactly once. */

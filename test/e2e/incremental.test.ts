@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { startFixtureServer, type ChannelSpec, type FixtureServer, type Provider } from '../../fixtures/server.js';
 import { BIN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import { jsonlIds, truthIds } from '../helpers/ground-truth.js';
 
 const servers: FixtureServer[] = [];
 const boxes: Sandbox[] = [];
@@ -48,21 +49,6 @@ async function fullExport(server: FixtureServer, provider: Provider, channel: st
   const result = await dump(server, box, ['--provider', provider, '--channel', channel, '-o', target, ...extra]);
   expect(result.code, explain(result)).toBe(0);
   return readFileSync(target, 'utf8');
-}
-
-function jsonlIds(text: string): string[] {
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => (JSON.parse(line) as { id: string }).id);
-}
-
-/** Ground truth, oldest first. */
-function truthIds(server: FixtureServer, provider: Provider, channel: string): string[] {
-  return server
-    .messages(provider, channel)
-    .map((m) => m.id)
-    .reverse();
 }
 
 function stateDirOf(box: Sandbox): string {

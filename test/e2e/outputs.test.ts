@@ -23,28 +23,17 @@ import { HOSTILE_TEXTS } from '../../fixtures/history.js';
 import {
   startFixtureServer,
   type ChannelSpec,
-  type FaultRule,
   type FixtureServer,
   type FixtureServerOptions,
   type Provider,
 } from '../../fixtures/server.js';
 import { BIN, createSandbox, run, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import { truthIds } from '../helpers/ground-truth.js';
+import type { ExportedMessage } from '../helpers/ground-truth.js';
 
 const CSV_HEADER = ['id', 'timestamp', 'channel', 'provider', 'sender_id', 'sender_name', 'type', 'text', 'reply_to', 'edited_at', 'deleted'];
 
-interface Message {
-  id: string;
-  provider: string;
-  channel: string;
-  timestamp: string;
-  sender: { id: string; name: string | null; avatar: string | null };
-  type: string;
-  text: string;
-  replyTo: string | null;
-  editedAt: string | null;
-  deleted: boolean;
-  attachments: Array<{ url: string; name: string | null; type: string | null }>;
-}
+type Message = ExportedMessage;
 
 // Enough messages that every HOSTILE_TEXTS entry (every 7th message) shows up; an hour apart, so several days.
 const HOSTILE_COUNT = 7 * HOSTILE_TEXTS.length + 20;
@@ -122,14 +111,6 @@ function jsonl(text: string): Message[] {
 
 function ids(text: string): string[] {
   return jsonl(text).map((m) => m.id);
-}
-
-/** Ground truth ids, oldest first. */
-function truthIds(server: FixtureServer, provider: Provider, channel: string): string[] {
-  return server
-    .messages(provider, channel)
-    .map((m) => m.id)
-    .reverse();
 }
 
 /** The formula guard of DESIGN.md section 3, written independently of src/. */

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFixtureServer, type ChannelSpec, type FaultRule, type FixtureServer, type Provider } from '../../fixtures/server.js';
 import { BIN, createSandbox, run, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import { jsonlIds as ids, truthIds } from '../helpers/ground-truth.js';
 
 const CHANNELS: ChannelSpec[] = [
   { provider: 'relation', id: 'P1', count: 120 },
@@ -57,20 +58,6 @@ function dumpArgs(server: FixtureServer, args: string[]): string[] {
 
 function explain(result: RunResult): string {
   return `exit ${result.code} ${result.signal ?? ''}\n--- stderr\n${result.stderr}\n--- stdout (first 2000)\n${result.stdout.slice(0, 2000)}`;
-}
-
-function truthIds(server: FixtureServer, provider: Provider, channel: string): string[] {
-  return server
-    .messages(provider, channel)
-    .map((m) => m.id)
-    .reverse();
-}
-
-function ids(text: string): string[] {
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => (JSON.parse(line) as { id: string }).id);
 }
 
 // Anything a progress bar draws with: escapes (colour, cursor moves, hide cursor), carriage returns, bar blocks.

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { startFixtureServer, type ChannelSpec, type FixtureServer, type Provider } from '../../fixtures/server.js';
 import { BIN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import { jsonlIds, truthIds } from '../helpers/ground-truth.js';
 
 const servers: FixtureServer[] = [];
 const boxes: Sandbox[] = [];
@@ -54,20 +55,6 @@ function dump(server: FixtureServer, box: Sandbox, args: string[], env: Record<s
 
 function explain(result: { code: number | null; stderr: string }): string {
   return `exit ${result.code}\n--- stderr\n${result.stderr}`;
-}
-
-function jsonlIds(text: string): string[] {
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => (JSON.parse(line) as { id: string }).id);
-}
-
-function truthIds(server: FixtureServer, provider: Provider, channel: string): string[] {
-  return server
-    .messages(provider, channel)
-    .map((m) => m.id)
-    .reverse();
 }
 
 /** An uninterrupted export in a sandbox of its own: its bytes and how many requests it took. */

@@ -153,3 +153,19 @@ export function startIdsIn(lines: string[], start: readonly CanonicalMessage[]):
 export function linesOf(stdout: string): string[] {
   return stdout.split('\n').filter((line) => line !== '');
 }
+
+/** The ids of a JSONL export, in file order. */
+export function jsonlIds(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => (JSON.parse(line) as { id: string }).id);
+}
+
+/** The server's ids for a channel right now, oldest first (ids of a newest-first list, reversed). */
+export function truthIds(server: { messages(provider: Provider, channel: string): readonly CanonicalMessage[] }, provider: Provider, channel: string): string[] {
+  return server
+    .messages(provider, channel)
+    .map((m) => m.id)
+    .reverse();
+}

@@ -3,26 +3,11 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { HOSTILE_TEXTS } from '../../fixtures/history.js';
-import { DEFAULT_CHANNELS, startFixtureServer } from '../../fixtures/server.js';
-import type { FixtureServer, FixtureServerOptions } from '../../fixtures/server.js';
-
-/** Starts a fixture server for the enclosing describe block and closes it afterwards. */
-function useServer(options: FixtureServerOptions): () => FixtureServer {
-  let server: FixtureServer | undefined;
-  beforeAll(async () => {
-    server = await startFixtureServer(options);
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-  return () => {
-    if (server === undefined) throw new Error('server not started');
-    return server;
-  };
-}
+import { DEFAULT_CHANNELS } from '../../fixtures/server.js';
+import { useServer } from '../helpers/fixtures.js';
 
 async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
   const response = await fetch(url, { headers });

@@ -7,35 +7,12 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { startFixtureServer } from '../../fixtures/server.js';
-import type { CanonicalMessage, FixtureServer, FixtureServerOptions, Provider } from '../../fixtures/server.js';
-import { TOKEN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import type { CanonicalMessage, FixtureServer, Provider } from '../../fixtures/server.js';
+import { TOKEN, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { exportProblems, expectedMessage, linesOf, orderedIds, startIdsIn } from '../helpers/ground-truth.js';
-
-function useServer(options: FixtureServerOptions): () => FixtureServer {
-  let server: FixtureServer | undefined;
-  beforeAll(async () => {
-    server = await startFixtureServer(options);
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-  return () => {
-    if (!server) throw new Error('server not started');
-    return server;
-  };
-}
-
-function useSandbox(): () => Sandbox {
-  let sandbox: Sandbox | undefined;
-  beforeAll(() => {
-    sandbox = createSandbox();
-  });
-  afterAll(() => sandbox?.cleanup());
-  return () => sandbox!;
-}
+import { useSandbox, useServer } from '../helpers/fixtures.js';
 
 const sample = (provider: string): any =>
   JSON.parse(readFileSync(new URL(`../../fixtures/${provider}/sample.json`, import.meta.url), 'utf8'));

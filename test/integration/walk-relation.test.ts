@@ -5,35 +5,12 @@
  * and --limit; bounded behaviour against a server that ignores the cursor;
  * relation's error codes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-import { startFixtureServer } from '../../fixtures/server.js';
-import type { CanonicalMessage, FixtureServer, FixtureServerOptions } from '../../fixtures/server.js';
-import { API_KEY, TOKEN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import type { CanonicalMessage } from '../../fixtures/server.js';
+import { API_KEY, TOKEN, runCli, type RunResult } from '../helpers/cli.js';
 import { chronological, expectedLine, exportProblems, linesOf, orderedIds, startIdsIn } from '../helpers/ground-truth.js';
-
-function useServer(options: FixtureServerOptions): () => FixtureServer {
-  let server: FixtureServer | undefined;
-  beforeAll(async () => {
-    server = await startFixtureServer(options);
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-  return () => {
-    if (!server) throw new Error('server not started');
-    return server;
-  };
-}
-
-function useSandbox(): () => Sandbox {
-  let sandbox: Sandbox | undefined;
-  beforeAll(() => {
-    sandbox = createSandbox();
-  });
-  afterAll(() => sandbox?.cleanup());
-  return () => sandbox!;
-}
+import { useSandbox, useServer } from '../helpers/fixtures.js';
 
 const BIG = 'b16c0ffee0000000000000000000000a';
 const WINDOW = 'b16c0ffee0000000000000000000000b';
