@@ -14,7 +14,7 @@ import { createHeapGuard } from '../pipeline/heap-guard.js';
 import { inWindow, passedWindow } from '../pipeline/window.js';
 import { defaultStateDir, loadConfig, resolveConfigPath } from '../profile/store.js';
 import { resolveProfile } from '../profile/resolve.js';
-import { PROVIDERS, getProvider } from '../providers/registry.js';
+import { getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
 import { channelFilePath } from '../sinks/output-path.js';
@@ -24,6 +24,7 @@ import { stateFileName } from '../state.js';
 import { registerSecret } from '../text/sanitize.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
+import { walkSequential } from '../walk/sequential.js';
 import type { WalkBatch, WalkOptions } from '../walk/types.js';
 import { createProgress } from '../progress.js';
 
@@ -38,11 +39,11 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const configPath = resolveConfigPath(options.config, io.env);
   const config = loadConfig(configPath, (line) => logger.warn(line));
   const profile = resolveProfile(options.provider, options, io.env, config, (name) => ({
-    baseUrl: PROVIDERS[name].defaultBaseUrl,
+    baseUrl: getProvider(name, config.providers ?? {}).defaultBaseUrl,
   }));
   registerSecret(profile.token);
   registerSecret(profile.apiKey);
-  const provider = getProvider(profile.provider);
+  const provider = getProvider(profile.provider, config.providers ?? {});
   const warnings: string[] = [];
   const plan = planDump(options, profile, provider, warnings);
   for (const line of warnings) logger.warn(line);
@@ -313,7 +314,14 @@ function reportFailure(logger: Logger, error: unknown): void {
 }
 
 function walkChannel(provider: Provider, options: WalkOptions): AsyncGenerator<WalkBatch> {
-  return provider.paging === 'cursor' ? walkCursor(provider, options) : walkPages(provider, options);
+  switch (provider.paging) {
+    case 'cursor':
+      return walkCursor(provider, options);
+    case 'pages':
+      return walkPages(provider, options);
+    case 'sequential':
+      return walkSequential(provider, options);
+  }
 }
 
 /** Starts every job with at most `limit` running; returns one promise per job, in job order. */

@@ -43,9 +43,6 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
       `invalid profile name "${name}": use up to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
     );
   }
-  if (!isBuiltinProvider(options.provider)) {
-    throw new UsageError(`unknown provider "${options.provider}": expected one of ${BUILTIN_PROVIDER_NAMES.join(', ')}`);
-  }
   if (options.token === '-' && options.apiKey === '-') {
     throw new UsageError('only one of --token - and --api-key - can read stdin');
   }
@@ -57,6 +54,13 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
   }
 
   const config = loadConfig(ctx.configPath, (line) => log.warn(line));
+  const definitions = Object.keys(config.providers ?? {});
+  // A definition of the config's "providers" is a provider like the built-ins.
+  if (!isBuiltinProvider(options.provider) && !definitions.includes(options.provider)) {
+    throw new UsageError(
+      `unknown provider "${options.provider}": expected one of ${BUILTIN_PROVIDER_NAMES.join(', ')}${definitions.length ? `, or a definition of the config: ${definitions.join(', ')}` : ''}`,
+    );
+  }
   if (Object.hasOwn(config.profiles, name) && !options.force) {
     throw new UsageError(
       `profile "${name}" already exists in ${ctx.configPath}: use --force to replace it, or "chat-export profile remove ${name}" first`,

@@ -31,8 +31,25 @@ export const profileSchema = z.strictObject({
   output: z.string().min(1).optional(),
 });
 
+const PROVIDER_NAME = /^[a-z][a-z0-9_-]*$/;
+
 export const configSchema = z.strictObject({
   profiles: z.record(z.string(), profileSchema).default({}),
+  /**
+   * Provider definitions (DESIGN.md section 4b). Checked against the
+   * definition schema when used (dump, providers show/check), so one broken
+   * definition does not stop every other command.
+   */
+  providers: z
+    .record(z.string().regex(PROVIDER_NAME, 'a provider name is lower-case letters, digits, - and _'), z.record(z.string(), z.unknown()))
+    .optional()
+    .superRefine((providers = {}, ctx) => {
+      for (const name of Object.keys(providers)) {
+        if (['relation', 'discuz', 'dishawang'].includes(name)) {
+          ctx.addIssue({ code: 'custom', path: [name], message: 'is a built-in provider: give the definition its own name' });
+        }
+      }
+    }),
 });
 
 export type Profile = z.infer<typeof profileSchema>;
