@@ -174,26 +174,47 @@ export function compileDefinition(name: string, definition: Definition): Provide
     return paging.type === 'link' && source.header === 'link' ? nextFromLinkHeader(header) : header;
   };
 
-  const describeStatus: StatusDescriber | undefined = definition.httpErrors
-    ? (status, body, where) => {
-        const said = httpMessage?.(body ?? null);
-        const detail = sanitizeForTerminal(Array.isArray(said) ? said.filter((s) => typeof s === 'string' && s).join('; ') : typeof said === 'string' ? said : '');
-        const rule = definition.httpErrors?.status?.[String(status)];
-        if (rule) {
-          const text =
-            rule.text !== undefined
-              ? `${where.label}: ${rule.text} (HTTP ${status} from ${where.url})`
-              : rule.kind === 'auth'
-                ? `${where.label}: ${where.url} refused the credentials (HTTP ${status})`
-                : `${where.label}: HTTP ${status} from ${where.url}`;
-          return errorOf(rule.kind, `${text}${detail ? `: ${detail}` : ''}`, rule.hint);
+  /**
+   * A non-2xx answer: an envelope code or message the definition maps wins
+   * (APIs that send `{ ok: false, error: "invalid_auth" }` with any status),
+   * then the definition's status rules; otherwise the client's defaults
+   * (which know what to retry).
+   */
+  const describeStatus: StatusDescriber | undefined =
+    definition.httpErrors || envelope?.codes || envelope?.messages
+      ? (status, body, where) => {
+          if (success && body !== null && typeof body === 'object') {
+            const value = success.path(body);
+            if (value !== null && !success.equals.has(String(value))) {
+              const code = envelopeCode ? envelopeCode(body) : value;
+              const said = envelopeMessage?.(body);
+              const message = sanitizeForTerminal(typeof said === 'string' ? said : '');
+              const rule = envelope?.codes?.[stringOf(code)] ?? messageRules.find((r) => r.regex.test(message));
+              if (rule) {
+                const what = `${where.label}: code ${stringOf(code)}${message ? ` ${message}` : ''}${rule.note ? ` (${rule.note})` : ''} (HTTP ${status} from ${where.url})`;
+                return errorOf(rule.kind, what, rule.hint ?? envelope?.hint);
+              }
+            }
+          }
+          if (!definition.httpErrors) return undefined;
+          const said = httpMessage?.(body ?? null);
+          const detail = sanitizeForTerminal(Array.isArray(said) ? said.filter((s) => typeof s === 'string' && s).join('; ') : typeof said === 'string' ? said : '');
+          const rule = definition.httpErrors.status?.[String(status)];
+          if (rule) {
+            const text =
+              rule.text !== undefined
+                ? `${where.label}: ${rule.text} (HTTP ${status} from ${where.url})`
+                : rule.kind === 'auth'
+                  ? `${where.label}: ${where.url} refused the credentials (HTTP ${status})`
+                  : `${where.label}: HTTP ${status} from ${where.url}`;
+            return errorOf(rule.kind, `${text}${detail ? `: ${detail}` : ''}`, rule.hint);
+          }
+          if (detail && status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429) {
+            return new RemoteError(`${where.label}: HTTP ${status} from ${where.url}: ${detail}`);
+          }
+          return undefined;
         }
-        if (detail && status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429) {
-          return new RemoteError(`${where.label}: HTTP ${status} from ${where.url}: ${detail}`);
-        }
-        return undefined;
-      }
-    : undefined;
+      : undefined;
 
   // ---------------------------------------------------------------- fields
   const f = definition.fields;

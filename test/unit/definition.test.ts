@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILTIN_DEFINITIONS, getProvider } from '../../src/providers/registry.js';
 import { parseDefinition } from '../../src/providers/load.js';
 import { nextFromLinkHeader } from '../../src/providers/engine.js';
-import { compileExpression, createScope } from '../../src/providers/expression.js';
+import { compileExpression, createScope, interpret } from '../../src/providers/expression.js';
 
 const minimal = {
   request: { path: '/messages', query: { room: '{channel}' } },
@@ -82,5 +82,90 @@ describe('expressions (JMESPath)', () => {
     expect(nextFromLinkHeader('<https://a.example/m?page=2>; rel="next", <https://a.example/m?page=9>; rel="last"')).toBe('https://a.example/m?page=2');
     expect(nextFromLinkHeader('<https://a.example/m?page=1>; rel="prev"')).toBeNull();
     expect(nextFromLinkHeader('</m?after=x,y>; rel=next')).toBe('/m?after=x,y');
+  });
+});
+
+describe('compiled expressions give what the JMESPath interpreter gives', () => {
+  const records: unknown[] = [
+    { a: { b: { c: 1 } }, list: [{ id: 1 }, { id: 2 }], s: '', n: 0, t: true, f: false, o: {}, e: [], x: null, id: '7', u: 7 },
+    { a: [1, 2], list: null, s: 'text', n: -1.5, o: { k: 'v' }, e: [0], id: 9 },
+    [1, { a: 2 }],
+    'just text',
+    null,
+  ];
+  const expressions = [
+    'a', 'a.b', 'a.b.c', 'a.b.c.d', 'list[0].id', 'list[-1].id', 'list[5]', 'a[0]', '@', '$', '$.a.b', '$page',
+    's || `null`', 'n || `null`', 'o || e || x || f || s || `"fallback"`', 't && s', 's && t', '!s', '!n', '!o', '!e', '!!a',
+    "id == '7'", 'id == `7`', 'u == `7`', 'n > `-2`', 'n < `0`', "s > 'a'", 'o == `{}`', 'e == `[]`', 'list == list', 'id != `9`',
+    "t ? 'yes' : 'no'", "x ? 'yes' : 'no'", 'not_null(x, s, n)', 'not_null(x)', 'lookup($users, id).name', 'lookup($users, u)', 'lookup($users, a)',
+    'lookup(`null`, id)', 'to_array(a)[0]', 'list[].id', "list[?id == `2`] | [0].id", '{k: id, m: s}', 'length(list)', 'lower(s)',
+    'a.b || list[0].id', '(a || list)[0]', 'map(&lookup($users, @).name, [`7`, `9`])',
+  ];
+  const scope = createScope({ page: { p: 1 }, users: { '7': { name: 'Ann' }, '9': { name: 'Bob' } } });
+  it.each(expressions)('%s', (text) => {
+    const fast = compileExpression(text);
+    const slow = interpret(text);
+    for (const record of records) {
+      let expected: unknown;
+      let failed: unknown;
+      try {
+        expected = slow(record, scope);
+      } catch (error) {
+        failed = error;
+      }
+      if (failed) expect(() => fast(record, scope)).toThrow();
+      else expect(fast(record, scope)).toEqual(expected);
+    }
+  });
+});
+
+describe('requests built from a definition', () => {
+  const settings = { baseUrl: 'https://chat.example/root/', token: 'tok', apiKey: 'key', timezone: undefined, raw: false };
+  const target = { id: 'a b/../c?d', kind: 'channel' as const };
+  const provider = (over: Record<string, unknown>) => getProvider('x', { x: { ...minimal, ...over } });
+
+  it('percent-encodes the channel id into the path; JSON query values are sent as JSON; auth of every kind', () => {
+    const p = provider({
+      request: { path: '/rooms/{channel}/messages', query: { filter: { room: 1 }, flag: true, channel: '{channel}' }, headers: { Accept: 'application/vnd.x+json' } },
+      auth: [
+        { type: 'basic', username: 'apiKey', password: 'token' },
+        { type: 'header', name: 'X-Key', from: 'apiKey', prefix: 'Key ' },
+        { type: 'query', name: 'access_token', from: 'token' },
+      ],
+    });
+    if (p.paging !== 'sequential') throw new Error('offset is sequential');
+    const req = p.buildRequest(settings, target, { offset: 40 }, 20);
+    expect(req.url.pathname).toBe('/root/rooms/a%20b%2F..%2Fc%3Fd/messages');
+    expect(req.url.searchParams.get('filter')).toBe('{"room":1}');
+    expect(req.url.searchParams.get('flag')).toBe('true');
+    expect(req.url.searchParams.get('channel')).toBe('a b/../c?d');
+    expect(req.url.searchParams.get('offset')).toBe('40');
+    expect(req.url.searchParams.get('limit')).toBe('20');
+    expect(req.url.searchParams.get('access_token')).toBe('tok');
+    expect(req.headers.Authorization).toBe(`Basic ${Buffer.from('key:tok').toString('base64')}`);
+    expect(req.headers['X-Key']).toBe('Key key');
+    expect(req.headers.Accept).toBe('application/vnd.x+json');
+  });
+
+  it('0-based page numbers; an exclusive time cursor is sent one millisecond later', () => {
+    const pages = provider({ paging: { type: 'pages', param: 'page', first: 0, size: { param: 'per', default: 10, max: 50 } } });
+    if (pages.paging !== 'pages') throw new Error('pages');
+    expect(pages.buildRequest(settings, target, { number: 1, size: 10 }).url.searchParams.get('page')).toBe('0');
+    const time = provider({ paging: { type: 'time', param: 'before', inclusive: false, size: { param: 'limit', default: 10, max: 50 } } });
+    if (time.paging !== 'cursor') throw new Error('time');
+    expect(time.buildRequest(settings, target, { maxCreateAt: 1000, limit: 10 }).url.searchParams.get('before')).toBe('1001');
+  });
+
+  it('ids beyond 2^53 sent as numbers ask for the exact re-parse instead of rounding', () => {
+    const p = provider({});
+    const page = p.parsePage({ items: [{ id: 9007199254740993, ts: 1 }] }, target);
+    expect(() => p.normalize(page.items[0], target, settings, page)).toThrow(/2\^53/);
+  });
+
+  it('a record without an id or with an unreadable time is a malformed answer naming the field', () => {
+    const p = provider({});
+    const page = p.parsePage({ items: [{ ts: 1 }, { id: 'a', ts: 'yesterday' }] }, target);
+    expect(() => p.normalize(page.items[0], target, settings, page)).toThrow(/^id: required/);
+    expect(() => p.normalize(page.items[1], target, settings, page)).toThrow(/^ts: expected epoch seconds, got "yesterday"/);
   });
 });
