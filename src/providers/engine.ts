@@ -148,10 +148,23 @@ export function compileDefinition(name: string, definition: Definition): Provide
     const found = records(body, scope);
     if (found !== null && !Array.isArray(found)) throw new FieldIssue(definition.records, 'expected a list of records');
     const all = (found ?? []) as unknown[];
-    const items = filter ? all.filter((record) => truthy(filter(record, scope))) : all;
+    let items = all;
+    let filteredOldest: number | undefined;
+    if (filter) {
+      items = [];
+      for (const record of all) {
+        if (truthy(filter(record, scope))) items.push(record);
+        else if (paging.type === 'time') {
+          // Events between messages still carry a time: the cursor moves past them too.
+          const time = toTime(timeOf(record, scope), f.time.format, NO_SETTINGS);
+          if (time !== undefined && (filteredOldest === undefined || time < filteredOldest)) filteredOldest = time;
+        }
+      }
+    }
     return {
       items,
       records: all.length,
+      filteredOldest,
       total: count(end.total?.(body, scope)),
       lastPage: count(end.lastPage?.(body, scope)),
       perPage: count(end.perPage?.(body, scope)),
@@ -388,6 +401,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
 }
 
 const EMPTY: Attachment[] = [];
+const NO_SETTINGS: ProviderSettings = { baseUrl: 'http://invalid', token: undefined, apiKey: undefined, timezone: undefined, raw: false };
 const ISO = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i;
 const LOCAL = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 const FORMAT_WORDS = {

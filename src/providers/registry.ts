@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { DefinitionInput } from './definition.js';
+import type { Definition } from './definition.js';
 import { discuzDefinition } from './definitions/discuz.js';
 import { dishawangDefinition } from './definitions/dishawang.js';
 import { relationDefinition } from './definitions/relation.js';
@@ -8,7 +8,7 @@ import { BUILTIN_PROVIDER_NAMES, type ProviderName } from './names.js';
 import type { Provider } from './types.js';
 
 /** The shipped definitions: data, compiled only when asked for. */
-export const BUILTIN_DEFINITIONS: Readonly<Record<ProviderName, DefinitionInput>> = {
+export const BUILTIN_DEFINITIONS: Readonly<Record<ProviderName, Definition>> = {
   relation: relationDefinition,
   discuz: discuzDefinition,
   dishawang: dishawangDefinition,

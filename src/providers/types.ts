@@ -40,6 +40,8 @@ export interface ProviderPage {
   context?: unknown;
   /** records in the answer before the definition's filter (short-page checks count these) */
   records?: number | undefined;
+  /** oldest time among the records the filter dropped (a time cursor must still move past them) */
+  filteredOldest?: number | undefined;
   /** the next token or link (sequential walks); null = the API says there is none */
   next?: string | null | undefined;
 }

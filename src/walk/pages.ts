@@ -142,9 +142,11 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       yield emit(current, added);
       anchor = current;
       const page = current.page;
+      // records before the definition's filter: a page of events is full, not the end
+      const records = page.records ?? current.entries.length;
       const isLast =
-        current.entries.length === 0 ||
-        current.entries.length < perPage ||
+        records === 0 ||
+        records < perPage ||
         page.hasNext === false ||
         (lastPage !== undefined && number >= lastPage);
       if (isLast) return;
@@ -164,7 +166,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   function learn(fetched: Fetched): void {
     const page = fetched.page;
     firstTotal ??= page.total;
-    const count = fetched.entries.length;
+    const count = page.records ?? fetched.entries.length;
     if (page.perPage !== undefined && page.perPage > 0) perPage = page.perPage;
     else if (
       fetched.number === 1 &&

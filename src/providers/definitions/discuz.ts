@@ -12,7 +12,7 @@
  *   JSON:API id names one resource, so the exporter keeps the first message
  *   with an id and drops later ones (the walker's dedupe).
  */
-import type { DefinitionInput } from '../definition.js';
+import type { Definition } from '../definition.js';
 
 const USER_ID = 'not_null(to_array(relationships.user.data)[0].id, attributes.user_id)';
 
@@ -49,7 +49,7 @@ export const discuzDefinition = {
       name: `lookup($users, ${USER_ID}).attributes.username || \`null\``,
       avatar: `lookup($users, ${USER_ID}).attributes.avatarUrl || \`null\``,
     },
-    type: { default: 'text', attachmentsOnly: 'image' },
+    type: { default: 'text', lowercase: true, attachmentsOnly: 'image' },
     text: 'attributes.message_text',
     updated: { path: 'attributes.updated_at', format: 'iso' },
     attachments:
@@ -57,4 +57,4 @@ export const discuzDefinition = {
       '.{url: attributes.url, name: attributes.attachment || attributes.fileName || `null`, type: attributes.fileType || attributes.type || `null`}' +
       " || (attributes.image_url && [{url: attributes.image_url, name: `null`, type: 'image'}]) || `[]`",
   },
-} satisfies DefinitionInput;
+} satisfies Definition;

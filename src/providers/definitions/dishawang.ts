@@ -10,7 +10,7 @@
  *   --timezone (default +08:00, the service's zone);
  * - `is_revoke = 1` marks a withdrawn message.
  */
-import type { DefinitionInput } from '../definition.js';
+import type { Definition } from '../definition.js';
 
 export const DISHAWANG_DEFAULT_TIMEZONE = '+08:00';
 
@@ -47,4 +47,4 @@ export const dishawangDefinition = {
     updated: { path: 'update_time', format: 'local' },
     deleted: "is_revoke == `true` || is_revoke == `1` || is_revoke == '1'",
   },
-} satisfies DefinitionInput;
+} satisfies Definition;

@@ -9,11 +9,12 @@
  *   10120 permission denied;
  * - `createAt` is epoch ms as a string; `fromName`/`fromAvatar` may be null.
  */
-import type { DefinitionInput } from '../definition.js';
+import type { Definition } from '../definition.js';
 
 export const relationDefinition = {
   summary: 'Relation Labs group channels (channelUuid) and direct conversations (--peer toRelationId)',
   baseUrl: 'https://api.relationlabs.ai',
+  noun: 'channel',
   // The doc asks for both; some deployments only check the bearer token.
   auth: [
     { type: 'header', name: 'ApiKey', from: 'apiKey', optional: true },
@@ -45,4 +46,4 @@ export const relationDefinition = {
     // a quote is context: one without an id (a deleted original) must not fail the page
     replyTo: 'quote.id',
   },
-} satisfies DefinitionInput;
+} satisfies Definition;
