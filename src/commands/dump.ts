@@ -13,7 +13,7 @@ import { Spool } from '../pipeline/order.js';
 import { createHeapGuard } from '../pipeline/heap-guard.js';
 import { inWindow, passedWindow } from '../pipeline/window.js';
 import { defaultStateDir, loadConfig, resolveConfigPath } from '../profile/store.js';
-import { resolveProfile } from '../profile/resolve.js';
+import { resolveProfile, resolveProfileOutput } from '../profile/resolve.js';
 import { PROVIDERS, getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
@@ -37,9 +37,10 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const logger = createLogger(verbosity, io.stderr);
   const configPath = resolveConfigPath(options.config, io.env);
   const config = loadConfig(configPath, (line) => logger.warn(line));
-  const profile = resolveProfile(options.provider, options, io.env, config, (name) => ({
-    baseUrl: PROVIDERS[name].defaultBaseUrl,
-  }));
+  const profile = resolveProfileOutput(
+    resolveProfile(options.provider, options, io.env, config, (name) => ({ baseUrl: PROVIDERS[name].defaultBaseUrl })),
+    configPath,
+  );
   registerSecret(profile.token);
   registerSecret(profile.apiKey);
   const provider = getProvider(profile.provider);

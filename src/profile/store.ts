@@ -99,7 +99,8 @@ function validate(data: unknown, file: string): ConfigFile {
   const result = configSchema.safeParse(data);
   if (result.success) return result.data;
   throw new UsageError([`invalid config ${file}:`, ...formatIssues(result.error)].join('\n'), {
-    hint: 'edit the file, or use "chat-export profile add NAME --force" to rewrite a profile',
+    // profile set / add read the file first, so only an edit can repair it.
+    hint: 'edit the file by hand (one problem per line above)',
   });
 }
 
