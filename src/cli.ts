@@ -115,6 +115,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--timezone <tz>', 'zone for naive timestamps (dishawang, default +08:00) and Markdown day headings')
     .option('--raw', 'add the provider\'s original object as "raw"')
     .option('--no-progress', 'no progress bars')
+    .option('--stats <interval>', 'without a terminal (cron, a pipe): a stats line every interval; 0 = none (default 1m)')
     .option('-q, --quiet', 'print nothing but errors')
     .option('-v, --verbose', 'log every request to stderr')
     .addOption(configOption())

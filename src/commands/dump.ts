@@ -25,7 +25,7 @@ import { registerSecret } from '../text/sanitize.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
 import type { WalkBatch, WalkOptions } from '../walk/types.js';
-import { createProgress } from '../progress.js';
+import { createProgress, parseStatsInterval } from '../progress.js';
 
 export type { DumpIo, DumpOptions };
 
@@ -81,6 +81,11 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     }
   }
 
+  const statsIntervalMs = parseStatsInterval(options.stats ?? '1m');
+  if (statsIntervalMs === undefined) {
+    throw new UsageError(`--stats: cannot read ${JSON.stringify(options.stats)} as an interval`, { hint: 'use 30s, 1m, 5m, or 0 for none' });
+  }
+
   if (options.dryRun) {
     printDryRun(io.stdout, profile, provider, settings, plan, jobs);
     return;
@@ -118,6 +123,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     enabled: options.progress !== false && verbosity !== 'quiet' && Boolean(io.stderr.isTTY),
     stream: io.stderr,
     logger,
+    statsIntervalMs,
   });
   const started = Date.now();
 
@@ -149,7 +155,9 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       window = { ...window, since: resumed.since ?? undefined, until: resumed.until ?? undefined };
       logger.info(`${job.label}: resuming after ${resumed.kept} messages`);
     }
-    const bar = progress.start(job.label);
+    // The API's total is what this run exports only when nothing narrows it.
+    const whole = !resumed && window.since === undefined && window.until === undefined && window.after === undefined && plan.limit === undefined;
+    const bar = progress.start(job.label, { totalIsExact: whole });
     const codec = spoolCodecFor(plan.format);
     const spool = new Spool(
       join(checkpoints, 'spool'),
@@ -206,7 +214,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       const skip = plan.order === 'asc' ? result.count - take : 0;
       bar.finish(take);
       // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-      return { job, spool, result, skip, take, newest, checkpoints };
+      return { job, spool, result, skip, take, newest, checkpoints, written: { bytes: 0 } };
     } catch (error) {
       bar.fail();
       // Keep what is on disk for --resume; a walk that spilled nothing, or spooled
@@ -234,6 +242,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
             const done = await promise;
             if (options.incremental) await deliverIncremental(done, job.path!, plan, profile, stateDir, logger);
             else await writeInto(await openAtomic(job.path!), done, plan, profile, 0);
+            progress.delivered(job.label, { path: job.path!, bytes: done.written.bytes });
             succeeded++;
           } catch (error) {
             failures.push({ job, error });
@@ -243,7 +252,9 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     } else if (options.incremental && plan.output.kind === 'file') {
       const job = jobs[0]!;
       try {
-        await deliverIncremental(await pending[0]!, job.path!, plan, profile, stateDir, logger);
+        const done = await pending[0]!;
+        await deliverIncremental(done, job.path!, plan, profile, stateDir, logger);
+        progress.delivered(job.label, { path: job.path!, bytes: done.written.bytes });
         succeeded++;
       } catch (error) {
         failures.push({ job, error });
@@ -263,6 +274,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         }
         handle ??= plan.output.kind === 'stdout' ? openStdout() : await openAtomic(plan.output.path);
         await writeInto(handle, done, plan, profile, written, false);
+        progress.delivered(job.label, { path: plan.output.kind === 'stdout' ? 'stdout' : plan.output.path, bytes: done.written.bytes });
         written++;
         succeeded++;
         if (options.incremental) await recordState(stateDir, done, '-', plan, profile, { size: 0, lastDay: null });

@@ -149,6 +149,7 @@ export async function deliverIncremental(
       format: plan.format,
       skip: done.skip,
       take: done.take,
+      counter: done.written,
     });
     stream.end();
     await new Promise<void>((resolve, reject) => {

@@ -24,6 +24,8 @@ export interface DumpOptions extends ProfileFlags {
   allowInsecure?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
+  /** without a terminal, a stats line every interval ("1m"; "0" = none) */
+  stats?: string | undefined;
 }
 
 export interface DumpIo {
@@ -57,6 +59,8 @@ export interface ChannelDone {
   newest: { time: number; ids: string[] } | undefined;
   /** this export's checkpoint directory, removed once the output is written */
   checkpoints: string;
+  /** bytes this channel put into its output (for the summary) */
+  written: { bytes: number };
 }
 
 export interface DumpPlan {

@@ -21,7 +21,7 @@ export async function writeInto(
       sink,
       summaryOf(done, plan, profile),
       done.result,
-      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0 },
+      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0, counter: done.written },
     );
     if (commit) await handle.commit();
   } catch (error) {
