@@ -146,6 +146,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       order: plan.order,
       // the spool holds format-specific lines (spool-codec.ts)
       format: plan.format,
+      excel: plan.excel,
     });
     const saved = options.resume ? await readCheckpoint(checkpoints) : undefined;
     const resumed = saved?.key === key ? saved : undefined;
@@ -158,7 +159,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     // The API's total is what this run exports only when nothing narrows it.
     const whole = !resumed && window.since === undefined && window.until === undefined && window.after === undefined && plan.limit === undefined;
     const bar = progress.start(job.label, { totalIsExact: whole });
-    const codec = spoolCodecFor(plan.format);
+    const codec = spoolCodecFor(plan.format, { excel: plan.excel });
     const spool = new Spool(
       join(checkpoints, 'spool'),
       plan.order,

@@ -145,7 +145,7 @@ export async function deliverIncremental(
   const file = await open(path, 'a');
   const stream = file.createWriteStream();
   try {
-    await writeChannel(stream, createSink(plan.format), summary, done.result, {
+    await writeChannel(stream, createSink(plan.format, { excel: plan.excel }), summary, done.result, {
       format: plan.format,
       skip: done.skip,
       take: done.take,

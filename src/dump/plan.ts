@@ -89,7 +89,11 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       });
     }
   }
-  const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? 'jsonl';
+  // --excel is a kind of CSV: it picks CSV when nothing else chose a format.
+  const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? (options.excel ? 'csv' : 'jsonl');
+  if (options.excel && format !== 'csv') {
+    throw new UsageError(`--excel is for CSV output, not ${format}`, { hint: 'use --format csv or an output file ending in .csv' });
+  }
   if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv or md, not ${JSON.stringify(format)}`);
 
   return {
@@ -101,6 +105,9 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     window: { since, until, after: undefined },
     limit: options.limit,
     pageSize: profile.pageSize ?? provider.defaultPageSize,
+    displayZone: displayZone(options.tz),
+    incremental: Boolean(options.incremental),
+    excel: Boolean(options.excel),
   };
 }
 
@@ -122,6 +129,31 @@ export function missingCredentials(profile: ResolvedProfile, provider: Provider)
     });
   }
   return out;
+}
+
+/**
+ * The zone a reader sees times in: --tz, else this machine's (TZ, then the
+ * system's), as a chat client or DiscordChatExporter shows them.
+ */
+export function displayZone(flag: string | undefined): string {
+  if (flag !== undefined) {
+    try {
+      parseZone(flag);
+    } catch (error) {
+      throw new UsageError(`--tz: ${(error as Error).message}`);
+    }
+    return flag;
+  }
+  const machine = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  try {
+    if (machine) {
+      parseZone(machine);
+      return machine;
+    }
+  } catch {
+    // a zone name Node knows but our reader does not: UTC is still true, only less local
+  }
+  return 'UTC';
 }
 
 function positive(flag: string, value: number, integer: boolean): void {

@@ -24,6 +24,9 @@ export interface DumpOptions extends ProfileFlags {
   allowInsecure?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
+  excel?: boolean | undefined;
+  /** zone transcripts show times in (default: this machine's) */
+  tz?: string | undefined;
   /** without a terminal, a stats line every interval ("1m"; "0" = none) */
   stats?: string | undefined;
 }
@@ -72,4 +75,9 @@ export interface DumpPlan {
   window: TimeWindow;
   limit: number | undefined;
   pageSize: number;
+  /** zone transcripts show times in (--tz, else this machine's) */
+  displayZone: string;
+  incremental: boolean;
+  /** CSV for Excel: BOM, ids as text */
+  excel: boolean;
 }
