@@ -122,7 +122,7 @@ export function buildProgram(io: CliIo): Command {
     .option('-v, --verbose', 'log every request to stderr')
     .addOption(configOption())
     .option('--allow-insecure', 'permit http:// to a non-loopback host')
-    .option('--state-dir <path>', 'where incremental state and checkpoints live (default: beside the config)')
+    .option('--state-dir <path>', 'where incremental state and checkpoints live (default: the per-user state directory, or beside a --config file)')
     .option('--dry-run', 'print the resolved profile and the first request; send nothing')
     .addHelpText('after', DUMP_HELP)
     .action(async (options) => {
@@ -232,17 +232,18 @@ export function buildProgram(io: CliIo): Command {
     })
     .addHelpText('after', examples('chat-export profile remove work'));
 
-  const state = program.command('state').description('incremental state and checkpoints (beside the config)');
+  const state = program.command('state').description('incremental state and checkpoints (per-user state directory; beside a --config file)');
   const stateCtx = async (options: { config?: string; stateDir?: string }) => {
-    const { resolveConfigPath, defaultStateDir } = await import('./profile/store.js');
-    const stateDir = options.stateDir ?? defaultStateDir(resolveConfigPath(globalConfig(options.config), io.env));
+    const { resolveConfigPath, resolveStateDir } = await import('./profile/store.js');
+    const { createLogger } = await import('./log.js');
+    const stateDir = resolveStateDir(options.stateDir, resolveConfigPath(globalConfig(options.config), io.env), createLogger('normal', io.stderr));
     return { stateDir, stdout: io.stdout, stderr: io.stderr };
   };
   state
     .command('list')
     .description('one line per profile and channel: output, newest message, last run')
     .addOption(configOption())
-    .option('--state-dir <path>', 'state directory (default: beside the config)')
+    .option('--state-dir <path>', 'state directory (default: the per-user state directory, or beside a --config file)')
     .action(async (options: { config?: string; stateDir?: string }) => {
       const { stateList } = await import('./commands/state.js');
       await stateList(await stateCtx(options));
@@ -250,19 +251,25 @@ export function buildProgram(io: CliIo): Command {
     .addHelpText('after', examples('chat-export state list'));
   state
     .command('reset [profile]')
-    .description('forget incremental state: the next --incremental run is a full export')
+    .description('forget incremental state (the next --incremental run is a full export): a channel, all of a profile\'s, or --all')
     .option('--channel <id>', 'channel (repeatable)', collect)
     .option('--peer <id>', 'relation peer (repeatable)', collect)
+    .option('--base-url <url>', 'only the state made against this API root')
     .option('--all', 'every profile and channel')
     .addOption(configOption())
-    .option('--state-dir <path>', 'state directory (default: beside the config)')
-    .action(async (name: string | undefined, options: { channel?: string[]; peer?: string[]; all?: boolean; config?: string; stateDir?: string }) => {
+    .option('--state-dir <path>', 'state directory (default: the per-user state directory, or beside a --config file)')
+    .action(async (name: string | undefined, options: { channel?: string[]; peer?: string[]; all?: boolean; baseUrl?: string; config?: string; stateDir?: string }) => {
       const { stateReset } = await import('./commands/state.js');
       await stateReset(name, options, await stateCtx(options));
     })
     .addHelpText(
       'after',
-      examples('chat-export state reset work --channel C1', 'chat-export state reset work', 'chat-export state reset --all'),
+      examples(
+        'chat-export state reset work --channel C1',
+        'chat-export state reset work --channel C1 --base-url https://staging.example.com',
+        'chat-export state reset work',
+        'chat-export state reset --all',
+      ),
     );
 
   program

@@ -12,7 +12,7 @@ import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { Spool } from '../pipeline/order.js';
 import { createHeapGuard } from '../pipeline/heap-guard.js';
 import { inWindow, passedWindow } from '../pipeline/window.js';
-import { defaultStateDir, loadConfig, resolveConfigPath } from '../profile/store.js';
+import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store.js';
 import { resolveProfile, resolveProfileOutput } from '../profile/resolve.js';
 import { PROVIDERS, getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
@@ -55,7 +55,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     timezone: profile.timezone,
     raw: Boolean(options.raw),
   };
-  const stateDir = options.stateDir ?? defaultStateDir(configPath);
+  const stateDir = resolveStateDir(options.stateDir, configPath, logger);
   const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
     index,
     target,
@@ -87,7 +87,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   }
 
   if (options.dryRun) {
-    printDryRun(io.stdout, profile, provider, settings, plan, jobs);
+    await printDryRun(io.stdout, profile, provider, settings, plan, jobs, stateDir);
     return;
   }
 

@@ -83,6 +83,7 @@ export async function recordState(
     messages: (previous?.messages ?? 0) + done.take,
     updatedAt: new Date().toISOString(),
     pending: null,
+    api: plan.baseUrl,
   });
 }
 
