@@ -166,9 +166,9 @@ const BAR_EMPTY = '\u2591';
 
 /**
  * One channel's line, at most `width - 1` columns (the last column would make
- * some terminals wrap). What gives way first: the label (cut in the middle,
- * so the end of a long channel id stays) down to 12 columns and the bar down
- * to 10, then the ETA or date, the rate, the pages; the message count never.
+ * some terminals wrap). What gives way first: the bar down to 6 columns, the
+ * label (cut in the middle, so the end of a long channel id stays) down to
+ * 12, then the ETA or date, the rate, the pages; the message count never.
  */
 export function formatBarLine(state: ChannelState, width: number): string {
   const max = Math.max(20, Math.floor(width) - 1);
@@ -179,8 +179,8 @@ export function formatBarLine(state: ChannelState, width: number): string {
     const labelMin = Math.min(label.length, 12);
     if (state.total !== undefined && state.total > 0) {
       const avail = max - stats.length - 4;
-      // the bar takes 10 to 24 columns, the label at least 12 (or all of a shorter one)
-      const barWidth = Math.max(10, Math.min(24, avail - Math.min(label.length, 24)));
+      // the bar takes 6 to 24 columns; the label keeps up to 24 before the bar shrinks
+      const barWidth = Math.max(6, Math.min(24, avail - Math.min(label.length, 24)));
       if (avail - barWidth >= labelMin) {
         const filled = Math.round((Math.min(state.messages, state.total) / state.total) * barWidth);
         const bar = BAR_FULL.repeat(filled) + BAR_EMPTY.repeat(barWidth - filled);
@@ -219,7 +219,9 @@ function statsParts(state: ChannelState): string[] {
 export function fitMiddle(text: string, room: number): string {
   if (text.length <= room) return text;
   if (room <= 1) return '…'.slice(0, Math.max(0, room));
-  const tail = Math.min(Math.floor((room - 1) / 3), 8);
+  // the end is the channel id: keep up to 8 of it, all of a short one
+  const lastWord = text.length - text.lastIndexOf(' ') - 1;
+  const tail = Math.min(Math.floor((room - 1) / 2), 8, Math.max(lastWord, Math.floor((room - 1) / 3)));
   return `${text.slice(0, room - 1 - tail)}…${tail > 0 ? text.slice(-tail) : ''}`;
 }
 
