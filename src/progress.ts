@@ -19,7 +19,7 @@ export interface Progress {
    */
   start(label: string, options?: { totalIsExact?: boolean }): ChannelProgress;
   /** The channel's messages are in their output: `bytes` written to `output` ("stdout" or a path). */
-  delivered(label: string, output: { path: string; bytes: number }): void;
+  delivered(label: string, output: { path: string; bytes: number | undefined }): void;
   /** Tears the bars down (the terminal as it was), then prints the summary: one line per channel, a total. */
   stop(): void;
 }
@@ -40,7 +40,7 @@ interface Channel extends ChannelState {
   started: number;
   stats: { requests: number; retries: number };
   state: 'walking' | 'walked' | 'failed';
-  output?: { path: string; bytes: number };
+  output?: { path: string; bytes: number | undefined };
 }
 
 /**
@@ -257,19 +257,20 @@ export function formatStatsLine(
 
 /** The lines printed once the bars are gone: one per delivered channel, then the total when there are several. */
 export function formatSummary(
-  channels: Array<ChannelState & { stats: { requests: number; retries: number }; output?: { path: string; bytes: number } }>,
+  channels: Array<ChannelState & { stats: { requests: number; retries: number }; output?: { path: string; bytes: number | undefined } }>,
   elapsedMs: number,
 ): string[] {
   const delivered = channels.filter((c) => c.output !== undefined);
   const lines = delivered.map(
     (c) =>
-      `${c.label}: ${plural(c.messages, 'message')} → ${c.output!.path} (${formatBytes(c.output!.bytes)}), ` +
+      `${c.label}: ${plural(c.messages, 'message')} → ${c.output!.path}${c.output!.bytes === undefined ? '' : ` (${formatBytes(c.output!.bytes)})`}, ` +
       `${plural(c.pages, 'page')}, ${plural(c.stats.requests, 'request')}, ${plural(c.stats.retries, 'retry', 'retries')} in ${formatDuration(c.elapsedMs)}`,
   );
   if (delivered.length > 1) {
     const sum = (pick: (c: (typeof delivered)[number]) => number) => delivered.reduce((total, c) => total + pick(c), 0);
     lines.push(
-      `total: ${plural(delivered.length, 'channel')}, ${plural(sum((c) => c.messages), 'message')}, ${formatBytes(sum((c) => c.output!.bytes))}, ` +
+      `total: ${plural(delivered.length, 'channel')}, ${plural(sum((c) => c.messages), 'message')}, ` +
+        `${delivered.every((c) => c.output!.bytes !== undefined) ? `${formatBytes(sum((c) => c.output!.bytes ?? 0))}, ` : ''}` +
         `${plural(sum((c) => c.pages), 'page')}, ${plural(sum((c) => c.stats.requests), 'request')}, ` +
         `${plural(sum((c) => c.stats.retries), 'retry', 'retries')} in ${formatDuration(elapsedMs)}`,
     );
