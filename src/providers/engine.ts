@@ -124,7 +124,8 @@ export function compileDefinition(name: string, definition: Definition): Provide
     const message = sanitizeForTerminal(typeof said === 'string' ? said : said == null ? '' : JSON.stringify(said));
     const what = `${targetLabel(target)}: code ${stringOf(code)}${message ? ` ${message}` : ''}`;
     const rule = envelope?.codes?.[stringOf(code)] ?? messageRules.find((r) => r.regex.test(message));
-    const text = rule?.note ? `${what} (${rule.note})` : what;
+    // the server's message often says it already ("permission denied"): do not say it twice
+    const text = rule?.note && !message.toLowerCase().includes(rule.note.toLowerCase()) ? `${what} (${rule.note})` : what;
     const hint = rule?.hint ?? envelope?.hint;
     throw errorOf(rule?.kind ?? 'remote', text, hint);
   };
@@ -204,7 +205,8 @@ export function compileDefinition(name: string, definition: Definition): Provide
               const message = sanitizeForTerminal(typeof said === 'string' ? said : '');
               const rule = envelope?.codes?.[stringOf(code)] ?? messageRules.find((r) => r.regex.test(message));
               if (rule) {
-                const what = `${where.label}: code ${stringOf(code)}${message ? ` ${message}` : ''}${rule.note ? ` (${rule.note})` : ''} (HTTP ${status} from ${where.url})`;
+                const note = rule.note && !message.toLowerCase().includes(rule.note.toLowerCase()) ? ` (${rule.note})` : '';
+                const what = `${where.label}: code ${stringOf(code)}${message ? ` ${message}` : ''}${note} (HTTP ${status} from ${where.url})`;
                 return errorOf(rule.kind, what, rule.hint ?? envelope?.hint);
               }
             }
@@ -334,6 +336,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
     order: definition.order,
     credentials,
     defaultBaseUrl: definition.baseUrl,
+    defaultTimezone: definition.timezone,
     defaultPageSize: sizeSpec.default,
     maxPageSize: sizeSpec.max,
     takesPageSize,
