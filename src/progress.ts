@@ -58,6 +58,8 @@ export async function createProgress(options: {
   logger: Logger;
   /** periodic stats lines when no bars are drawn; 0 = none */
   statsIntervalMs?: number;
+  /** channels in the run, started or still queued (for "2 of 10 channels done") */
+  totalChannels?: number;
 }): Promise<Progress> {
   // Only a terminal gets bars: cron and pipes do not pay for loading them.
   const cliProgress = options.enabled ? (await import('cli-progress')).default : undefined;
@@ -102,7 +104,7 @@ export async function createProgress(options: {
   const interval = options.statsIntervalMs ?? 0;
   const timer =
     !multibar && interval > 0 && logger.verbosity !== 'quiet'
-      ? setInterval(() => logger.info(formatStatsLine(channels, Date.now() - runStarted)), interval)
+      ? setInterval(() => logger.info(formatStatsLine(channels, Date.now() - runStarted, options.totalChannels)), interval)
       : undefined;
   timer?.unref();
 
@@ -229,6 +231,7 @@ export function fitMiddle(text: string, room: number): string {
 export function formatStatsLine(
   channels: Array<ChannelState & { stats?: { requests: number; retries: number }; state?: string }>,
   elapsedMs: number,
+  totalChannels = channels.length,
 ): string {
   const messages = channels.reduce((sum, c) => sum + c.messages, 0);
   const pages = channels.reduce((sum, c) => sum + c.pages, 0);
@@ -238,7 +241,7 @@ export function formatStatsLine(
   const seconds = elapsedMs / 1000;
   const head = [
     `stats after ${formatDuration(elapsedMs)}`,
-    `${done} of ${plural(channels.length, 'channel')} done`,
+    `${done} of ${plural(Math.max(totalChannels, channels.length), 'channel')} done`,
     plural(messages, 'message'),
     plural(pages, 'page'),
     plural(requests, 'request'),

@@ -74,6 +74,11 @@ describe('the periodic stats line (no terminal)', () => {
       'stats after 1 min 00 s, 1 of 3 channels done, 660 messages, 14 pages, 15 requests, 1 retry, 11 messages/s; in flight: relation channel C1: 600 messages, back to 2023-04-02; discuz channel 12: 50 of 400 messages',
     );
   });
+  it('counts channels still queued behind --concurrency', () => {
+    const walking = { label: 'a', messages: 1, pages: 1, total: undefined, oldest: undefined, elapsedMs: 0, state: 'walking' };
+    expect(formatStatsLine([walking], 1000, 10)).toMatch(/, 0 of 10 channels done, /);
+  });
+
   it('--stats takes 30s, 1m, 500ms, a bare number of seconds, 0', () => {
     expect(parseStatsInterval('30s')).toBe(30_000);
     expect(parseStatsInterval('1m')).toBe(60_000);
