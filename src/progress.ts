@@ -101,6 +101,12 @@ export async function createProgress(options: {
     }
   }
 
+  // A second Ctrl-C ends the process at once (src/main.ts): the cursor must not stay hidden.
+  const restoreTerminal = () => {
+    if (multibar?.isActive) multibar.stop();
+  };
+  if (multibar) process.once('exit', restoreTerminal);
+
   const interval = options.statsIntervalMs ?? 0;
   const timer =
     !multibar && interval > 0 && logger.verbosity !== 'quiet'
@@ -154,6 +160,7 @@ export async function createProgress(options: {
       if (stopped) return;
       stopped = true;
       if (timer) clearInterval(timer);
+      process.off('exit', restoreTerminal);
       multibar?.stop();
       for (const line of formatSummary(channels, Date.now() - runStarted)) logger.info(line);
     },
@@ -167,13 +174,14 @@ const BAR_FULL = '\u2588';
 const BAR_EMPTY = '\u2591';
 
 /**
- * One channel's line, at most `width - 1` columns (the last column would make
- * some terminals wrap). What gives way first: the bar down to 6 columns, the
+ * One channel's line, at most `width - 3` columns: the last column would make
+ * some terminals wrap, and the "^C" a terminal echoes after the line on
+ * Ctrl-C must not wrap either (the display then loses track of its lines). What gives way first: the bar down to 6 columns, the
  * label (cut in the middle, so the end of a long channel id stays) down to
  * 12, then the ETA or date, the rate, the pages; the message count never.
  */
 export function formatBarLine(state: ChannelState, width: number): string {
-  const max = Math.max(20, Math.floor(width) - 1);
+  const max = Math.max(20, Math.floor(width) - 3);
   const label = state.label;
   const parts = statsParts(state);
   for (;;) {
