@@ -13,6 +13,7 @@ import type { ChannelStart, Target } from '../targets/types.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
 import { walkSequential } from '../walk/sequential.js';
+import { createHash } from 'node:crypto';
 import type { WalkBatch, WalkOptions } from '../walk/types.js';
 import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from './types.js';
 
@@ -113,6 +114,8 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     // the spool holds format-specific lines (spool-codec.ts)
     format: plan.format,
     excel: plan.excel,
+    // an edited definition walks differently (paging, fields): its checkpoint is not this export's
+    definition: definitionDigest(ctx.provider),
   });
   const saved = options.resume ? await readCheckpoint(checkpoints) : undefined;
   const resumed = saved?.key === key ? saved : undefined;
@@ -181,4 +184,8 @@ function isWhole(plan: DumpPlan, window: TimeWindow): boolean {
 function withHint(error: ChatExportError, hint: string): ChatExportError {
   Object.defineProperty(error, 'hint', { value: error.hint ? `${error.hint}; ${hint}` : hint });
   return error;
+}
+
+function definitionDigest(provider: Provider): string {
+  return createHash('sha256').update(JSON.stringify(provider.definition)).digest('hex').slice(0, 16);
 }

@@ -71,6 +71,10 @@ export function compileDefinition(name: string, definition: Definition): Provide
       throw new UsageError(`${name} has no direct conversations (--peer)`, { hint: 'use --channel' });
     }
     const template = peer?.path ?? definition.request.path;
+    // encodeURIComponent leaves `.` and `..` alone, and a URL resolves them: another endpoint would be asked
+    if ((target.id === '.' || target.id === '..') && /\{(channel|peer)\}/.test(template)) {
+      throw new UsageError(`${name}: the id "${target.id}" cannot be placed in the request path`, { hint: 'check --channel / --peer' });
+    }
     const id = encodeURIComponent(target.id);
     const path = template.replaceAll('{channel}', id).replaceAll('{peer}', id).replaceAll('{page}', String(page ?? ''));
     const url = apiUrl(settings.baseUrl, path);
