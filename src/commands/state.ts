@@ -35,7 +35,9 @@ export async function stateReset(
   ctx: StateContext,
 ): Promise<void> {
   if (options.all) {
-    for (const { file } of await listStates(ctx.stateDir)) {
+    // Only files that are ours by name and by content: the state directory may be shared with anything.
+    for (const { file, state } of await listStates(ctx.stateDir)) {
+      if (!state) continue;
       const name = basename(file);
       await removeState(ctx.stateDir, name);
       await clearCheckpoint(checkpointDir(ctx.stateDir, name));

@@ -31,7 +31,7 @@ export function printDryRun(
     apiKey: profile.apiKey ? redactSecret(profile.apiKey) : null,
     channels: jobs.map((job) => (job.target.kind === 'peer' ? `peer:${job.target.id}` : job.target.id)),
     format: plan.format,
-    output: plan.output.kind === 'stdout' ? '-' : plan.output.kind === 'file' ? plan.output.path : `${plan.output.dir}/`,
+    output: plan.output.kind === 'stdout' ? '-' : plan.output.kind === 'file' ? plan.output.path : plan.output.kind === 'template' ? plan.output.pattern : `${plan.output.dir}/`,
     order: plan.order,
     since: plan.window.since !== undefined ? new Date(plan.window.since).toISOString() : null,
     until: plan.window.until !== undefined ? new Date(plan.window.until).toISOString() : null,

@@ -73,6 +73,12 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (!Number.isInteger(profile.retries) || profile.retries < 0) throw new UsageError('--retries must be a whole number, 0 or more');
   if (profile.pageSize !== undefined) positive('--page-size', profile.pageSize, true);
   if (options.limit !== undefined) positive('--limit', options.limit, true);
+  if (options.adopt && !options.incremental) throw new UsageError('--adopt continues a file with --incremental: give both');
+  if (options.incremental && options.limit !== undefined) {
+    throw new UsageError('--incremental with --limit would leave out for good every message between the last run and the newest N', {
+      hint: 'drop --limit (an incremental run fetches only what is new), or export the newest N without --incremental',
+    });
+  }
 
   const now = Date.now();
   const since = options.since !== undefined ? parseTimeSpec(options.since, '--since', now) : undefined;
@@ -93,7 +99,8 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       });
     }
   }
-  const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? 'jsonl';
+  const format =
+    profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : output.kind === 'template' ? formatFromPath(output.pattern) : undefined) ?? 'jsonl';
   if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv or md, not ${JSON.stringify(format)}`);
 
   return {
@@ -105,7 +112,18 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     window: { since, until, after: undefined },
     limit: options.limit,
     pageSize: profile.pageSize ?? provider.defaultPageSize,
+    apiRoot: normalizeApiRoot(base),
   };
+}
+
+/**
+ * The API root as an identity (state, checkpoints, output ownership): no
+ * credentials, query or fragment, lower-case host, no default port, no
+ * trailing slash — `https://Site.example/api/` is `https://site.example/api`.
+ */
+export function normalizeApiRoot(url: URL): string {
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.protocol}//${url.host}${path}`;
 }
 
 function positive(flag: string, value: number, integer: boolean): void {

@@ -38,6 +38,8 @@ function sample(overrides: Partial<ChannelState> = {}): ChannelState {
     messages: 321,
     updatedAt: '2024-01-23T10:00:00.000Z',
     pending: null,
+    fingerprint: null,
+    future: [],
     ...overrides,
   };
 }
