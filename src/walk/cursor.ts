@@ -91,6 +91,10 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
         next = cursor;
         logger.debug(`${label}: ${count} messages share ${new Date(cursor).toISOString()}; asking for ${limit} per page`);
       } else {
+        logger.warn(
+          `${label}: ${count} messages share the millisecond ${new Date(cursor).toISOString()} and the server returns at most ${count} per request; ` +
+            `stepping past it — messages at that millisecond beyond these ${count} may be missing from the export`,
+        );
         next = cursor - 1;
         limit = baseLimit;
         lengthBeforeGrowth = undefined;
