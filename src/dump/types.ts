@@ -27,6 +27,11 @@ export interface DumpOptions extends ProfileFlags {
   allowInsecure?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
+  excel?: boolean | undefined;
+  /** zone transcripts show times in (default: this machine's) */
+  tz?: string | undefined;
+  /** without a terminal, a stats line every interval ("1m"; "0" = none) */
+  stats?: string | undefined;
 }
 
 export interface DumpIo {
@@ -66,6 +71,8 @@ export interface ChannelDone {
   future: Array<{ id: string; time: number }>;
   /** this export's checkpoint directory, removed once the output is written */
   checkpoints: string;
+  /** bytes this channel put into its output (for the summary) */
+  written: { bytes: number };
 }
 
 export interface DumpPlan {
@@ -79,4 +86,9 @@ export interface DumpPlan {
   pageSize: number;
   /** the API root as an identity: no credentials, no trailing slash, lower-case host */
   apiRoot: string;
+  /** zone transcripts show times in (--tz, else this machine's) */
+  displayZone: string;
+  incremental: boolean;
+  /** CSV for Excel: BOM, ids as text */
+  excel: boolean;
 }

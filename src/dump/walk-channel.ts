@@ -79,6 +79,7 @@ function exportKey(job: ChannelJob, ctx: WalkContext, window: TimeWindow): Recor
     order: plan.order,
     // the spool holds format-specific lines (spool-codec.ts)
     format: plan.format,
+    excel: plan.excel,
     pageSize: plan.pageSize,
     raw: settings.raw,
     timezone: settings.timezone ?? null,
@@ -99,6 +100,7 @@ const KEY_NAMES: Record<string, string> = {
   pageSize: '--page-size',
   raw: '--raw',
   timezone: '--timezone',
+  excel: '--excel',
 };
 
 /** "--page-size 10 → 50, --raw false → true": what makes a checkpoint another export's. */
@@ -146,7 +148,7 @@ function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resume
 
 async function walkIntoWriter(job: ChannelJob, target: Target, start: ChannelStart, ctx: WalkContext): Promise<void> {
   const window = windowOf(ctx.plan, start);
-  const bar = ctx.progress.start(job.label);
+  const bar = ctx.progress.start(job.label, { totalIsExact: isWhole(ctx.plan, window) && start.resumeFrom === undefined });
   const writer = await target.openChannel!(job, start);
   let kept = 0;
   try {
@@ -193,8 +195,8 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     window = { ...window, since: resumed.since ?? undefined, until: resumed.until ?? undefined };
     logger.info(`${job.label}: resuming after ${resumed.kept} messages`);
   }
-  const bar = ctx.progress.start(job.label);
-  const codec = spoolCodecFor(plan.format);
+  const bar = ctx.progress.start(job.label, { totalIsExact: !resumed && isWhole(plan, window) });
+  const codec = spoolCodecFor(plan.format, { excel: plan.excel });
   const spool = new Spool(join(checkpoints, 'spool'), plan.order, ctx.runSize, resumed?.runs ?? [], ctx.checkpointEveryMs, codec.keyOf);
   let kept = resumed?.kept ?? 0;
   let newest: ChannelDone['newest'] = resumed?.newest ?? undefined;
@@ -258,7 +260,7 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const skip = plan.order === 'asc' ? result.count - take : 0;
     bar.finish(take);
     // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-    return { job, spool, result, skip, take, newest, future: futureList(), checkpoints };
+    return { job, spool, result, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 } };
   } catch (error) {
     bar.fail();
     // Keep what is on disk for --resume; a walk that spilled nothing, or spooled
@@ -272,6 +274,11 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
 }
 
 async function* emptyWalk(): AsyncGenerator<WalkBatch> {}
+
+/** The API's total is what this run exports only when nothing narrows it (progress shows "of N" then). */
+function isWhole(plan: DumpPlan, window: TimeWindow): boolean {
+  return window.since === undefined && window.until === undefined && window.after === undefined && plan.limit === undefined;
+}
 
 function withHint(error: ChatExportError, hint: string): ChatExportError {
   Object.defineProperty(error, 'hint', { value: error.hint ? `${error.hint}; ${hint}` : hint });

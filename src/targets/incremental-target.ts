@@ -267,10 +267,11 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
   const file = await open(path, 'a');
   const stream = file.createWriteStream();
   try {
-    await writeChannel(stream, createSink(plan.format), summary, done.result, {
+    await writeChannel(stream, createSink(plan.format, { excel: plan.excel }), summary, done.result, {
       format: plan.format,
       skip: done.skip,
       take: done.take,
+      counter: done.written,
     });
     stream.end();
     await new Promise<void>((resolve, reject) => {
