@@ -10,7 +10,7 @@ import { openAtomic } from '../sinks/atomic-file.js';
 import { lastDayWritten } from '../sinks/markdown.js';
 import { createSink } from '../sinks/registry.js';
 import { writeChannel, writeChunk } from '../sinks/write.js';
-import { listStates, readState, writeState, type ChannelState } from '../state.js';
+import { listStates, readState, removeState, writeState, type ChannelState } from '../state.js';
 import { readExisting } from './adopt.js';
 import type { TargetContext } from './context.js';
 import { fingerprintFile } from './fingerprint.js';
@@ -214,6 +214,8 @@ export async function recordState(
     fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
     future: [...future].map(([id, time]) => ({ id, time })),
   });
+  // A state found under its name from before API roots were normalized now lives under the new one.
+  if (done.job.legacyStateName !== done.job.stateName) await removeState(ctx.stateDir, done.job.legacyStateName);
 }
 
 /**

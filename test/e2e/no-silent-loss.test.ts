@@ -111,6 +111,22 @@ describe.concurrent('2. checkpoints follow time, and are announced only when the
     expect(readdirSync(checkpoints)).toEqual([]);
   });
 
+  it('a final write that fails (disk full: /dev/full) keeps the checkpoint: --resume writes it without asking the server again', async () => {
+    const server = await serve([{ provider: 'dishawang', id: '89', count: 60 }]);
+    const box = sandbox();
+    const args = ['--provider', 'dishawang', '--channel', '89'];
+    const env = { CHAT_EXPORT_RUN_SIZE: '10' };
+    const failed = await dump(server, box, [...args, '-o', '/dev/full'], env);
+    expect(failed.code, explain(failed)).not.toBe(0);
+    expect(readdirSync(join(stateDir(box), 'checkpoints'))).toHaveLength(1);
+    server.resetLog();
+    const target = join(box.dir, 'out', 'after-full.jsonl');
+    const resumed = await dump(server, box, [...args, '-o', target, '--resume'], env);
+    expect(resumed.code, explain(resumed)).toBe(0);
+    expect(server.log).toHaveLength(0);
+    expect(jsonlIds(readFileSync(target, 'utf8'))).toEqual(truthIds(server, 'dishawang', '89'));
+  });
+
   it('a failure before any checkpoint does not tell the user to --resume', async () => {
     const server = await serve([{ provider: 'discuz', id: '73', count: 100 }], { faults: [{ kind: 'status', status: 500, nth: 2, times: 100 }] });
     const box = sandbox();
