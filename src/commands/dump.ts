@@ -53,6 +53,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     stream: io.stderr,
     logger,
     statsIntervalMs,
+    totalChannels: jobs.length,
   });
   const started = Date.now();
   const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
