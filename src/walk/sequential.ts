@@ -68,6 +68,7 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
       }
 
       let next: SequentialPosition | 'end';
+      let withheld: Array<{ reason: string; count: number }> | undefined;
       if (provider.step === 'offset') {
         const offset = 'offset' in position ? position.offset : 0;
         const after = offset + records;
@@ -76,8 +77,9 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
         else if (!short) next = { offset: after };
         else if (announcesMore(fetched, records)) {
           // Still short after re-reading: step past what the server withheld, loudly.
-          options.logger.warn(`${label}: the server answered offset ${offset} with ${records} of ${size} records though it says more follow; going on past them`);
-          next = records === 0 ? { offset: offset + size } : { offset: after };
+          // counted as missing (exit 5): the walk goes on past what the server withheld
+          withheld = [{ reason: `offset ${offset} came back with ${records} of ${size} records though the server says more follow (GET ${shown(position)})`, count: size - records }];
+          next = { offset: offset + size };
         } else next = 'end';
       } else {
         const value = page.next;
@@ -101,6 +103,7 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
         page: number,
         total: page.total,
         checkpoint: { kind: 'sequential', position: next === 'end' ? position : next, lastIds: fetched.entries.map((e) => e.message.id) },
+        ...(withheld ? { missing: withheld } : {}),
       };
       if (next === 'end') return;
       position = next;

@@ -147,6 +147,13 @@ describe('requests built from a definition', () => {
     expect(req.headers.Accept).toBe('application/vnd.x+json');
   });
 
+  it('the ids . and .. are refused in a request path (a URL would resolve them to another endpoint)', () => {
+    const p = provider({ request: { path: '/rooms/{channel}/messages' } });
+    if (p.paging !== 'sequential') throw new Error('offset is sequential');
+    for (const id of ['.', '..']) expect(() => p.buildRequest(settings, { id, kind: 'channel' }, { start: true }, 10)).toThrow(/cannot be placed in the request path/);
+    expect(p.buildRequest(settings, { id: '...', kind: 'channel' }, { start: true }, 10).url.pathname).toBe('/root/rooms/.../messages');
+  });
+
   it('0-based page numbers; an exclusive time cursor is sent one millisecond later', () => {
     const pages = provider({ paging: { type: 'pages', param: 'page', first: 0, size: { param: 'per', default: 10, max: 50 } } });
     if (pages.paging !== 'pages') throw new Error('pages');
