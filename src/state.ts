@@ -20,7 +20,7 @@ const stateSchema = z.object({
   kind: z.enum(['channel', 'peer']),
   newest: z.object({ time: z.number(), ids: z.array(z.string()) }).nullable(),
   output: z.string(),
-  format: z.enum(['jsonl', 'csv', 'md']),
+  format: z.enum(['jsonl', 'csv', 'md', 'html']),
   order: z.enum(['asc', 'desc']),
   /** output size in bytes after the last completed write */
   size: z.number().int().nonnegative(),

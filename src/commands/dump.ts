@@ -5,7 +5,8 @@ import { printDryRun } from '../dump/dry-run.js';
 import { deliverIncremental, loadIncrementalState, recordState } from '../dump/incremental.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions } from '../dump/types.js';
-import { writeInto } from '../dump/write-output.js';
+import { closeDocumentOf, writeInto } from '../dump/write-output.js';
+import { writeChunk } from '../sinks/write.js';
 import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
 import { HttpClient } from '../http/client.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
@@ -73,6 +74,11 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     if (plan.output.kind === 'file' && jobs.length > 1) {
       throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {
         hint: 'each channel keeps its own file and state',
+      });
+    }
+    if (plan.format === 'html') {
+      throw new UsageError('--incremental does not apply to HTML: a page is one document with its header and count', {
+        hint: 'export HTML without --incremental (or keep an incremental JSONL / archive and render HTML from it)',
       });
     }
     if (plan.format === 'md' && plan.order === 'desc') {
@@ -268,7 +274,11 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       }
       if (handle) {
         // Never rename an interrupted run's output over an earlier complete one.
-        if (succeeded > 0 && !io.signal?.aborted) await handle.commit();
+        if (succeeded > 0 && !io.signal?.aborted) {
+          const tail = closeDocumentOf(plan);
+          if (tail) await writeChunk(handle.stream, tail);
+          await handle.commit();
+        }
         else await handle.abort();
       }
     }

@@ -94,7 +94,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     }
   }
   const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? 'jsonl';
-  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv or md, not ${JSON.stringify(format)}`);
+  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv, md or html, not ${JSON.stringify(format)}`);
 
   return {
     targets,

@@ -10,7 +10,7 @@
  *     second line
  *
  *     **bob** · 09:16 · _edited 2024-01-23 09:20_
- *     > ↪ reply to 96
+ *     > ↪ reply to **alice**: first line second line
  *
  *     text of the reply\
  *     📎 photo\.png <https://example.com/photo.png>
@@ -27,14 +27,18 @@ import {
   markdownUrl,
 } from '../text/escape-markdown.js';
 import { UTC, formatLocal, parseZone, type Zone } from '../text/zone.js';
+import { EMPTY_REPLY_INDEX, type ReplyIndex } from './reply-context.js';
 import type { ChannelSummary, Sink } from './types.js';
 
 export function createMarkdownSink(): Sink {
   let zone: Zone = UTC;
   let currentDay: string | null = null;
+  let replies: ReplyIndex = EMPTY_REPLY_INDEX;
   return {
+    quotesReplies: true,
     begin(summary) {
       zone = parseZone(summary.timezone ?? 'UTC');
+      replies = summary.replies ?? EMPTY_REPLY_INDEX;
       // Continuing a file: its last day heading still applies to the same day.
       currentDay = summary.append ? summary.append.lastDay : null;
       return summary.append ? '' : `${formatTitle(summary, zone)}\n`;
@@ -46,7 +50,7 @@ export function createMarkdownSink(): Sink {
         currentDay = local.day;
         out = `\n## ${local.day}\n`;
       }
-      return `${out}\n${formatMessage(message, local.time, zone)}`;
+      return `${out}\n${formatMessage(message, local.time, zone, replies)}`;
     },
     end: () => '',
   };
@@ -79,19 +83,29 @@ function formatTitle(summary: ChannelSummary, zone: Zone): string {
   const zoneName = zone.kind === 'fixed' && zone.name !== 'UTC' ? `UTC${zone.name}` : zone.name;
   const provider = escapeMarkdownInline(summary.provider);
   const channel = escapeMarkdownInline(summary.channel);
-  return `# ${provider} · ${channel} — ${count}${span} (${escapeMarkdownInline(zoneName)})`;
+  const part = summary.part && summary.part.count > 1 ? `, part ${summary.part.index} of ${summary.part.count}` : '';
+  return `# ${provider} · ${channel} — ${count}${span} (${escapeMarkdownInline(zoneName)})${part}`;
 }
 
-function formatMessage(message: Message, time: string, zone: Zone): string {
+function formatMessage(message: Message, time: string, zone: Zone, replies: ReplyIndex): string {
   const head = formatHead(message, time, zone);
   const body = [...escapeMarkdownLines(message.text), ...message.attachments.map(formatAttachment)];
   if (message.replyTo) {
     // A block quote may interrupt the head's paragraph, but the body needs a
     // blank line after it or it would continue the quote lazily.
-    const quote = `> ↪ reply to ${escapeMarkdownInline(message.replyTo)}`;
+    const quote = `> ↪ reply to ${formatQuoted(message.replyTo, replies)}`;
     return body.length > 0 ? `${head}\n${quote}\n\n${body.join(HARD_BREAK)}\n` : `${head}\n${quote}\n`;
   }
   return body.length > 0 ? `${head}${HARD_BREAK}${body.join(HARD_BREAK)}\n` : `${head}\n`;
+}
+
+/** The quoted message's author and the start of its text when it is in the export, else its id. */
+function formatQuoted(id: string, replies: ReplyIndex): string {
+  const quoted = replies.get(id);
+  if (!quoted) return `message ${escapeMarkdownInline(id)}`;
+  const author = escapeMarkdownInline(quoted.author) || escapeMarkdownInline(id);
+  const text = escapeMarkdownInline(quoted.text);
+  return text === '' ? `**${author}**` : `**${author}**: ${text}`;
 }
 
 function formatHead(message: Message, time: string, zone: Zone): string {
