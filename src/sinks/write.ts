@@ -50,9 +50,14 @@ export async function writeChannel(
   // (spool-codec.ts): only Markdown and HTML are formatted here.
   const jsonl = options.format === 'jsonl';
   const csv = options.format === 'csv';
-  for await (const line of spool.lines()) {
+  // Pulled one at a time, never past `take`: a partitioned export hands every
+  // part the same iterator, and a line read but not written would be lost.
+  const lines = spool.lines()[Symbol.asyncIterator]();
+  while (written < options.take) {
+    const next = await lines.next();
+    if (next.done) break;
+    const line = next.value;
     if (index++ < options.skip) continue;
-    if (written >= options.take) break;
     written++;
     if (jsonl) buffer += `${line}\n`;
     else if (csv) buffer += csvRowOf(line);
@@ -62,6 +67,7 @@ export async function writeChannel(
       buffer = '';
     }
   }
+  if (written >= options.take) await lines.return?.();
   buffer += sink.end() + closing(sink, options);
   if (buffer) await writeChunk(stream, buffer);
   return written;
