@@ -85,6 +85,8 @@ export async function writePartitioned(
       const iterator = skipped(channel.result.lines(), channel.skip);
       let left = channel.take;
       let first = true;
+      // reply positions count from the channel's first message
+      const channelStart = offset;
       // A channel with no messages still gets its header, in the current part.
       while (first || left > 0) {
         // (an empty channel's header goes into the current part even when it is full)
@@ -94,7 +96,7 @@ export async function writePartitioned(
         }
         const room = options.size - inPart;
         const take = Math.min(room, left);
-        const part = partInfo(partIndex, offset);
+        const part = partInfo(partIndex, channelStart);
         const summary: ChannelSummary = { ...channel.summary, replies, part };
         const sink = createSink(options.format);
         await writeChannel(handle!.stream, sink, summary, { ...channel.result, lines: () => iterator }, {
