@@ -68,4 +68,8 @@ export interface DumpPlan {
   window: TimeWindow;
   limit: number | undefined;
   pageSize: number;
+  /** --partition: at most this many messages per file */
+  partition?: number | undefined;
+  /** --media: where files go and the largest one kept */
+  media?: { dir: string; maxBytes: number } | undefined;
 }

@@ -29,6 +29,10 @@ export const profileSchema = z.strictObject({
   timezone: timezone.optional(),
   format: z.enum(FORMATS).optional(),
   output: z.string().min(1).optional(),
+  partition: z.number().int().positive().optional(),
+  media: z.boolean().optional(),
+  mediaDir: z.string().min(1).optional(),
+  mediaMaxSize: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -27,6 +27,7 @@ import {
   markdownUrl,
 } from '../text/escape-markdown.js';
 import { UTC, formatLocal, parseZone, type Zone } from '../text/zone.js';
+import { relativeUrl } from './html.js';
 import { EMPTY_REPLY_INDEX, type ReplyIndex } from './reply-context.js';
 import type { ChannelSummary, Sink } from './types.js';
 
@@ -125,5 +126,16 @@ function formatHead(message: Message, time: string, zone: Zone): string {
 
 function formatAttachment(attachment: Attachment): string {
   const label = attachment.name !== null && attachment.name !== attachment.url ? escapeMarkdownInline(attachment.name) : '';
+  if (attachment.file) {
+    // --media: the local copy, by a relative link whose every segment is percent-encoded (so
+    // nothing in it can end the destination); pictures are shown.
+    const target = `(<${relativeUrl(attachment.file)}>)`;
+    const text = label || escapeMarkdownInline(attachment.file.split('/').pop() ?? '') || 'file';
+    return isPicture(attachment) ? `📎 ![${text}]${target}` : `📎 [${text}]${target}`;
+  }
   return `📎 ${label === '' ? '' : `${label} `}${markdownUrl(attachment.url)}`;
+}
+
+function isPicture(attachment: Attachment): boolean {
+  return /^image(\/|$)/i.test(attachment.type ?? '') || /\.(png|jpe?g|gif|webp|avif|bmp)$/i.test(attachment.file ?? '');
 }
