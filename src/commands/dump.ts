@@ -6,6 +6,9 @@ import { deliverIncremental, loadIncrementalState, recordState } from '../dump/i
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions } from '../dump/types.js';
 import { closeDocumentOf, writeInto } from '../dump/write-output.js';
+import { credentialHeaders, finishMedia, openMediaStage } from '../dump/media-run.js';
+import { deliverPartitioned } from '../dump/partitioned.js';
+import type { ChannelMedia } from '../media/stage.js';
 import { writeChunk } from '../sinks/write.js';
 import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
 import { HttpClient } from '../http/client.js';
@@ -119,6 +122,13 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     logger,
     retryBaseMs: numberFromEnv(io.env.CHAT_EXPORT_RETRY_BASE_MS),
   });
+  const media = await openMediaStage(plan, settings, credentialHeaders(provider, settings, plan.targets[0]!), http, logger, io.signal).catch(async (error) => {
+    await http.close();
+    await Promise.all(unlocks.map((unlock) => unlock()));
+    throw error;
+  });
+  // --media: a stage between the walk and the spool, rewriting references to local copies.
+  const channelMedia: Array<ChannelMedia | undefined> = jobs.map((job) => media?.forChannel(job.path, job.label));
   const progress = await createProgress({
     enabled: options.progress !== false && verbosity !== 'quiet' && Boolean(io.stderr.isTTY),
     stream: io.stderr,
@@ -145,6 +155,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       order: plan.order,
       // the spool holds format-specific lines (spool-codec.ts)
       format: plan.format,
+      media: Boolean(plan.media),
     });
     const saved = options.resume ? await readCheckpoint(checkpoints) : undefined;
     const resumed = saved?.key === key ? saved : undefined;
@@ -181,8 +192,9 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         stats: bar.stats,
       });
       for await (const batch of walk) {
-        for (const entry of batch.entries) {
-          if (!inWindow(window, entry.time, entry.message.id)) continue;
+        const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+        await channelMedia[job.index]?.apply(entries);
+        for (const entry of entries) {
           spool.add(entry.time, entry.message.id, codec.encode(entry.message));
           kept++;
           if (!newest || entry.time > newest.time) newest = { time: entry.time, ids: [entry.message.id] };
@@ -226,6 +238,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
+  let mediaError: ChatExportError | undefined;
   const pending = runPool(jobs, profile.concurrency, walkOne);
   // Failures are collected below in channel order; until then they must not count as unhandled.
   for (const promise of pending) promise.catch(() => {});
@@ -238,6 +251,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
           try {
             const done = await promise;
             if (options.incremental) await deliverIncremental(done, job.path!, plan, profile, stateDir, logger);
+            else if (plan.partition) await deliverPartitioned(job.path!, [done], plan, profile, logger);
             else await writeInto(await openAtomic(job.path!), done, plan, profile, 0);
             succeeded++;
           } catch (error) {
@@ -253,6 +267,19 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       } catch (error) {
         failures.push({ job, error });
       }
+    } else if (plan.partition && plan.output.kind === 'file') {
+      // Parts are counted over every channel: all must be in before the first is written.
+      const dones: ChannelDone[] = [];
+      for (const [index, promise] of pending.entries()) {
+        try {
+          dones.push(await promise);
+          succeeded++;
+        } catch (error) {
+          failures.push({ job: jobs[index]!, error });
+        }
+      }
+      if (dones.length > 0 && !io.signal?.aborted) await deliverPartitioned(plan.output.path, dones, plan, profile, logger);
+      else for (const done of dones) await done.spool.dispose();
     } else {
       // One stream for every channel: written in the order the channels were given.
       let handle: OutputHandle | undefined;
@@ -282,8 +309,13 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         else await handle.abort();
       }
     }
+    if (media && !io.signal?.aborted) {
+      mediaError = await finishMedia(media, jobs.map((job) => ({ label: job.label, media: channelMedia[job.index] })), logger);
+    }
   } finally {
     progress.stop();
+    // The index of what this run downloaded is kept even when it fails.
+    if (media) await media.close().catch(() => {});
     await http.close();
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
@@ -296,7 +328,10 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   for (const { error } of failures) reportFailure(logger, error);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   logger.debug(`${http.stats.requests} requests, ${http.stats.retries} retries in ${seconds} s`);
-  if (failures.length === 0) return;
+  if (failures.length === 0) {
+    if (mediaError) throw new ExitError(mediaError.exitCode);
+    return;
+  }
   if (succeeded > 0) {
     throw new PartialError(
       `${failures.length} of ${jobs.length} channels failed (${failures.map((f) => f.job.target.id).join(', ')}); the others were written`,

@@ -132,7 +132,7 @@ export class MediaStage {
     const failures: MediaFailure[] = [];
     let fetched = 0;
     await Promise.all(
-      this.options.store.failedUrls().map(async (url) => {
+      this.options.store.failedUrls().filter((url) => !this.inFlight.has(url)).map(async (url) => {
         const outcome = await this.fetch(url, null, label);
         if ('error' in outcome) failures.push({ url, reason: outcome.error });
         else if (outcome.downloaded) fetched++;
@@ -175,7 +175,12 @@ export class MediaStage {
       if (this.options.signal?.aborted) throw error;
       // The media directory itself failing is the run's problem, not one file's.
       if (error instanceof ChatExportError && error.exitCode === 6) throw error;
-      const reason = sanitizeForTerminal(error instanceof Error ? error.message.replace(/^[^:]*media: /, '') : String(error));
+      // "HTTP 404", "over the … size cap": the URL is named beside it already.
+      const shown = redactUrl(url);
+      const message = error instanceof Error ? error.message : String(error);
+      const reason = sanitizeForTerminal(
+        message.replace(`${label} media: `, '').replace(` from ${shown}`, '').replace(` on ${shown}`, '').replace(`${shown} `, '').replace(/ \(gave up after .*\)$/, ''),
+      );
       store.recordFailure(url, reason);
       this.options.logger.debug(`media ${redactUrl(url)}: ${reason}`);
       return { error: reason };

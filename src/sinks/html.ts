@@ -54,6 +54,8 @@ a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 .group>.msg>.t{position:absolute;left:-60px;width:50px;text-align:right;top:3px;font-size:11px;opacity:.85}
 .group>.msg:first-of-type>.t{display:none}
 .text{white-space:pre-wrap;unicode-bidi:isolate;text-align:left}
+.msg>.text{display:inline}
+.msg>.marks{display:inline}
 .mark{display:inline-block;margin-left:4px;padding:0 5px;border-radius:3px;background:var(--chip);color:var(--muted);font-size:11px;vertical-align:1px}
 .deleted>.text{color:var(--muted);text-decoration:line-through}
 .deleted .mark.del{color:var(--del)}
@@ -229,9 +231,13 @@ function renderMessage(message: Message, time: string, zone: Zone, replies: Repl
   const imageUrl = imageMessageUrl(message);
   // An image message's text is the picture's URL: once the picture itself is shown, the URL is noise.
   const shown = imageUrl !== undefined && message.attachments.some((a) => a.url === imageUrl && a.file);
-  const text = shown || message.text === '' ? undefined : html`<div class="text" dir="auto">${renderText(message.text)}</div>`;
   const markers = renderMarkers(message, zone);
-  return html`<article class="${classes}" id="m-${message.id}" data-id="${message.id}"><time class="t" datetime="${message.timestamp}">${time}</time>${renderReply(message, replies, part)}${text}${markers.value === '' ? undefined : html`<div class="marks">${markers}</div>`}${renderAttachments(message.attachments)}</article>
+  // Markers follow the text on its last line, as chat apps show "(edited)".
+  const body =
+    shown || message.text === ''
+      ? markers.value === '' ? undefined : html`<div class="marks">${markers}</div>`
+      : html`<div class="text" dir="auto">${renderText(message.text)}</div>${markers.value === '' ? undefined : html`<span class="marks">${markers}</span>`}`;
+  return html`<article class="${classes}" id="m-${message.id}" data-id="${message.id}"><time class="t" datetime="${message.timestamp}">${time}</time>${renderReply(message, replies, part)}${body}${renderAttachments(message.attachments)}</article>
 `;
 }
 
