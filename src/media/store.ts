@@ -17,10 +17,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { ChatExportError } from '../errors.js';
+import { isProcessAlive } from '../pid.js';
 
 export const INDEX_FILE = 'index.json';
 
@@ -95,6 +96,7 @@ export class MediaStore {
     } catch (error) {
       throw new MediaWriteError(`cannot create the media directory ${store.dir}: ${(error as Error).message}`, { hint: 'check --media-dir' });
     }
+    await removeDeadTemps(store.dir);
     const loaded = await readIndex(store.dir);
     if (loaded === 'corrupt') warn(`media index ${join(store.dir, INDEX_FILE)} is not readable; starting a new one (files already there are kept and reused)`);
     else if (loaded) store.index = loaded;
@@ -223,5 +225,15 @@ async function readIndex(dir: string): Promise<IndexFile | undefined | 'corrupt'
     return { version: 1, files, failed };
   } catch {
     return 'corrupt';
+  }
+}
+
+/** Temp files of runs that were killed mid-download (their pid is gone). */
+async function removeDeadTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const match = /^\.(?:download-|index\.json\.)(\d+)[.-].*\.tmp$/.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid !== process.pid && !isProcessAlive(pid)) await rm(join(dir, name), { force: true });
   }
 }

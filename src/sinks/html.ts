@@ -84,7 +84,8 @@ const CSS_HASH = createHash('sha256').update(CSS, 'utf8').digest('base64');
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   `style-src 'sha256-${CSS_HASH}'`,
-  "img-src 'self' data:",
+  // file: too: Firefox gives every local file an origin of its own, so 'self' alone would hide the media.
+  "img-src 'self' data: file:",
   "base-uri 'none'",
   "form-action 'none'",
   "frame-src 'none'",

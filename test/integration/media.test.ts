@@ -185,6 +185,19 @@ describe('media stage', () => {
     expect(existsSync(resolve(dir, second.messages[0]!.sender.avatarFile!))).toBe(true);
   });
 
+  it('removes the temp files of a run killed mid-download, and only those', async () => {
+    const dir = scratch();
+    const media = join(dir, 'media');
+    await MediaStore.open(media, () => {});
+    const dead = join(media, '.download-999999999-abcdef.tmp');
+    const alive = join(media, `.download-${process.pid}-abcdef.tmp`);
+    writeFileSync(dead, 'partial');
+    writeFileSync(alive, 'partial');
+    await MediaStore.open(media, () => {});
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(alive)).toBe(true);
+  });
+
   it('downloads only http(s) URLs', async () => {
     const dir = scratch();
     const original = message('1', { avatar: 'file:///etc/passwd', attachments: [{ url: 'javascript:alert(1)', name: null, type: null }, { url: 'data:image/png;base64,AAAA', name: null, type: null }] });
