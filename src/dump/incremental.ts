@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { openAtomic } from '../sinks/atomic-file.js';
 import { lastDayWritten } from '../sinks/markdown.js';
+import { buildReplyIndex, nextReplyWindow, withEarlier, type ReplyWindow } from '../sinks/reply-context.js';
 import { createSink } from '../sinks/registry.js';
 import { writeChannel, writeChunk } from '../sinks/write.js';
 import { readState, writeState, type ChannelState } from '../state.js';
@@ -60,7 +61,7 @@ export async function recordState(
   output: string,
   plan: DumpPlan,
   profile: ResolvedProfile,
-  file: { size: number; lastDay: string | null },
+  file: { size: number; lastDay: string | null; replies?: ReplyWindow | undefined },
 ): Promise<void> {
   const previous = done.job.state;
   let newest = previous?.newest ?? null;
@@ -83,6 +84,7 @@ export async function recordState(
     messages: (previous?.messages ?? 0) + done.take,
     updatedAt: new Date().toISOString(),
     pending: null,
+    ...(file.replies ? { replies: file.replies } : {}),
   });
 }
 
@@ -102,9 +104,10 @@ export async function deliverIncremental(
   const state = done.job.state;
   if (!state) {
     const summary = summaryOf(done, plan, profile);
+    const replies = plan.format === 'md' ? await nextReplyWindow(undefined, () => done.result.lines(), done) : undefined;
     await writeInto(await openAtomic(path), done, plan, profile, 0);
     const { size } = await stat(path);
-    await recordState(stateDir, done, path, plan, profile, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
+    await recordState(stateDir, done, path, plan, profile, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null, replies });
     return;
   }
   if (done.take === 0) {
@@ -141,7 +144,13 @@ export async function deliverIncremental(
   const start = (await stat(path)).size;
   await writeState(stateDir, done.job.stateName, { ...state, pending: { size: start } });
   const append = { lastDay: state.lastDay };
-  const summary = summaryOf(done, plan, profile, append);
+  let summary = summaryOf(done, plan, profile, append);
+  let replies: ReplyWindow | undefined;
+  if (plan.format === 'md') {
+    // Replies to messages of earlier runs are quoted as a full export would quote them.
+    summary = { ...summary, replies: withEarlier(await buildReplyIndex(() => done.result.lines(), done), state.replies) };
+    replies = await nextReplyWindow(state.replies, () => done.result.lines(), done);
+  }
   const file = await open(path, 'a');
   const stream = file.createWriteStream();
   try {
@@ -164,5 +173,5 @@ export async function deliverIncremental(
     if (!stream.closed) stream.destroy();
   }
   const { size } = await stat(path);
-  await recordState(stateDir, done, path, plan, profile, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
+  await recordState(stateDir, done, path, plan, profile, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null, replies });
 }

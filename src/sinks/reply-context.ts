@@ -98,3 +98,33 @@ function idOf(line: string): string {
   }
   return (JSON.parse(line) as Message).id;
 }
+
+/** [id, author, text start] of messages already written, kept in an --incremental state. */
+export type ReplyWindow = Array<[string, string, string]>;
+
+/** How many of the last messages an --incremental Markdown transcript remembers for later replies. */
+export const REPLY_WINDOW = 2_000;
+
+/**
+ * An index that also knows the messages of earlier runs (their window): an
+ * --incremental append then quotes an older message just as a full export would.
+ */
+export function withEarlier(index: ReplyIndex, earlier: ReplyWindow | undefined): ReplyIndex {
+  if (!earlier || earlier.length === 0) return index;
+  const known = new Map(earlier.map(([id, author, text]) => [id, { author, text, position: -1 }]));
+  return { get: (id) => index.get(id) ?? known.get(id) };
+}
+
+/** The window after this run: the earlier one followed by this run's messages, the last REPLY_WINDOW kept. */
+export async function nextReplyWindow(earlier: ReplyWindow | undefined, lines: LineSource, window: { skip: number; take: number }): Promise<ReplyWindow> {
+  const ring: string[] = [];
+  let count = 0;
+  for await (const line of sliced(lines(), window)) ring[count++ % REPLY_WINDOW] = line;
+  const start = count > REPLY_WINDOW ? count % REPLY_WINDOW : 0;
+  const recent = [...ring.slice(start), ...ring.slice(0, start)];
+  const added: ReplyWindow = recent.map((line) => {
+    const message = JSON.parse(line) as Message;
+    return [message.id, authorOf(message), textStart(message.text)];
+  });
+  return [...(earlier ?? []), ...added].slice(-REPLY_WINDOW);
+}
