@@ -35,7 +35,7 @@ export async function openMediaStage(
  */
 export async function finishMedia(
   stage: MediaStage,
-  channels: Array<{ label: string; media: ChannelMedia | undefined }>,
+  channels: Array<{ label: string; media?: ChannelMedia | undefined }>,
   logger: Logger,
 ): Promise<PartialError | undefined> {
   const earlier = await stage.retryEarlierFailures('media from earlier runs');

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { partCount, removeStaleParts, writePartitioned, type PartitionChannel } from '../sinks/partition.js';
 import type { ChannelDone, DumpPlan } from './types.js';
-import { summaryOf } from './write-output.js';
+import { summaryOf } from '../targets/write-spooled.js';
 
 /**
  * --partition: the channels' spooled messages into parts of at most

@@ -5,6 +5,7 @@ import type { ChannelTarget } from '../providers/types.js';
 import type { OutputPlan } from '../sinks/output-path.js';
 import type { Format } from '../sinks/types.js';
 import type { ChannelState } from '../state.js';
+import type { ChannelMedia } from '../media/stage.js';
 
 export interface DumpOptions extends ProfileFlags {
   provider: string;
@@ -45,6 +46,8 @@ export interface ChannelJob {
   checkpoints: string;
   /** --incremental: the last successful run's record, after any repair */
   state: ChannelState | undefined;
+  /** --media: this channel's use of the media stage (its counters and failures) */
+  media?: ChannelMedia | undefined;
 }
 
 export interface ChannelDone {
