@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * HTML transcripts opened in a real headless Chromium (DESIGN.md section 3,
  * HTML): every message once and in order, hostile texts inert (no element,

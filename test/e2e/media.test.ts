@@ -96,7 +96,7 @@ describe('--media', () => {
     const page = await openPage(browser(), pathToFileURL(join(out, 'm1.html')).href);
     try {
       await page.page.evaluate(() => document.querySelectorAll('img').forEach((img) => img.setAttribute('loading', 'eager')));
-      await page.page.waitForFunction(() => [...document.images].every((img) => img.complete));
+      await page.page.waitForFunction(() => Array.from(document.images).every((img) => img.complete));
       const images = await page.page.locator('img').evaluateAll((imgs) => imgs.map((img) => ({ src: img.getAttribute('src'), width: (img as HTMLImageElement).naturalWidth })));
       expect(images.filter((img) => img.width === 0)).toEqual([]);
       expect(images.filter((img) => !img.src?.startsWith('media/'))).toEqual([]);
