@@ -40,3 +40,18 @@ export function createLogger(
     },
   };
 }
+
+/**
+ * An error as the lines a person reads: every line starts `chat-export: `
+ * and stands on its own (grep, cron mail), the hint on the same line after
+ * " — ". A message of several lines is a heading ("invalid config FILE:")
+ * and one cause per line: each cause gets the heading in front of it.
+ */
+export function formatErrorLines(message: string, hint?: string): string[] {
+  const lines = message.split('\n').map((line) => sanitizeForTerminal(line).trim()).filter((line) => line !== '');
+  const tail = hint ? ` — ${sanitizeForTerminal(hint)}` : '';
+  if (lines.length === 0) return hint ? [`chat-export: ${sanitizeForTerminal(hint)}`] : [];
+  const [head, ...causes] = lines as [string, ...string[]];
+  if (causes.length === 0) return [`chat-export: ${head}${tail}`];
+  return causes.map((cause, i) => `chat-export: ${head} ${cause}${i === causes.length - 1 ? tail : ''}`);
+}

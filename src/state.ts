@@ -29,6 +29,8 @@ const stateSchema = z.object({
   messages: z.number().int().nonnegative(),
   updatedAt: z.string(),
   pending: z.object({ size: z.number().int().nonnegative() }).nullable(),
+  /** normalized API root of the source (states before it was recorded: absent) */
+  api: z.string().optional(),
   /** Markdown: [id, author, text start] of the last messages written, for replies in later appends to quote */
   replies: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
 });

@@ -25,6 +25,11 @@ export interface DumpOptions extends ProfileFlags {
   allowInsecure?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
+  excel?: boolean | undefined;
+  /** zone transcripts show times in (default: this machine's) */
+  tz?: string | undefined;
+  /** without a terminal, a stats line every interval ("1m"; "0" = none) */
+  stats?: string | undefined;
 }
 
 export interface DumpIo {
@@ -60,6 +65,8 @@ export interface ChannelDone {
   newest: { time: number; ids: string[] } | undefined;
   /** this export's checkpoint directory, removed once the output is written */
   checkpoints: string;
+  /** bytes this channel put into its output (for the summary) */
+  written: { bytes: number };
 }
 
 export interface DumpPlan {
@@ -75,4 +82,9 @@ export interface DumpPlan {
   partition?: number | undefined;
   /** --media: where files go and the largest one kept */
   media?: { dir: string; maxBytes: number } | undefined;
+  /** zone transcripts show times in (--tz, else this machine's) */
+  displayZone: string;
+  incremental: boolean;
+  /** CSV for Excel: BOM, ids as text */
+  excel: boolean;
 }

@@ -18,6 +18,8 @@ export interface WriteOptions {
   openDocument?: DocumentInfo | undefined;
   /** this channel ends its document: write the sink's document tail after it */
   closeDocument?: boolean | undefined;
+  /** bytes written are added here */
+  counter?: { bytes: number } | undefined;
 }
 
 /**
@@ -36,6 +38,13 @@ export async function writeChannel(
   }
   let buffer = options.openDocument && sink.openDocument ? sink.openDocument(options.openDocument) : '';
   buffer += options.headerless ? '' : sink.begin(summary);
+  const counter = options.counter;
+  const writeChunk = counter
+    ? (target: Writable, chunk: string | Buffer) => {
+        counter.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+        return writeChunkTo(target, chunk);
+      }
+    : writeChunkTo;
   if (options.format === 'jsonl' && options.skip === 0 && options.take >= spool.count) {
     // The spool's runs are already JSONL: copy them as they are.
     if (buffer) await writeChunk(stream, buffer);
@@ -77,7 +86,9 @@ function closing(sink: Sink, options: WriteOptions): string {
   return options.closeDocument && sink.closeDocument ? sink.closeDocument() : '';
 }
 
-export async function writeChunk(stream: Writable, chunk: string | Buffer): Promise<void> {
+export const writeChunk = writeChunkTo;
+
+async function writeChunkTo(stream: Writable, chunk: string | Buffer): Promise<void> {
   if (stream.destroyed) throw new Error('output closed');
   if (stream.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {

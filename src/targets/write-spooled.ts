@@ -15,17 +15,18 @@ export async function writeInto(
   commit = true,
 ): Promise<void> {
   try {
-    const sink = createSink(plan.format);
+    const sink = createSink(plan.format, { excel: plan.excel });
     await writeChannel(
       handle.stream,
       sink,
-      summaryOf(done, plan, profile),
+      { ...summaryOf(done, plan, profile), continues: position > 0 },
       done.result,
       {
         format: plan.format,
         skip: done.skip,
         take: done.take,
         headerless: plan.format === 'csv' && position > 0,
+        counter: done.written,
         // A file of its own is a whole document; a shared stream opens one before its first channel
         // and closes it once (closeDocumentOf) after its last.
         openDocument: position === 0 ? documentOf(plan, profile, commit ? [done.job.target.id] : plan.targets.map((t) => t.id)) : undefined,
@@ -48,9 +49,10 @@ export function summaryOf(done: ChannelDone, plan: DumpPlan, profile: ResolvedPr
     channel: done.job.target.id,
     count: done.take,
     ...spanOf(done),
-    timezone: profile.timezone,
+    timezone: plan.displayZone,
     order: plan.order,
     append,
+    growing: plan.incremental,
   };
 }
 
