@@ -5,7 +5,7 @@
  * no script, no request), replies linking to anchors that exist, dark mode,
  * a phone-sized viewport, several channels in one document.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +16,9 @@ import { openPage, useBrowser, type OpenedPage } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
 import { useSandbox, useServer } from '../helpers/fixtures.js';
 import { orderedIds } from '../helpers/ground-truth.js';
+import { createMessage } from '../../src/message.js';
+import { createHtmlSink } from '../../src/sinks/html.js';
+import { writeChannel } from '../../src/sinks/write.js';
 
 const HOUR = 3_600_000;
 const HOSTILE_COUNT = 7 * HOSTILE_TEXTS.length + 30;
@@ -120,7 +123,7 @@ describe('replies, markers and layout in Chromium', () => {
   });
 
   it('marks edited, deleted and system messages and separates days', async () => {
-    const discuz = await exportHtml('discuz', ['55'], 'discuz.html');
+    const discuz = await exportHtml('discuz', ['55'], 'discuz.html', ['--tz', 'UTC']);
     const edited = server().messages('discuz', '55').filter((m) => m.updatedTime !== null && m.updatedTime > m.time);
     await withPage(discuz, async ({ page }) => {
       expect(await page.locator('[data-id] .mark', { hasText: 'edited' }).count()).toBe(edited.length);
@@ -195,5 +198,58 @@ describe('replies, markers and layout in Chromium', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--incremental does not apply to HTML/);
     expect(server().log.length).toBe(before);
+  });
+});
+
+describe('odd ids and names, rendered by the sink itself, in Chromium', () => {
+  it('keeps ids, channel and sender names as text, anchors resolvable, and nothing wider than a phone', async () => {
+    const ids = ['a"b', '<i>', "x' onmouseover='y", '1 2', '#frag', '../..', 'ü/ß'];
+    const base = Date.parse('2024-01-23T10:00:00Z');
+    const messages = ids.map((id, k) =>
+      createMessage({
+        id,
+        provider: 'relation',
+        channel: '<script>window.__pwned=1</script>',
+        time: base + k * 60_000,
+        sender: { id: `u${k % 2}`, name: k % 2 ? '\u202Eevil</b>' : '<b>bold</b>', avatar: null },
+        type: 'text',
+        text: k === 0 ? 'x'.repeat(5000) : `reply ${k}`,
+        replyTo: k > 0 ? ids[k - 1]! : null,
+      }),
+    );
+    const dir = join(sandbox().dir, 'odd');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, 'odd.html');
+    const stream = createWriteStream(path);
+    const spool = {
+      count: messages.length,
+      oldest: base,
+      newest: base,
+      async *lines() {
+        for (const m of messages) yield JSON.stringify(m);
+      },
+      async *chunks() {},
+    };
+    await writeChannel(
+      stream,
+      createHtmlSink(),
+      { provider: 'relation', channel: '<script>window.__pwned=1</script>', count: messages.length, first: null, last: null, timezone: undefined, order: 'asc' },
+      spool,
+      { format: 'html', skip: 0, take: messages.length, openDocument: { provider: 'relation', channels: ['<script>window.__pwned=1</script>'] }, closeDocument: true },
+    );
+    await new Promise<void>((resolve) => stream.end(resolve));
+    await withPage(path, async ({ page }) => {
+      expect(await page.locator('[data-id]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-id')))).toEqual(ids);
+      expect(await page.title()).toBe('relation · <script>window.__pwned=1</script>');
+      expect(await page.locator('script, .name *, .text *, h1 *, title *').count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
+      // Each reply's link finds the quoted message by its anchor.
+      const targets = await page.locator('a.reply').evaluateAll((links) =>
+        links.map((a) => document.getElementById(decodeURIComponent((a.getAttribute('href') ?? '').slice(1)))?.getAttribute('data-id')),
+      );
+      expect(targets).toEqual(ids.slice(0, -1));
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+    }, { viewport: { width: 360, height: 740 } });
   });
 });
