@@ -14,11 +14,24 @@ export interface Logger {
   readonly verbosity: Verbosity;
 }
 
+/**
+ * A progress display (one per process) registers here how to get out of the
+ * way of a line written to the terminal and how to come back below it.
+ */
+export const terminalHooks: { beforeWrite?: (() => void) | undefined; afterWrite?: (() => void) | undefined } = {};
+
+/** A line for stderr written outside a logger (the signal notice): it must not be glued to a bar. */
+export function writeAboveProgress(stream: NodeJS.WritableStream, text: string): void {
+  terminalHooks.beforeWrite?.();
+  stream.write(text);
+  terminalHooks.afterWrite?.();
+}
+
 export function createLogger(
   verbosity: Verbosity,
   stream: NodeJS.WritableStream = process.stderr,
   // A progress display redraws below these lines; it registers itself here.
-  hooks: { beforeWrite?: () => void; afterWrite?: () => void } = {},
+  hooks: { beforeWrite?: (() => void) | undefined; afterWrite?: (() => void) | undefined } = terminalHooks,
 ): Logger & { hooks: typeof hooks } {
   const write = (prefix: string, line: string) => {
     hooks.beforeWrite?.();

@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import { ChatExportError, ExitError } from './errors.js';
-import { formatErrorLines } from './log.js';
+import { formatErrorLines, writeAboveProgress } from './log.js';
 import { sanitizeForTerminal } from './text/sanitize.js';
 
 /**
@@ -15,7 +15,9 @@ async function main(): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts > 1) process.exit(130);
-    process.stderr.write(`\nchat-export: ${signal}: stopping…\n`);
+    // Through the progress display's hooks: the bars are wiped first, so the line starts on its own
+    // (no blank line before it, nothing glued to a bar).
+    writeAboveProgress(process.stderr, `chat-export: ${signal}: stopping…\n`);
     controller.abort(new Error(signal));
   };
   process.on('SIGINT', onSignal);

@@ -19,7 +19,7 @@ export interface Progress {
    */
   start(label: string, options?: { totalIsExact?: boolean }): ChannelProgress;
   /** The channel's messages are in their output: `bytes` written to `output` ("stdout" or a path). */
-  delivered(label: string, output: { path: string; bytes: number }): void;
+  delivered(label: string, output: { path: string; bytes: number | undefined }): void;
   /** Tears the bars down (the terminal as it was), then prints the summary: one line per channel, a total. */
   stop(): void;
 }
@@ -40,7 +40,7 @@ interface Channel extends ChannelState {
   started: number;
   stats: { requests: number; retries: number };
   state: 'walking' | 'walked' | 'failed';
-  output?: { path: string; bytes: number };
+  output?: { path: string; bytes: number | undefined };
 }
 
 /**
@@ -166,9 +166,9 @@ const BAR_EMPTY = '\u2591';
 
 /**
  * One channel's line, at most `width - 1` columns (the last column would make
- * some terminals wrap). What gives way first: the label (cut in the middle,
- * so the end of a long channel id stays) down to 12 columns and the bar down
- * to 10, then the ETA or date, the rate, the pages; the message count never.
+ * some terminals wrap). What gives way first: the bar down to 6 columns, the
+ * label (cut in the middle, so the end of a long channel id stays) down to
+ * 12, then the ETA or date, the rate, the pages; the message count never.
  */
 export function formatBarLine(state: ChannelState, width: number): string {
   const max = Math.max(20, Math.floor(width) - 1);
@@ -179,8 +179,8 @@ export function formatBarLine(state: ChannelState, width: number): string {
     const labelMin = Math.min(label.length, 12);
     if (state.total !== undefined && state.total > 0) {
       const avail = max - stats.length - 4;
-      // the bar takes 10 to 24 columns, the label at least 12 (or all of a shorter one)
-      const barWidth = Math.max(10, Math.min(24, avail - Math.min(label.length, 24)));
+      // the bar takes 6 to 24 columns; the label keeps up to 24 before the bar shrinks
+      const barWidth = Math.max(6, Math.min(24, avail - Math.min(label.length, 24)));
       if (avail - barWidth >= labelMin) {
         const filled = Math.round((Math.min(state.messages, state.total) / state.total) * barWidth);
         const bar = BAR_FULL.repeat(filled) + BAR_EMPTY.repeat(barWidth - filled);
@@ -219,7 +219,9 @@ function statsParts(state: ChannelState): string[] {
 export function fitMiddle(text: string, room: number): string {
   if (text.length <= room) return text;
   if (room <= 1) return '…'.slice(0, Math.max(0, room));
-  const tail = Math.min(Math.floor((room - 1) / 3), 8);
+  // the end is the channel id: keep up to 8 of it, all of a short one
+  const lastWord = text.length - text.lastIndexOf(' ') - 1;
+  const tail = Math.min(Math.floor((room - 1) / 2), 8, Math.max(lastWord, Math.floor((room - 1) / 3)));
   return `${text.slice(0, room - 1 - tail)}…${tail > 0 ? text.slice(-tail) : ''}`;
 }
 
@@ -255,19 +257,20 @@ export function formatStatsLine(
 
 /** The lines printed once the bars are gone: one per delivered channel, then the total when there are several. */
 export function formatSummary(
-  channels: Array<ChannelState & { stats: { requests: number; retries: number }; output?: { path: string; bytes: number } }>,
+  channels: Array<ChannelState & { stats: { requests: number; retries: number }; output?: { path: string; bytes: number | undefined } }>,
   elapsedMs: number,
 ): string[] {
   const delivered = channels.filter((c) => c.output !== undefined);
   const lines = delivered.map(
     (c) =>
-      `${c.label}: ${plural(c.messages, 'message')} → ${c.output!.path} (${formatBytes(c.output!.bytes)}), ` +
+      `${c.label}: ${plural(c.messages, 'message')} → ${c.output!.path}${c.output!.bytes === undefined ? '' : ` (${formatBytes(c.output!.bytes)})`}, ` +
       `${plural(c.pages, 'page')}, ${plural(c.stats.requests, 'request')}, ${plural(c.stats.retries, 'retry', 'retries')} in ${formatDuration(c.elapsedMs)}`,
   );
   if (delivered.length > 1) {
     const sum = (pick: (c: (typeof delivered)[number]) => number) => delivered.reduce((total, c) => total + pick(c), 0);
     lines.push(
-      `total: ${plural(delivered.length, 'channel')}, ${plural(sum((c) => c.messages), 'message')}, ${formatBytes(sum((c) => c.output!.bytes))}, ` +
+      `total: ${plural(delivered.length, 'channel')}, ${plural(sum((c) => c.messages), 'message')}, ` +
+        `${delivered.every((c) => c.output!.bytes !== undefined) ? `${formatBytes(sum((c) => c.output!.bytes ?? 0))}, ` : ''}` +
         `${plural(sum((c) => c.pages), 'page')}, ${plural(sum((c) => c.stats.requests), 'request')}, ` +
         `${plural(sum((c) => c.stats.retries), 'retry', 'retries')} in ${formatDuration(elapsedMs)}`,
     );

@@ -94,7 +94,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       }
       // A shared stream broken halfway is the whole run's failure, not one channel's.
       if (done && target.ordered) await target.deliver(done);
-      if (done) progress.delivered(job.label, { path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'), bytes: done.written.bytes });
+      // A target that took the walk's batches itself (no spool) knows no byte count here.
+      progress.delivered(job.label, { path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'), bytes: done?.written.bytes });
       succeeded++;
     };
     if (target.ordered) for (const [index, walk] of walks.entries()) await deliver(jobs[index]!, walk);

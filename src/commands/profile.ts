@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { redactProfile } from '../profile/redact.js';
-import { formatIssues, profileSchema, type ConfigFile, type Profile } from '../profile/schema.js';
+import { configSchema, formatIssues, profileSchema, type ConfigFile, type Profile } from '../profile/schema.js';
 import { loadConfig, saveConfig } from '../profile/store.js';
 import { BUILTIN_PROVIDER_NAMES } from '../providers/names.js';
 import { registerSecret } from '../text/sanitize.js';
@@ -136,6 +136,7 @@ export async function profileSet(name: string, keyInput: string, value: string, 
   if (key === 'apiKey') delete profile.apiKeyEnv;
   if (key === 'apiKeyEnv') delete profile.apiKey;
   config.profiles[name] = profile as Profile;
+  checkBeforeSaving(config);
   await saveConfig(ctx.configPath, config);
   if (key === 'token' || key === 'apiKey') {
     log.warn(`the credential is stored in plain text in ${ctx.configPath}; tokenEnv / apiKeyEnv (an environment variable) keeps it out of the file`);
@@ -156,8 +157,15 @@ export async function profileUnset(name: string, keyInput: string, ctx: CommandC
   }
   delete profile[key];
   config.profiles[name] = profile;
+  checkBeforeSaving(config);
   await saveConfig(ctx.configPath, config);
   log.info(`profile "${name}": unset ${key}`);
+}
+
+/** A change the schema refuses is named by its key and never reaches the file. */
+function checkBeforeSaving(config: ConfigFile): void {
+  const result = configSchema.safeParse(config);
+  if (!result.success) throw new UsageError(['not saved:', ...formatIssues(result.error)].join('\n'));
 }
 
 export function profileList(ctx: CommandContext): void {

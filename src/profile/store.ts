@@ -151,7 +151,7 @@ function validate(data: unknown, file: string): ConfigFile {
   if (result.success) return result.data;
   throw new UsageError([`invalid config ${file}:`, ...formatIssues(result.error)].join('\n'), {
     // profile set / add read the file first, so only an edit can repair it.
-    hint: 'edit the file by hand (one problem per line above)',
+    hint: 'edit the file by hand',
   });
 }
 

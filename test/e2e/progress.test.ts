@@ -284,6 +284,8 @@ async function screenOf(
   env: NodeJS.ProcessEnv,
   watch: (screen: string) => boolean = () => false,
   width = 150,
+  /** keys sent (tmux send-keys) once `watch` first matches, e.g. C-c */
+  keysOnWatch?: string,
 ): Promise<{ code: number; after: string; during: string[] }> {
   const socket = `chat-export-test-${process.pid}-${tmuxServers++}`;
   const tmux = (...rest: string[]) => run('tmux', ['-L', socket, '-f', '/dev/null', ...rest], { env: { ...env, TERM: 'xterm-256color' }, timeoutMs: 10_000 });
@@ -298,7 +300,10 @@ async function screenOf(
       const screen = (await tmux('capture-pane', '-p', '-J')).stdout;
       const exit = /__EXIT__ (\d+)/.exec(screen);
       if (exit) return { code: Number(exit[1]), after: screen.slice(0, exit.index).trimEnd(), during };
-      if (watch(screen)) during.push(screen);
+      if (watch(screen)) {
+        if (keysOnWatch !== undefined && during.length === 0) await tmux('send-keys', keysOnWatch);
+        during.push(screen);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`no exit within 30 s; screen:\n${during.at(-1) ?? ''}`);
@@ -392,12 +397,31 @@ describe.skipIf(!has('tmux'))('the progress display at 80 and 200 columns (tmux)
     for (const screen of result.during) {
       for (const line of screen.split('\n').filter((l) => BAR_LINE.test(l))) {
         expect(line.length, line).toBeLessThan(width);
-        expect(line, screen).toMatch(/ \|[\u2588\u2591]{10,}\| \d+ of 200 messages · \d+ pages?/);
+        expect(line, screen).toMatch(/ \|[\u2588\u2591]{6,}\| \d+ of 200 messages · \d+ pages?/);
       }
     }
     const summary = result.after.split('\n').filter((line) => line.startsWith('chat-export: '));
     expect(summary, result.after).toHaveLength(1);
     expect(summary[0]).toMatch(SUMMARY);
     expect(summary[0]).toContain(`: 200 messages → ${target} (`);
+  });
+});
+
+describe.skipIf(!has('tmux'))('Ctrl-C while bars are drawn (tmux)', () => {
+  it('the notice starts its own line, no bar is left behind; exit 130', async () => {
+    const server = await serve(80);
+    const target = join(sandbox.dir, 'screen-int.jsonl');
+    const result = await screenOf(
+      dumpArgs(server, ['--provider', 'relation', '--channel', LONG_RELATION, '--channel', 'P1', '--page-size', '10', '-o', target]),
+      cleanEnv(),
+      (screen) => / · \d+ messages? · /.test(screen),
+      80,
+      'C-c',
+    );
+    expect(result.code, result.after).toBe(130);
+    const lines = result.after.split('\n').filter((line) => line.trim() !== '');
+    expect(lines, result.after).toContain('chat-export: SIGINT: stopping…');
+    expect(lines.every((line) => line.startsWith('chat-export: ')), result.after).toBe(true);
+    expect(result.after).not.toMatch(/ · \d+ messages? · /);
   });
 });

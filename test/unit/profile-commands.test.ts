@@ -316,6 +316,8 @@ describe('config path', () => {
       expect(stored()).toEqual({ profiles: { work: { provider: 'relation', pageSize: 100, baseUrl: 'https://api.example.com' } } });
       expect((await usageError(() => profileSet('work', 'pagesize', '5', context()))).message).toBe('unknown profile key "pagesize"; did you mean pageSize?');
       expect((await usageError(() => profileSet('work', 'rate', 'fast', context()))).message).toMatch(/profiles\.work\.rate: expected a number/);
+      // refused before writing, named by its key (not "invalid config FILE … edit the file by hand")
+      expect((await usageError(() => profileSet('work', 'rate', '0', context()))).message).toBe('not saved:\nprofiles.work.rate: must be > 0');
       expect((await usageError(() => profileSet('work', 'timezone', 'Mars/Phobos', context()))).message).toMatch(/profiles\.work\.timezone: unknown timezone/);
       expect((await usageError(() => profileSet('work', 'provider', 'relaton', context()))).message).toMatch(
         /profiles\.work\.provider: unknown provider "relaton" \(did you mean relation\?\)/,

@@ -89,3 +89,12 @@ describe('the periodic stats line (no terminal)', () => {
     expect(formatBytes(1536)).toBe('1.5 KiB');
   });
 });
+
+describe('a short label with a known total at 80 columns', () => {
+  it('keeps the whole label and narrows the bar instead', () => {
+    const line = formatBarLine({ label: 'discuz channel 12', messages: 200, pages: 4, total: 400, oldest: undefined, elapsedMs: 1010 }, 80);
+    expect(line.startsWith('discuz channel 12 |')).toBe(true);
+    expect(line.length).toBeLessThanOrEqual(79);
+    expect(line).toMatch(/\|[█░]{6,}\| 200 of 400 messages · 4 pages/);
+  });
+});
