@@ -168,7 +168,7 @@ describe.concurrent('without a terminal', () => {
     expect(quiet.stderr).toBe('');
     const bad = await runCli(args(['--stats', 'often']), { env: cleanEnv() });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^chat-export: --stats: cannot read "often"/);
+    expect(bad.stderr).toMatch(/^chat-export: --stats: cannot use "often"/);
   });
 
   it('-q with -o: stderr and stdout are both empty', async () => {
