@@ -107,6 +107,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--media', 'download attachments, pictures and avatars; the outputs link the local copies')
     .option('--media-dir <path>', 'where --media stores files (default: media/ beside the output)')
     .option('--media-max-size <size>', 'largest file --media keeps, in bytes or with a unit (100M, 1G; default 100M)')
+    .option('--adopt', 'with --incremental: continue an existing JSONL/CSV file no state records (its newest message is read from it)')
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--base-url <url>', 'API root (default: the provider\'s)')
     .option('--token <token>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_TOKEN or a profile: flags show in ps)')

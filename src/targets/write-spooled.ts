@@ -37,10 +37,13 @@ export async function writeInto(
   } catch (error) {
     if (commit) await handle.abort();
     throw error;
-  } finally {
-    await done.spool.dispose();
-    await clearCheckpoint(done.checkpoints);
   }
+}
+
+/** After the output holding a channel is committed: its spool and checkpoint are no longer needed. */
+export async function releaseDelivered(done: ChannelDone): Promise<void> {
+  await done.spool.dispose();
+  await clearCheckpoint(done.checkpoints);
 }
 
 export function summaryOf(done: ChannelDone, plan: DumpPlan, profile: ResolvedProfile, append?: ChannelSummary['append']): ChannelSummary {
