@@ -3,6 +3,7 @@ import { printDryRun } from '../dump/dry-run.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
+import { credentialHeaders, finishMedia, openMediaStage } from '../dump/media-run.js';
 import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
 import { HttpClient } from '../http/client.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
@@ -55,6 +56,13 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     statsIntervalMs,
     totalChannels: jobs.length,
   });
+  const media = await openMediaStage(plan, settings, credentialHeaders(provider, settings, plan.targets[0]!), http, logger, io.signal).catch(async (error: unknown) => {
+    progress.stop();
+    await http.close();
+    await Promise.all(unlocks.map((unlock) => unlock()));
+    throw error;
+  });
+  for (const job of jobs) job.media = media?.forChannel(job.path, job.label);
   const started = Date.now();
   const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   const context: WalkContext = {
@@ -75,6 +83,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
+  let mediaError: ChatExportError | undefined;
   try {
     // Every channel's output and state is proven usable before the first request (exit 2).
     const starts: ChannelStart[] = [];
@@ -100,11 +109,14 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     if (target.ordered) for (const [index, walk] of walks.entries()) await deliver(jobs[index]!, walk);
     else await Promise.all(walks.map((walk, index) => deliver(jobs[index]!, walk)));
     await target.close({ succeeded, interrupted: Boolean(io.signal?.aborted) });
+    if (media && !io.signal?.aborted) mediaError = await finishMedia(media, jobs, logger);
   } catch (error) {
     await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
     throw error;
   } finally {
     progress.stop();
+    // What this run downloaded stays indexed even when it fails.
+    if (media) await media.close().catch(() => {});
     await http.close();
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
@@ -137,6 +149,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       hint: 'the output holds everything the server returned',
     });
   }
+  // Every channel written, some files missing: the causes are on stderr already.
+  if (mediaError) throw new ExitError(mediaError.exitCode);
 }
 
 interface ResolvedRun {
@@ -207,6 +221,11 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
     if (plan.output.kind === 'file' && jobs.length > 1) {
       throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {
         hint: 'each channel keeps its own file and state',
+      });
+    }
+    if (plan.format === 'html') {
+      throw new UsageError('--incremental does not apply to HTML: a page is one document with its header and count', {
+        hint: 'export HTML without --incremental (or keep an incremental JSONL / archive and render HTML from it)',
       });
     }
     if (plan.format === 'md' && plan.order === 'desc') {

@@ -82,6 +82,8 @@ function exportKey(job: ChannelJob, ctx: WalkContext, window: TimeWindow): Recor
     // the spool holds format-specific lines (spool-codec.ts)
     format: plan.format,
     excel: plan.excel,
+    // and, with --media, references to local copies
+    media: Boolean(plan.media),
     pageSize: plan.pageSize,
     raw: settings.raw,
     timezone: settings.timezone ?? null,
@@ -166,6 +168,7 @@ async function walkIntoWriter(job: ChannelJob, target: Target, start: ChannelSta
   try {
     for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
       const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+      await job.media?.apply(entries);
       kept += entries.length;
       if (batch.missing) job.missing.push(...batch.missing);
       await writer.batch({ ...batch, entries });
@@ -222,8 +225,10 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const walk = resumed?.complete ? emptyWalk() : startWalk(job, ctx, window, resumed?.walk, bar.stats);
     for await (const batch of walk) {
       position = batch.checkpoint;
-      for (const entry of batch.entries) {
-        if (!inWindow(window, entry.time, entry.message.id)) continue;
+      // --media: a stage between the walk and the spool, rewriting references to the local copies.
+      const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+      await job.media?.apply(entries);
+      for (const entry of entries) {
         spool.add(entry.time, entry.message.id, codec.encode(entry.message));
         kept++;
         if (entry.time > Date.now() + CLOCK_SKEW_MS) future.set(entry.message.id, entry.time);

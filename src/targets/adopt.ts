@@ -64,7 +64,7 @@ export async function readExisting(
   try {
     for await (const record of parser as AsyncIterable<Record<string, string>>) {
       row++;
-      take(record.id, record.timestamp, record.provider, record.channel, `row ${row}`);
+      take(cell(record.id), record.timestamp, cell(record.provider), cell(record.channel), `row ${row}`);
     }
   } catch (error) {
     if (error instanceof UsageError) throw error;
@@ -72,6 +72,14 @@ export async function readExisting(
   }
   await endsWithNewline(path);
   return out;
+}
+
+/** A CSV cell as the message had it: --excel wraps digit ids as ="123", formula guards prefix a '. */
+function cell(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const excel = /^="(\d+)"$/.exec(value);
+  if (excel) return excel[1];
+  return /^'[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
 }
 
 async function endsWithNewline(path: string): Promise<void> {

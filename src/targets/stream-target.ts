@@ -3,7 +3,8 @@ import type { ChannelDone, ChannelJob } from '../dump/types.js';
 import type { TargetContext } from './context.js';
 import { loadStreamState, recordState, startOf } from './incremental-target.js';
 import type { ChannelStart, Target } from './types.js';
-import { releaseDelivered, writeInto } from './write-spooled.js';
+import { writeChunk } from '../sinks/write.js';
+import { closeDocumentOf, releaseDelivered, writeInto } from './write-spooled.js';
 
 /**
  * Every channel into one stream — stdout, or one file replaced atomically at
@@ -32,6 +33,9 @@ export function createStreamTarget(ctx: TargetContext, options: { path?: string 
       if (!handle) return;
       // Never rename an interrupted run's output over an earlier complete one.
       if (succeeded > 0 && !interrupted) {
+        // One document for every channel (HTML): its tail once, after the last.
+        const tail = closeDocumentOf(ctx.plan);
+        if (tail) await writeChunk(handle.stream, tail);
         await handle.commit();
         for (const done of delivered) await releaseDelivered(done);
       } else {

@@ -281,6 +281,20 @@ describe.concurrent('5. --incremental appends only to the file it last wrote', (
     expect(readFileSync(target, 'utf8')).toBe(full.stdout);
   });
 
+  it('--excel CSV (BOM, ids as ="…") can be adopted too: the appended rows make it equal to a full --excel export', async () => {
+    // the two newest share a second: only their real ids keep them from being appended again
+    const server = await serve([{ provider: 'discuz', id: '90', count: 30, ties: [{ at: 28, size: 2 }] }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'x.csv');
+    const plain = await dump(server, box, ['--provider', 'discuz', '--channel', '90', '--excel', '-o', target]);
+    expect(plain.code, explain(plain)).toBe(0);
+    server.insert('discuz', '90', 3);
+    const adopted = await dump(server, box, ['--provider', 'discuz', '--channel', '90', '--excel', '-o', target, '--incremental', '--adopt']);
+    expect(adopted.code, explain(adopted)).toBe(0);
+    const full = await dump(server, sandbox(), ['--provider', 'discuz', '--channel', '90', '--excel', '--format', 'csv', '-o', '-']);
+    expect(readFileSync(target, 'utf8')).toBe(full.stdout);
+  });
+
   it('a state whose output is gone: exit 2 saying so, nothing written', async () => {
     const server = await serve([{ provider: 'discuz', id: '77', count: 25 }]);
     const box = sandbox();
