@@ -31,7 +31,6 @@ export interface WalkContext {
   stateDir: string;
   /** messages held in memory before a sorted run spills to disk */
   runSize: number;
-  keepHeapSmall: () => void;
   /** spill (and so checkpoint) at least this often while anything new was walked */
   checkpointEveryMs: number;
   signal?: AbortSignal | undefined;
@@ -173,7 +172,6 @@ async function walkIntoWriter(job: ChannelJob, target: Target, start: ChannelSta
       if (batch.missing) job.missing.push(...batch.missing);
       await writer.batch({ ...batch, entries });
       bar.update(batch, kept);
-      ctx.keepHeapSmall();
       if (passedWindow(window, batch.oldest)) break;
     }
     bar.finish(await writer.finish());
@@ -237,7 +235,6 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
       }
       if (batch.missing) job.missing.push(...batch.missing);
       bar.update(batch, kept);
-      ctx.keepHeapSmall();
       if (await spool.maybeFlush()) {
         await saveCheckpoint(checkpoints, {
           version: 1,
