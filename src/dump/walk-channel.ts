@@ -226,10 +226,11 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
       // --media: a stage between the walk and the spool, rewriting references to the local copies.
       const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
       await job.media?.apply(entries);
+      const farFuture = Date.now() + CLOCK_SKEW_MS;
       for (const entry of entries) {
         spool.add(entry.time, entry.message.id, codec.encode(entry.message));
         kept++;
-        if (entry.time > Date.now() + CLOCK_SKEW_MS) future.set(entry.message.id, entry.time);
+        if (entry.time > farFuture) future.set(entry.message.id, entry.time);
         else if (!newest || entry.time > newest.time) newest = { time: entry.time, ids: [entry.message.id] };
         else if (entry.time === newest.time) newest.ids.push(entry.message.id);
       }

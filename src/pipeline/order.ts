@@ -54,6 +54,8 @@ export class Spool {
   // several times what is live before V8 collected it.
   private bytes: Buffer = Buffer.allocUnsafeSlow(1 << 20);
   private used = 0;
+  /** lines added but not yet encoded into `bytes` */
+  private pending = '';
   /** where a run that needs sorting is put in order */
   private scratch: Buffer = Buffer.alloc(0);
   private times: number[] = [];
@@ -92,14 +94,28 @@ export class Spool {
   }
 
   add(time: number, id: string, line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; + 1 for the newline.
-    const most = line.length * 3 + 1;
-    if (this.bytes.length - this.used < most) this.grow(most);
     this.times.push(time);
     this.ids.push(id);
-    this.starts.push(this.used);
-    this.used += this.bytes.write(line, this.used);
-    this.bytes[this.used++] = 0x0a;
+    // Encoded a few dozen lines at a time: one native call per line cost more than the encoding.
+    this.pending += `${line}\n`;
+    if (this.pending.length >= PENDING_CHARS) this.encodePending();
+  }
+
+  /** Moves the pending lines into `bytes`; their starts are found from the newlines (a line holds none). */
+  private encodePending(): void {
+    const text = this.pending;
+    if (text.length === 0) return;
+    this.pending = '';
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = text.length * 3;
+    if (this.bytes.length - this.used < most) this.grow(most);
+    let at = this.used;
+    this.used += this.bytes.write(text, at);
+    const starts = this.starts;
+    while (at < this.used) {
+      starts.push(at);
+      at = this.bytes.indexOf(0x0a, at) + 1;
+    }
   }
 
   private grow(atLeast: number): void {
@@ -125,6 +141,7 @@ export class Spool {
    * and finish() is the last call.
    */
   private takeSorted(): { block: Buffer; count: number; first: Row | undefined; last: Row | undefined } {
+    this.encodePending();
     const { times, ids, starts, direction } = this;
     const n = times.length;
     const end = this.used;
@@ -236,6 +253,7 @@ export class Spool {
   }
 
   async dispose(): Promise<void> {
+    this.pending = '';
     this.times = [];
     this.ids = [];
     this.starts = [];
@@ -261,6 +279,8 @@ function* linesOf(block: Buffer): Generator<string> {
 }
 
 const CHUNK_BYTES = 1 << 20;
+/** Characters of pending lines encoded at once: enough to amortize the call, small enough to stay out of V8's large-object space. */
+const PENDING_CHARS = 32 * 1024;
 
 /** A file's bytes, read into `buffer` again and again; each chunk is valid until the next is asked for. */
 async function* readChunks(path: string, buffer: Buffer): AsyncGenerator<Buffer> {
