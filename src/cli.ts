@@ -172,6 +172,40 @@ export function buildProgram(io: CliIo): Command {
     });
 
   program
+    .command('convert <input>')
+    .description('render an archive or a JSONL export offline into any format, or import a JSONL export into an archive')
+    .option('-o, --output <path>', 'a file (.jsonl .csv .md .sqlite), a directory (one file per channel), or - for stdout')
+    .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'sqlite']))
+    .option('--channel <id>', 'only this channel (repeatable; output in this order)', collect)
+    .option('--provider <name>', 'only this provider\'s channels')
+    .option('--since <time>', 'oldest time to include: ISO 8601, epoch ms, or relative (90m, 36h, 7d)')
+    .option('--until <time>', 'exclusive upper bound, same forms as --since')
+    .addOption(new Option('--order <order>', 'asc (oldest first) or desc').choices(['asc', 'desc']).default('asc'))
+    .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))
+    .option('--timezone <tz>', 'zone of Markdown day headings and times (default UTC)')
+    .option('--raw', 'add the provider\'s original object as "raw" (archives keep it)')
+    .option('--base-url <url>', 'importing JSONL into an archive: the API root the messages came from (default: the provider\'s)')
+    .option('-q, --quiet', 'print nothing but errors')
+    .addOption(configOption())
+    .action(async (input: string, options) => {
+      const { runConvert } = await import('./commands/convert.js');
+      await runConvert(input, options, io);
+    });
+
+  program
+    .command('search <archive> <query>')
+    .description('full-text search of an archive: matches newest first')
+    .option('--channel <id>', 'only this channel (repeatable)', collect)
+    .option('--limit <n>', 'at most N matches (default 20)', number('--limit', true))
+    .option('--json', 'print the matching messages as JSONL')
+    .option('-q, --quiet', 'print nothing but errors')
+    .addOption(configOption())
+    .action(async (archive: string, query: string, options) => {
+      const { runSearch } = await import('./commands/search.js');
+      await runSearch(archive, query, options, io);
+    });
+
+  program
     .command('config')
     .description('the config file')
     .command('path')
