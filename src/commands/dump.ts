@@ -26,6 +26,7 @@ import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
 import type { WalkBatch, WalkOptions } from '../walk/types.js';
 import { createProgress } from '../progress.js';
+import { ArchiveTarget, type ArchiveChannelStart } from '../targets/archive-target.js';
 
 export type { DumpIo, DumpOptions };
 
@@ -52,7 +53,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     token: profile.token,
     apiKey: profile.apiKey,
     timezone: profile.timezone,
-    raw: Boolean(options.raw),
+    // an archive always keeps the provider's original object
+    raw: Boolean(options.raw) || plan.archive !== undefined,
   };
   const stateDir = options.stateDir ?? defaultStateDir(configPath);
   const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
@@ -85,9 +87,24 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     return;
   }
 
+  // Opened before any request: a file that cannot be an archive is a usage error now, not after the walk.
+  const archiveTarget = plan.archive
+    ? new ArchiveTarget({
+        path: plan.archive.path,
+        provider: profile.provider,
+        baseUrl: plan.baseUrl,
+        full: plan.archive.full,
+        lookbackMs: plan.archive.lookbackMs,
+        windowed: plan.window.since !== undefined || plan.window.until !== undefined,
+        command: `dump --provider ${profile.name} ${jobs.map((job) => `--${job.target.kind} ${job.target.id}`).join(' ')}`,
+        logger,
+      })
+    : undefined;
+
   const unlocks: Array<() => Promise<void>> = [];
   try {
-    for (const job of jobs) {
+    // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
+    for (const job of archiveTarget ? [] : jobs) {
       const lock = await lockChannel(stateDir, job.stateName);
       job.checkpoints = checkpointDir(stateDir, job.stateName);
       if ('release' in lock) {
@@ -103,6 +120,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     }
   } catch (error) {
     await Promise.all(unlocks.map((unlock) => unlock()));
+    archiveTarget?.close({ failed: true, interrupted: false });
     throw error;
   }
 
@@ -218,8 +236,74 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     }
   };
 
+  /**
+   * A channel into the archive: each page committed as it comes, walk after
+   * walk until the archive's bookkeeping has none left (channel-walks.ts).
+   */
+  const archiveOne = async (job: ChannelJob): Promise<void> => {
+    const target = archiveTarget!;
+    const bar = progress.start(job.label);
+    let start: ArchiveChannelStart | undefined = target.prepare(job.target);
+    const writer = target.openChannel(job.target);
+    let kept = 0;
+    try {
+      while (start) {
+        const window = { ...plan.window, after: start.after ? { time: start.after.time, ids: new Set<string>() } : undefined };
+        const walk = walkChannel(provider, {
+          http,
+          settings,
+          target: job.target,
+          pageSize: plan.pageSize,
+          concurrency: profile.concurrency,
+          until: window.until,
+          logger,
+          label: job.label,
+          signal: io.signal,
+          resumeFrom: start.resumeFrom,
+          stats: bar.stats,
+        });
+        for await (const batch of walk) {
+          const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+          kept += entries.length;
+          await writer.batch({ ...batch, entries });
+          bar.update(batch, kept);
+          keepHeapSmall();
+          if (passedWindow(window, batch.oldest)) break;
+        }
+        if (io.signal?.aborted) throw new InterruptedError('interrupted');
+        await writer.finish();
+        start = writer.next();
+      }
+      bar.finish(kept);
+    } catch (error) {
+      bar.fail();
+      await writer.abort(error);
+      throw error;
+    }
+  };
+
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
+  if (archiveTarget) {
+    try {
+      const done = runPool(jobs, profile.concurrency, archiveOne);
+      await Promise.all(
+        done.map(async (promise, index) => {
+          try {
+            await promise;
+            succeeded++;
+          } catch (error) {
+            failures.push({ job: jobs[index]!, error });
+          }
+        }),
+      );
+    } finally {
+      progress.stop();
+      await http.close();
+      archiveTarget.close({ failed: failures.length > 0, interrupted: Boolean(io.signal?.aborted) });
+    }
+    return finishRun();
+  }
   const pending = runPool(jobs, profile.concurrency, walkOne);
   // Failures are collected below in channel order; until then they must not count as unhandled.
   for (const promise of pending) promise.catch(() => {});
@@ -278,7 +362,15 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
 
+  return finishRun();
+
+  function finishRun(): void {
   if (io.signal?.aborted) {
+    if (archiveTarget) {
+      throw new InterruptedError(`interrupted; every page fetched so far is in ${plan.archive!.path}`, {
+        hint: 'run the same command again to continue where it stopped',
+      });
+    }
     throw new InterruptedError('interrupted; nothing was written for channels still in progress; their checkpoints are saved', {
       hint: 'run the same command with --resume to continue',
     });
@@ -297,6 +389,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const first = failures[0]!.error;
   if (codes.size === 1 && first instanceof ChatExportError) throw new ExitError(first.exitCode);
   throw new ExitError(4);
+  }
 }
 
 function withHint(error: ChatExportError, hint: string): ChatExportError {

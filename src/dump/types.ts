@@ -24,6 +24,10 @@ export interface DumpOptions extends ProfileFlags {
   allowInsecure?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
+  /** archive: re-read this long before what it holds (`7d`) */
+  lookback?: string | undefined;
+  /** archive: re-read the whole history */
+  full?: boolean | undefined;
 }
 
 export interface DumpIo {
@@ -68,4 +72,6 @@ export interface DumpPlan {
   window: TimeWindow;
   limit: number | undefined;
   pageSize: number;
+  /** -o PATH.sqlite / --format sqlite: the archive file (then `format` is unused) */
+  archive: { path: string; lookbackMs: number; full: boolean } | undefined;
 }

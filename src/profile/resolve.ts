@@ -14,7 +14,8 @@ export interface ProfileFlags {
   retries?: number | undefined;
   timeout?: number | undefined;
   timezone?: string | undefined;
-  format?: Format | undefined;
+  /** 'sqlite': an archive (section 6) */
+  format?: Format | 'sqlite' | undefined;
   output?: string | undefined;
 }
 
@@ -35,7 +36,7 @@ export interface ResolvedProfile {
   retries: number;
   timeout: number;
   timezone: string | undefined;
-  format: Format | undefined;
+  format: Format | 'sqlite' | undefined;
   output: string;
   /** where each value came from (for --dry-run) */
   sources: Partial<Record<keyof ProfileFlags, Source>>;

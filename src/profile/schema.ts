@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const FORMATS = ['jsonl', 'csv', 'md'] as const;
+export const FORMATS = ['jsonl', 'csv', 'md', 'sqlite'] as const;
 
 /** A zone offset like +08:00 / -05:30 / Z, or an IANA name like Asia/Shanghai. */
 const timezone = z.string().min(1);
