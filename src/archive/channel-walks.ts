@@ -66,15 +66,21 @@ export class ChannelWalks {
       return { floor: undefined, resumeFrom: undefined };
     }
     const now = Date.now();
-    if (!this.options.full && record?.walk) {
+    if (!this.options.full && record?.walk && record.walk.attempts < MAX_RESUMES) {
       // finish the killed walk first: from its position down to its floor
       this.resumedFirst = true;
-      this.current = { ...record.walk, run: this.options.run };
+      this.current = { ...record.walk, run: this.options.run, attempts: record.walk.attempts + 1 };
+      // recorded now, so a position the server can no longer continue from is given up after a few runs
+      this.archive.setWalk(this.key, this.kind, this.current);
       this.walks++;
       return { floor: this.current.floor ?? undefined, resumeFrom: this.current.checkpoint ?? undefined };
     }
-    const floor = this.options.full ? null : floorOf(record?.heldUntil ?? null, this.options.lookbackMs);
-    this.current = { run: this.options.run, top: null, floor, checkpoint: null, startedAt: now };
+    // A walk that could not be continued is walked again from the top, down to the floor it had:
+    // that covers its gap too. (An unreadable record leaves only held_until: below it nothing is missing.)
+    const stuck = !this.options.full && record?.walk ? record.walk.floor : undefined;
+    const usual = floorOf(record?.heldUntil ?? null, this.options.lookbackMs);
+    const floor = this.options.full ? null : stuck === undefined ? usual : stuck === null || usual === null ? null : Math.min(stuck, usual);
+    this.current = { run: this.options.run, top: null, floor, checkpoint: null, startedAt: now, attempts: 0 };
     this.walks++;
     return { floor: floor ?? undefined, resumeFrom: undefined };
   }
@@ -117,7 +123,7 @@ export class ChannelWalks {
     if (this.resumedFirst && this.walks === 1) {
       const record = this.archive.channel(this.key);
       const floor = floorOf(record?.heldUntil ?? null, this.options.lookbackMs);
-      this.current = { run: this.options.run, top: null, floor, checkpoint: null, startedAt: Date.now() };
+      this.current = { run: this.options.run, top: null, floor, checkpoint: null, startedAt: Date.now(), attempts: 0 };
       this.walks++;
       return { floor: floor ?? undefined, resumeFrom: undefined };
     }
@@ -133,6 +139,9 @@ export class ChannelWalks {
     return this.finished;
   }
 }
+
+/** Runs that may try to continue one unfinished walk before it is walked again from the top. */
+const MAX_RESUMES = 3;
 
 function floorOf(heldUntil: number | null, lookbackMs: number): number | null {
   return heldUntil === null ? null : heldUntil - lookbackMs;

@@ -44,6 +44,8 @@ const unfinishedWalkSchema = z.object({
   /** the walker's position after the last committed page; null = from the top */
   checkpoint: walkCheckpointSchema.nullable(),
   startedAt: z.number(),
+  /** runs that tried to continue it; after a few, the next walks from the top down to its floor instead */
+  attempts: z.number().default(0),
 });
 
 export type UnfinishedWalk = z.infer<typeof unfinishedWalkSchema>;

@@ -192,6 +192,26 @@ describe('walks into the archive', () => {
     archive.close();
   });
 
+  it('a walk that three runs could not continue is walked again from the top, down to the floor it had', () => {
+    const archive = Archive.open(tempPath(), { create: true });
+    try {
+      let walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 1 });
+      walks.first();
+      walks.page(batchOf([9, 8].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['8'] }));
+      for (let run = 2; run <= 4; run++) {
+        walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run });
+        expect(walks.first().resumeFrom).toEqual({ kind: 'pages', nextPage: 2, lastIds: ['8'] });
+        // …and fails before committing a page
+      }
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 5 });
+      expect(walks.first()).toEqual({ floor: undefined, resumeFrom: undefined });
+      walks.page(batchOf([9, 8, 7].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['7'] }));
+      expect(archive.channel(KEY)!.walk).toMatchObject({ run: 5, attempts: 0 });
+    } finally {
+      archive.close();
+    }
+  });
+
   it('--lookback lowers the floor; --full walks to the start; a windowed re-read leaves the walk state alone', () => {
     const archive = Archive.open(tempPath(), { create: true });
     try {
