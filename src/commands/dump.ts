@@ -71,7 +71,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     checkpoints: '',
     state: undefined,
   }));
-  if (options.incremental) {
+  // An archive is incremental by itself: --incremental asks for nothing more there.
+  if (options.incremental && !plan.archive) {
     if (plan.output.kind === 'file' && jobs.length > 1) {
       throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {
         hint: 'each channel keeps its own file and state',

@@ -294,7 +294,10 @@ describe('one archive, many channels and processes', () => {
   }, 120_000);
 
   it('refuses, before any request, a file that is not an archive and options that do not apply', async () => {
-    const server = await serve([{ provider: 'dishawang', id: '65', count: 5 }]);
+    const server = await serve([
+      { provider: 'dishawang', id: '65', count: 5 },
+      { provider: 'dishawang', id: '66', count: 3 },
+    ]);
     const box = sandbox();
     const notes = join(box.dir, 'notes.db');
     spawnSync('python3', ['-c', `import sqlite3; c=sqlite3.connect(${JSON.stringify(notes)}); c.execute('create table t(x)'); c.commit()`]);
@@ -309,7 +312,7 @@ describe('one archive, many channels and processes', () => {
     expect(stdout.code).toBe(2);
     expect(server.log).toHaveLength(0);
     // --incremental is what an archive does anyway: accepted
-    const incremental = await dump(server, box, ['--provider', 'dishawang', '--channel', '65', '-o', join(box.dir, 'b.sqlite'), '--incremental']);
+    const incremental = await dump(server, box, ['--provider', 'dishawang', '--channel', '65', '--channel', '66', '-o', join(box.dir, 'b.sqlite'), '--incremental', '--resume']);
     expect(incremental.code, explain(incremental)).toBe(0);
   });
 });
