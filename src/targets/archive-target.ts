@@ -8,9 +8,12 @@
 import { normalizeApiRoot } from '../archive/api-root.js';
 import { ChannelWalks, type WalkStart } from '../archive/channel-walks.js';
 import { Archive, type SourceKey } from '../archive/store.js';
+import type { DumpPlan } from '../dump/types.js';
 import type { Logger } from '../log.js';
 import type { ChannelTarget } from '../providers/types.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
+import type { TargetContext } from './context.js';
+import type { Target } from './types.js';
 
 export interface ArchiveTargetOptions {
   path: string;
@@ -115,4 +118,37 @@ export class ArchiveTarget {
       this.archive.close();
     }
   }
+}
+
+/** The archive as the run's one Target: batches in, no spool, nothing to deliver. */
+export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<DumpPlan['archive']>): Target {
+  const target = new ArchiveTarget({
+    path: archive.path,
+    provider: ctx.profile.provider,
+    baseUrl: ctx.plan.baseUrl,
+    full: archive.full,
+    lookbackMs: archive.lookbackMs,
+    windowed: ctx.plan.window.since !== undefined || ctx.plan.window.until !== undefined,
+    command: `dump --provider ${ctx.profile.name} ${ctx.plan.targets.map((t) => `--${t.kind} ${t.id}`).join(' ')}`,
+    logger: ctx.logger,
+  });
+  let failed = false;
+  return {
+    ordered: false,
+    prepare: async (job) => target.prepare(job.target),
+    openChannel: async (job) => {
+      const writer = target.openChannel(job.target);
+      return {
+        ...writer,
+        abort: async (error) => {
+          failed = true;
+          await writer.abort(error);
+        },
+      };
+    },
+    deliver: async () => {
+      throw new Error('the archive takes pages as they come; it has nothing delivered');
+    },
+    close: async ({ interrupted }) => target.close({ failed, interrupted }),
+  };
 }
