@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import { ChatExportError, ExitError } from './errors.js';
+import { formatErrorLines, writeAboveProgress } from './log.js';
 import { sanitizeForTerminal } from './text/sanitize.js';
 
 /**
@@ -14,7 +15,9 @@ async function main(): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts > 1) process.exit(130);
-    process.stderr.write(`\nchat-export: ${signal}: stopping…\n`);
+    // Through the progress display's hooks: the bars are wiped first, so the line starts on its own
+    // (no blank line before it, nothing glued to a bar).
+    writeAboveProgress(process.stderr, `chat-export: ${signal}: stopping…\n`);
     controller.abort(new Error(signal));
   };
   process.on('SIGINT', onSignal);
@@ -55,19 +58,16 @@ function report(error: unknown): number {
   }
   if (error instanceof ExitError) return error.exitCode;
   if (error instanceof ChatExportError) {
-    const lines = error.message.split('\n');
-    for (const [i, line] of lines.entries()) {
-      process.stderr.write(`${i === 0 ? 'chat-export: ' : '  '}${sanitizeForTerminal(line)}\n`);
-    }
-    if (error.hint) process.stderr.write(`  ${sanitizeForTerminal(error.hint)}\n`);
+    for (const line of formatErrorLines(error.message, error.hint)) process.stderr.write(`${line}\n`);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`chat-export: internal error: ${sanitizeForTerminal(message)}\n`);
+  process.stderr.write(
+    `chat-export: internal error: ${sanitizeForTerminal(message)} — this is a bug in chat-export; please report it with the command you ran (without secrets)\n`,
+  );
   if (process.env.CHAT_EXPORT_DEBUG && error instanceof Error && error.stack) {
     process.stderr.write(`${sanitizeForTerminal(error.stack)}\n`);
   }
-  process.stderr.write('  this is a bug in chat-export; please report it with the command you ran (without secrets)\n');
   return 1;
 }
 

@@ -28,6 +28,11 @@ export interface DumpOptions extends ProfileFlags {
   lookback?: string | undefined;
   /** archive: re-read the whole history */
   full?: boolean | undefined;
+  excel?: boolean | undefined;
+  /** zone transcripts show times in (default: this machine's) */
+  tz?: string | undefined;
+  /** without a terminal, a stats line every interval ("1m"; "0" = none) */
+  stats?: string | undefined;
 }
 
 export interface DumpIo {
@@ -61,6 +66,8 @@ export interface ChannelDone {
   newest: { time: number; ids: string[] } | undefined;
   /** this export's checkpoint directory, removed once the output is written */
   checkpoints: string;
+  /** bytes this channel put into its output (for the summary) */
+  written: { bytes: number };
 }
 
 export interface DumpPlan {
@@ -74,4 +81,9 @@ export interface DumpPlan {
   pageSize: number;
   /** -o PATH.sqlite / --format sqlite: the archive file (then `format` is unused) */
   archive: { path: string; lookbackMs: number; full: boolean } | undefined;
+  /** zone transcripts show times in (--tz, else this machine's) */
+  displayZone: string;
+  incremental: boolean;
+  /** CSV for Excel: BOM, ids as text */
+  excel: boolean;
 }

@@ -13,6 +13,8 @@ export interface WriteOptions {
   take: number;
   /** leave out the sink's header (CSV header already written for an earlier channel) */
   headerless?: boolean;
+  /** bytes written are added here */
+  counter?: { bytes: number } | undefined;
 }
 
 /**
@@ -27,6 +29,13 @@ export async function writeChannel(
   options: WriteOptions,
 ): Promise<number> {
   let buffer = options.headerless ? '' : sink.begin(summary);
+  const counter = options.counter;
+  const writeChunk = counter
+    ? (target: Writable, chunk: string | Buffer) => {
+        counter.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+        return writeChunkTo(target, chunk);
+      }
+    : writeChunkTo;
   if (options.format === 'jsonl' && options.skip === 0 && options.take >= spool.count) {
     // The spool's runs are already JSONL: copy them as they are.
     if (buffer) await writeChunk(stream, buffer);
@@ -58,7 +67,9 @@ export async function writeChannel(
   return written;
 }
 
-export async function writeChunk(stream: Writable, chunk: string | Buffer): Promise<void> {
+export const writeChunk = writeChunkTo;
+
+async function writeChunkTo(stream: Writable, chunk: string | Buffer): Promise<void> {
   if (stream.destroyed) throw new Error('output closed');
   if (stream.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
