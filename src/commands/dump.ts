@@ -29,8 +29,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const logger = createLogger(verbosity, io.stderr);
   const { profile, provider, plan, settings, stateDir, jobs } = resolveRun(options, io, logger);
   const statsIntervalMs = parseStatsInterval(options.stats ?? '1m');
-  if (statsIntervalMs === undefined) {
-    throw new UsageError(`--stats: cannot read ${JSON.stringify(options.stats)} as an interval`, { hint: 'use 30s, 1m, 5m, or 0 for none' });
+  if (statsIntervalMs === undefined || (statsIntervalMs > 0 && statsIntervalMs < 100) || statsIntervalMs > 2 ** 31 - 1) {
+    throw new UsageError(`--stats: cannot use ${JSON.stringify(options.stats)} as an interval`, { hint: 'use 30s, 1m, 5m (100ms at least), or 0 for none' });
   }
   if (options.dryRun) {
     await printDryRun(io.stdout, profile, provider, settings, plan, jobs, stateDir);
@@ -59,6 +59,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     stream: io.stderr,
     logger,
     statsIntervalMs,
+    totalChannels: jobs.length,
   });
   const started = Date.now();
   const context: WalkContext = {

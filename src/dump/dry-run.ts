@@ -45,7 +45,8 @@ export async function printDryRun(
     provider: profile.provider,
     baseUrl: redactUrl(plan.baseUrl),
     token: profile.token ? redactSecret(profile.token) : null,
-    apiKey: profile.apiKey ? redactSecret(profile.apiKey) : null,
+    // only where the provider sends one: a key it never uses would only raise questions
+    ...(provider.credentials.apiKey === 'unused' ? {} : { apiKey: profile.apiKey ? redactSecret(profile.apiKey) : null }),
     missing: missingCredentials(profile, provider).map((problem) => `${problem.message} — ${problem.hint}`),
     channels,
     format: plan.format,

@@ -121,7 +121,9 @@ export function missingCredentials(profile: ResolvedProfile, provider: Provider)
     const variable = profile.profile?.tokenEnv ?? 'CHAT_EXPORT_TOKEN';
     out.push({
       message: `${provider.name} needs a token and none was given (${variable} is not set)`,
-      hint: `set ${variable}, pass --token - to read it from stdin, or save one with chat-export profile set ${profile.profile ? profile.name : 'NAME'} token -`,
+      hint: `set ${variable}, pass --token - to read it from stdin, or save it: ${
+        profile.profile ? `chat-export profile set ${profile.name} token -` : `chat-export profile add NAME --provider ${provider.name} --token -`
+      }`,
     });
   }
   if (provider.credentials.apiKey === 'required' && !profile.apiKey) {

@@ -121,3 +121,49 @@ describe.concurrent('messages a new user reads', () => {
     for (const code of ['0', '2', '3', '4', '5', '6', '128\\+N', '141']) expect(dump).toMatch(new RegExp(`\\n {2}${code} +\\S`));
   });
 });
+
+describe.concurrent('transcript times are the reader\'s', () => {
+  const server = useServer({ channels: [{ provider: 'dishawang', id: '27', count: 5, startTime: Date.UTC(2024, 0, 1, 15, 30) }] });
+  const sandbox = useSandbox();
+  const md = async (env: Record<string, string | undefined>, extra: string[] = []) => {
+    const result = await runCli(['dump', '--provider', 'dishawang', '--channel', '27', '--base-url', server().url, '--format', 'md', '-q', ...extra], {
+      env: sandbox().env(env),
+    });
+    expect(result.code, result.stderr).toBe(0);
+    return result.stdout;
+  };
+
+  it('the machine\'s zone by default (TZ), named in the title; --tz for another; --timezone still reads the provider\'s naive times', async () => {
+    // the first message is 2024-01-01T15:30Z: 2024-01-02 00:30 in Tokyo, 15:30 in UTC
+    const tokyo = await md({ TZ: 'Asia/Tokyo' });
+    expect(tokyo.split('\n')[0]).toMatch(/\(times in Asia\/Tokyo\)$/);
+    expect(tokyo).toContain('\n## 2024-01-02\n');
+    expect(tokyo).toMatch(/\*\* · 00:30\\\n/);
+    const utc = await md({ TZ: 'Asia/Tokyo' }, ['--tz', 'UTC']);
+    expect(utc.split('\n')[0]).toMatch(/\(times in UTC\)$/);
+    expect(utc).toContain('\n## 2024-01-01\n');
+    expect(utc).toMatch(/\*\* · 15:30\\\n/);
+    // reading the server's naive times in another zone moves the instants, shown in the same reader's zone
+    const readInUtc = await md({ TZ: 'Asia/Tokyo' }, ['--tz', 'UTC', '--timezone', 'UTC']);
+    expect(readInUtc).toMatch(/\*\* · 23:30\\\n/);
+    const bad = await runCli(['dump', '--provider', 'dishawang', '--channel', '27', '--base-url', server().url, '--tz', 'Mars/Phobos'], { env: sandbox().env() });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^chat-export: --tz: unknown timezone "Mars\/Phobos"/);
+  });
+});
+
+describe.concurrent('--excel', () => {
+  const server = useServer({ channels: [{ provider: 'discuz', id: '12', count: 5 }] });
+  const sandbox = useSandbox();
+  it('is CSV with a BOM and ids as ="…" text; refused with another format', async () => {
+    const result = await runCli(['dump', '--provider', 'discuz', '--channel', '12', '--base-url', server().url, '--excel', '-q'], { env: sandbox().env() });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.startsWith('\ufeffid,timestamp,channel,provider,sender_id,sender_name,type,text,reply_to,edited_at,deleted,attachments\r\n')).toBe(true);
+    expect(result.stdout.split('\r\n')[1]).toMatch(/^"=""\d+"""/);
+    const plain = await runCli(['dump', '--provider', 'discuz', '--channel', '12', '--base-url', server().url, '--format', 'csv', '-q'], { env: sandbox().env() });
+    expect(plain.stdout.startsWith('id,')).toBe(true);
+    const md = await runCli(['dump', '--provider', 'discuz', '--channel', '12', '--base-url', server().url, '--excel', '--format', 'md'], { env: sandbox().env() });
+    expect(md.code).toBe(2);
+    expect(md.stderr).toMatch(/^chat-export: --excel is for CSV output, not md/);
+  });
+});
