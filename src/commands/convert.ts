@@ -86,6 +86,9 @@ interface Plan {
 function planConvert(options: ConvertOptions): Plan {
   if (!options.output) throw new UsageError('convert needs -o OUTPUT', { hint: 'a file (.jsonl .csv .md .sqlite), a directory/, or - for stdout' });
   const output = planOutput(options.output);
+  if (output.kind === 'template') {
+    throw new UsageError('convert takes a file, a directory/ or -, not a name template', { hint: 'give -o DIR/ for one file per channel' });
+  }
   const format = (options.format ?? (output.kind === 'file' ? (isArchivePath(output.path) ? 'sqlite' : formatFromPath(output.path)) : undefined) ?? 'jsonl') as Format | 'sqlite';
   if (format !== 'sqlite' && !(format in FILE_EXTENSIONS)) {
     throw new UsageError(`--format must be ${[...Object.keys(FILE_EXTENSIONS), 'sqlite'].join(', ')}, not ${JSON.stringify(format)}`);
@@ -225,6 +228,7 @@ async function writeSources(sources: ChannelSource[], plan: Plan, io: ConvertIo)
     }
     return;
   }
+  if (plan.output.kind === 'template') throw new UsageError('convert takes a file, a directory/ or -, not a name template');
   const handle = plan.output.kind === 'stdout' ? openStdout() : await openAtomic(plan.output.path);
   try {
     for (const [position, source] of sources.entries()) await write(handle, source, position);

@@ -1,8 +1,9 @@
-import { checkpointDir, lockChannel } from '../checkpoint.js';
+import { checkpointDir, lockChannel, readCheckpoint } from '../checkpoint.js';
 import { printDryRun } from '../dump/dry-run.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
+import { credentialHeaders, finishMedia, openMediaStage } from '../dump/media-run.js';
 import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
 import { HttpClient } from '../http/client.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
@@ -11,10 +12,11 @@ import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store
 import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
 import { PROVIDERS, getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
-import { channelFilePath } from '../sinks/output-path.js';
+import { outputPathFor } from '../sinks/output-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
 import { stateFileName } from '../state.js';
 import { chooseTarget } from '../targets/choose.js';
+import type { ChannelStart } from '../targets/types.js';
 import { registerSecret } from '../text/sanitize.js';
 import { createProgress, parseStatsInterval } from '../progress.js';
 
@@ -22,6 +24,8 @@ export type { DumpIo, DumpOptions };
 
 /** Messages held in memory per channel before a sorted run spills to disk. */
 const RUN_SIZE = 2_000;
+/** Spill (and checkpoint) at least this often while a walk brings anything new. */
+const CHECKPOINT_EVERY_MS = 5_000;
 
 /** resolve → plan → for each channel: walk → pipeline → target; failures → exit code. */
 export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
@@ -38,7 +42,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   }
 
   // Before any lock or request: an archive is opened (and a file that cannot be one refused) here.
-  const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental) });
+  const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
   let unlocks: Array<() => Promise<void>>;
   try {
@@ -61,6 +65,13 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     statsIntervalMs,
     totalChannels: jobs.length,
   });
+  const media = await openMediaStage(plan, settings, credentialHeaders(provider, settings, plan.targets[0]!), http, logger, io.signal).catch(async (error: unknown) => {
+    progress.stop();
+    await http.close();
+    await Promise.all(unlocks.map((unlock) => unlock()));
+    throw error;
+  });
+  for (const job of jobs) job.media = media?.forChannel(job.path, job.label);
   const started = Date.now();
   const context: WalkContext = {
     options,
@@ -74,13 +85,18 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     stateDir,
     runSize: numberFromEnv(io.env.CHAT_EXPORT_RUN_SIZE) ?? RUN_SIZE,
     keepHeapSmall: createHeapGuard(),
+    checkpointEveryMs: numberFromEnv(io.env.CHAT_EXPORT_CHECKPOINT_MS) ?? CHECKPOINT_EVERY_MS,
     signal: io.signal,
   };
 
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
+  let mediaError: ChatExportError | undefined;
   try {
-    const walks = runPool(jobs, profile.concurrency, (job) => walkChannel(job, target, context));
+    // Every channel's output and state is proven usable before the first request (exit 2).
+    const starts: ChannelStart[] = [];
+    for (const job of jobs) starts.push((await target.prepare?.(job)) ?? {});
+    const walks = runPool(jobs, profile.concurrency, (job) => walkChannel(job, target, starts[job.index]!, context));
     // Failures are collected below; until then they must not count as unhandled.
     for (const promise of walks) promise.catch(() => {});
     const deliver = async (job: ChannelJob, walk: Promise<ChannelDone | undefined>): Promise<void> => {
@@ -101,11 +117,14 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     if (target.ordered) for (const [index, walk] of walks.entries()) await deliver(jobs[index]!, walk);
     else await Promise.all(walks.map((walk, index) => deliver(jobs[index]!, walk)));
     await target.close({ succeeded, interrupted: Boolean(io.signal?.aborted) });
+    if (media && !io.signal?.aborted) mediaError = await finishMedia(media, jobs, logger);
   } catch (error) {
     await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
     throw error;
   } finally {
     progress.stop();
+    // What this run downloaded stays indexed even when it fails.
+    if (media) await media.close().catch(() => {});
     await http.close();
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
@@ -116,15 +135,35 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     });
   }
   if (io.signal?.aborted) {
-    throw new InterruptedError('interrupted; nothing was written for channels still in progress; their checkpoints are saved', {
-      hint: 'run the same command with --resume to continue',
-    });
+    // A channel whose output was committed has cleared its checkpoint: what is left is what --resume can use.
+    const saved: ChannelJob[] = [];
+    for (const job of jobs) if (await readCheckpoint(job.checkpoints)) saved.push(job);
+    throw new InterruptedError(
+      saved.length > 0
+        ? `interrupted; checkpoints saved for ${saved.map((job) => job.label).join(', ')}`
+        : 'interrupted before any checkpoint was saved; nothing was written for channels still in progress',
+      { hint: saved.length > 0 ? 'run the same command with --resume to continue' : 'run the same command again' },
+    );
   }
   failures.sort((a, b) => a.job.index - b.job.index);
   for (const { error } of failures) reportFailure(logger, error);
+  const incomplete = jobs.filter((job) => job.missing.length > 0 && !failures.some((f) => f.job === job));
+  for (const job of incomplete) {
+    for (const { reason, count } of job.missing) {
+      const how = count > 0 ? `${count} message${count === 1 ? '' : 's'} missing` : 'how many are missing is unknown';
+      logger.error(`${job.label}: ${reason} (${how}) — everything else was written; run again later, or ask the server's operator`);
+    }
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   logger.debug(`${http.stats.requests} requests, ${http.stats.retries} retries in ${seconds} s`);
   throwForFailures(failures, succeeded, jobs.length);
+  if (incomplete.length > 0) {
+    throw new PartialError(`${incomplete.length} of ${jobs.length} channels are incomplete: messages known missing are named above`, {
+      hint: 'the output holds everything the server returned',
+    });
+  }
+  // Every channel written, some files missing: the causes are on stderr already.
+  if (mediaError) throw new ExitError(mediaError.exitCode);
 }
 
 interface ResolvedRun {
@@ -160,25 +199,48 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
     raw: Boolean(options.raw) || plan.archive !== undefined,
   };
   const stateDir = resolveStateDir(options.stateDir, configPath, logger);
+  const host = new URL(plan.apiRoot).host;
   const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
     index,
     target,
     label: `${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`,
-    path:
-      plan.output.kind === 'directory'
-        ? channelFilePath(plan.output.dir, profile.provider, target.id, FILE_EXTENSIONS[plan.format])
-        : plan.output.kind === 'file'
-          ? plan.output.path
-          : undefined,
-    stateName: stateFileName(profile.name, target.kind, target.id, plan.baseUrl),
+    path: outputPathFor(plan.output, {
+      profile: profile.name,
+      provider: profile.provider,
+      host,
+      channel: target.id,
+      peer: target.kind === 'peer',
+      ext: FILE_EXTENSIONS[plan.format],
+    }),
+    stateName: stateFileName(profile.name, target.kind, target.id, plan.apiRoot),
+    legacyStateName: stateFileName(profile.name, target.kind, target.id, plan.baseUrl),
     checkpoints: '',
     state: undefined,
+    missing: [],
   }));
+  if (plan.output.kind === 'directory' || plan.output.kind === 'template') {
+    // One file, one source: two channels into one file would overwrite (or interleave) each other.
+    const owners = new Map<string, ChannelJob>();
+    for (const job of jobs) {
+      const other = owners.get(job.path!);
+      if (other) {
+        throw new UsageError(`${other.label} and ${job.label} would both be written to ${job.path}`, {
+          hint: 'use a template with {channel} (and {host} or {profile} across sites), or one run per channel',
+        });
+      }
+      owners.set(job.path!, job);
+    }
+  }
   // An archive is incremental by itself: --incremental asks for nothing more there.
   if (options.incremental && !plan.archive) {
     if (plan.output.kind === 'file' && jobs.length > 1) {
       throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {
         hint: 'each channel keeps its own file and state',
+      });
+    }
+    if (plan.format === 'html') {
+      throw new UsageError('--incremental does not apply to HTML: a page is one document with its header and count', {
+        hint: 'export HTML without --incremental (or keep an incremental JSONL / archive and render HTML from it)',
       });
     }
     if (plan.format === 'md' && plan.order === 'desc') {

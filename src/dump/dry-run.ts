@@ -50,7 +50,7 @@ export async function printDryRun(
     missing: missingCredentials(profile, provider).map((problem) => `${problem.message} — ${problem.hint}`),
     channels,
     format: plan.format,
-    output: plan.output.kind === 'stdout' ? '-' : plan.output.kind === 'file' ? plan.output.path : `${plan.output.dir}/`,
+    output: plan.output.kind === 'stdout' ? '-' : plan.output.kind === 'file' ? plan.output.path : plan.output.kind === 'template' ? plan.output.pattern : `${plan.output.dir}/`,
     order: plan.order,
     since: plan.window.since !== undefined ? new Date(plan.window.since).toISOString() : null,
     until: plan.window.until !== undefined ? new Date(plan.window.until).toISOString() : null,

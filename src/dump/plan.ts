@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseTimeSpec } from '../pipeline/window.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
@@ -69,6 +69,12 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (!Number.isInteger(profile.retries) || profile.retries < 0) throw new UsageError('--retries must be a whole number, 0 or more');
   if (profile.pageSize !== undefined) positive('--page-size', profile.pageSize, true);
   if (options.limit !== undefined) positive('--limit', options.limit, true);
+  if (options.adopt && !options.incremental) throw new UsageError('--adopt continues a file with --incremental: give both');
+  if (options.incremental && options.limit !== undefined) {
+    throw new UsageError('--incremental with --limit would leave out for good every message between the last run and the newest N', {
+      hint: 'drop --limit (an incremental run fetches only what is new), or export the newest N without --incremental',
+    });
+  }
 
   const now = Date.now();
   const since = options.since !== undefined ? parseTimeSpec(options.since, '--since', now) : undefined;
@@ -92,26 +98,67 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   const archive = planArchive(options, profile, output);
   const chosen = archive ? 'jsonl' : profile.format;
   // --excel is a kind of CSV: it picks CSV when nothing else chose a format.
-  const format = (chosen === 'sqlite' ? undefined : chosen) ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? (options.excel ? 'csv' : 'jsonl');
+  const format =
+    (chosen === 'sqlite' ? undefined : chosen) ??
+    (output.kind === 'file' ? formatFromPath(output.path) : output.kind === 'template' ? formatFromPath(output.pattern) : undefined) ??
+    (options.excel ? 'csv' : 'jsonl');
   if (options.excel && (archive || format !== 'csv')) {
     throw new UsageError(`--excel is for CSV output, not ${archive ? 'an archive' : format}`, { hint: 'use --format csv or an output file ending in .csv' });
   }
-  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv, md or sqlite, not ${JSON.stringify(format)}`);
+  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv, md, html or sqlite, not ${JSON.stringify(format)}`);
+
+  const partition = profile.partition;
+  if (partition !== undefined) {
+    positive('--partition', partition, true);
+    if (options.incremental) {
+      throw new UsageError('--partition cannot be used with --incremental', {
+        hint: 'an incremental output grows at one end; partition a full export instead',
+      });
+    }
+    if (output.kind === 'stdout') {
+      throw new UsageError('--partition writes files: give -o FILE or -o DIR/', { hint: 'stdout cannot be split into parts' });
+    }
+  }
+  let media: DumpPlan['media'];
+  if (profile.media) {
+    const beside = output.kind === 'directory' ? output.dir : output.kind === 'file' ? dirname(output.path) : process.cwd();
+    media = {
+      dir: resolve(profile.mediaDir ?? join(beside, 'media')),
+      maxBytes: profile.mediaMaxSize === undefined ? DEFAULT_MEDIA_MAX_BYTES : parseSize(profile.mediaMaxSize, '--media-max-size'),
+    };
+    const existing = statSync(media.dir, { throwIfNoEntry: false });
+    if (existing && !existing.isDirectory()) throw new UsageError(`--media-dir ${media.dir} is not a directory`);
+  } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag') {
+    throw new UsageError(`${profile.sources.mediaDir === 'flag' ? '--media-dir' : '--media-max-size'} needs --media`);
+  }
 
   return {
     targets,
     baseUrl: profile.baseUrl,
     format,
     output,
+    partition,
+    media,
     order,
     window: { since, until, after: undefined },
     limit: options.limit,
     pageSize: profile.pageSize ?? provider.defaultPageSize,
     archive,
+    apiRoot: normalizeApiRoot(base),
     displayZone: displayZone(options.tz),
     incremental: Boolean(options.incremental),
     excel: Boolean(options.excel),
   };
+}
+
+/**
+ * The API root as an identity (state, checkpoints, output ownership): no
+ * credentials, query or fragment, lower-case host, no default port, no
+ * trailing slash — `https://Site.example/api/` is `https://site.example/api`.
+ */
+export function normalizeApiRoot(url: URL): string {
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.protocol}//${url.host}${path}`;
 }
 
 /** Credentials the provider requires and the profile lacks, each with where to put it. */
@@ -215,4 +262,23 @@ export function numberFromEnv(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
   return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+export const DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024;
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** "100M", "1.5G", "512k", "1048576" → bytes (units are powers of 1024). */
+export function parseSize(value: string | number, flag: string): number {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value > 0) return value;
+    throw new UsageError(`${flag} must be a whole number of bytes above 0`);
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
+  const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is not a size`, { hint: 'give bytes, or a number with K, M or G (100M)' });
+  }
+  return bytes;
 }

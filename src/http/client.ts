@@ -44,6 +44,22 @@ export interface HttpStats {
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
+export const MAX_DOWNLOAD_REDIRECTS = 5;
+
+export interface DownloadOptions {
+  ctx: RequestContext;
+  maxBytes: number;
+  /** the API's credential headers, sent only to this origin (the API's own) */
+  credentials: Record<string, string>;
+  credentialOrigin: string | undefined;
+}
+
+export interface DownloadInfo {
+  contentType: string | undefined;
+  /** where the file came from after redirects */
+  url: URL;
+}
+
 /**
  * The one door to the network: keep-alive pool, per-host rate limit, timeout,
  * body cap, JSON decoding and retry. A body that decodes but fails the
@@ -210,6 +226,116 @@ export class HttpClient {
     }
   }
 
+  /**
+   * Streams one file (a media download) through `consume`, with the same
+   * per-host rate limit, timeout and retry rules as the API requests.
+   * Redirects are followed (at most MAX_DOWNLOAD_REDIRECTS, http(s) only; a
+   * file host may hand off to a CDN), but `credentials` are sent only while
+   * the URL is on `credentialOrigin`. A body over `maxBytes` (declared or
+   * streamed) fails without retry. `consume` may be called again on a retry:
+   * it must undo its own partial work when it throws.
+   */
+  async download<T>(url: URL, options: DownloadOptions, consume: (body: AsyncIterable<Buffer>, info: DownloadInfo) => Promise<T>): Promise<T> {
+    const shownUrl = redactUrl(url);
+    const { retries, logger } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      let outcome: ChatExportError;
+      try {
+        return await this.downloadOnce(url, options, consume);
+      } catch (error) {
+        if (options.ctx.signal?.aborted) throw options.ctx.signal.reason ?? error;
+        if (!(error instanceof ChatExportError)) throw error;
+        outcome = error;
+      }
+      if (!(outcome instanceof RemoteError) || !outcome.retryable) throw outcome;
+      if (attempt >= retries) {
+        throw new RemoteError(`${outcome.message} (gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, { cause: outcome });
+      }
+      if (outcome.retryAfterMs !== undefined) this.limiter.pause(url.host, Math.min(outcome.retryAfterMs, this.options.maxRetryAfterMs ?? 300_000));
+      const delay = computeRetryDelay({ attempt, retryAfterMs: outcome.retryAfterMs, baseMs: this.options.retryBaseMs ?? 500 });
+      this.stats.retries++;
+      if (options.ctx.stats) options.ctx.stats.retries++;
+      logger.debug(`retry ${attempt + 1}/${retries} of ${shownUrl} in ${delay} ms: ${outcome.message}`);
+      if (outcome.retryAfterMs === undefined) await sleep(delay, options.ctx.signal);
+    }
+  }
+
+  private async downloadOnce<T>(start: URL, options: DownloadOptions, consume: (body: AsyncIterable<Buffer>, info: DownloadInfo) => Promise<T>): Promise<T> {
+    const { ctx, maxBytes } = options;
+    let url = start;
+    for (let hop = 0; ; hop++) {
+      const shownUrl = redactUrl(url);
+      await this.limiter.acquire(url.host, ctx.signal);
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
+      const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal;
+      this.stats.requests++;
+      if (ctx.stats) ctx.stats.requests++;
+      const started = Date.now();
+      try {
+        const credentials = options.credentialOrigin !== undefined && url.origin === options.credentialOrigin ? options.credentials : {};
+        const response = await request(url, {
+          method: 'GET',
+          headers: { accept: '*/*', 'accept-encoding': 'identity', 'user-agent': 'chat-export', ...credentials },
+          signal,
+          dispatcher: this.agent,
+        });
+        const status = response.statusCode;
+        this.options.logger.debug(`GET ${shownUrl} ${status} ${Date.now() - started} ms`);
+        if (status >= 300 && status < 400 && response.headers.location !== undefined) {
+          discard(response.body);
+          const location = Array.isArray(response.headers.location) ? response.headers.location[0] : response.headers.location;
+          let next: URL;
+          try {
+            next = new URL(location ?? '', url);
+          } catch {
+            throw new RemoteError(`${ctx.label}: ${shownUrl} redirected to something that is not a URL`);
+          }
+          if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+            throw new RemoteError(`${ctx.label}: ${shownUrl} redirected to a ${next.protocol} URL; only http(s) is downloaded`);
+          }
+          if (hop >= MAX_DOWNLOAD_REDIRECTS) throw new RemoteError(`${ctx.label}: more than ${MAX_DOWNLOAD_REDIRECTS} redirects from ${redactUrl(start)}`);
+          url = next;
+          continue;
+        }
+        if (status < 200 || status >= 300) {
+          discard(response.body);
+          throw new RemoteError(`${ctx.label}: HTTP ${status} from ${shownUrl}`, {
+            retryable: RETRYABLE_STATUSES.has(status),
+            retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+          });
+        }
+        const declared = Number(response.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+          discard(response.body);
+          throw new RemoteError(`${ctx.label}: ${shownUrl} is ${declared} bytes, over the ${maxBytes}-byte media size cap`, { hint: 'raise --media-max-size to keep it' });
+        }
+        const contentType = response.headers['content-type'];
+        let size = 0;
+        const capped = async function* (): AsyncIterable<Buffer> {
+          for await (const chunk of response.body) {
+            size += (chunk as Buffer).length;
+            if (size > maxBytes) {
+              discard(response.body);
+              throw new RemoteError(`${ctx.label}: ${shownUrl} is over the ${maxBytes}-byte media size cap`, { hint: 'raise --media-max-size to keep it' });
+            }
+            yield chunk as Buffer;
+          }
+        };
+        return await consume(capped(), { contentType: Array.isArray(contentType) ? contentType[0] : contentType, url });
+      } catch (error) {
+        if (error instanceof ChatExportError) throw error;
+        if (ctx.signal?.aborted) throw error;
+        if (timeout.signal.aborted) {
+          throw new RemoteError(`${ctx.label}: no complete answer from ${shownUrl} within ${this.options.timeoutMs} ms`, { retryable: true });
+        }
+        throw new RemoteError(`${ctx.label}: network error on ${shownUrl}: ${networkReason(error)}`, { retryable: true, cause: error });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
   private statusError(
     status: number,
     json: unknown,
@@ -236,6 +362,12 @@ export class HttpClient {
       hint: status === 404 ? 'check the channel id and --base-url' : undefined,
     } as { hint?: string });
   }
+}
+
+/** Drops a body we will not read (an error status, a redirect, over the cap) without an unhandled 'error'. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function tooLarge(label: string, url: string, maxBytes: number): RemoteError {

@@ -19,6 +19,10 @@ export interface ProfileFlags {
   /** 'sqlite': an archive (section 6) */
   format?: Format | 'sqlite' | undefined;
   output?: string | undefined;
+  partition?: number | undefined;
+  media?: boolean | undefined;
+  mediaDir?: string | undefined;
+  mediaMaxSize?: string | number | undefined;
 }
 
 export type Source = 'flag' | 'env' | 'profile' | 'default';
@@ -40,6 +44,10 @@ export interface ResolvedProfile {
   timezone: string | undefined;
   format: Format | 'sqlite' | undefined;
   output: string;
+  partition: number | undefined;
+  media: boolean;
+  mediaDir: string | undefined;
+  mediaMaxSize: string | number | undefined;
   /** where each value came from (for --dry-run) */
   sources: Partial<Record<keyof ProfileFlags, Source>>;
 }
@@ -119,6 +127,10 @@ export function resolveProfile(
     timezone: pick('timezone', [], undefined),
     format: pick('format', [], undefined),
     output: pick('output', [], DEFAULTS.output)!,
+    partition: pick('partition', [], undefined),
+    media: pick('media', [], undefined) ?? false,
+    mediaDir: pick('mediaDir', [], undefined),
+    mediaMaxSize: pick('mediaMaxSize', [], undefined),
     sources,
   };
 }

@@ -3,7 +3,7 @@ import { BUILTIN_PROVIDER_NAMES } from '../providers/names.js';
 import { suggestName } from '../text/suggest.js';
 import { parseZone } from '../text/zone.js';
 
-export const FORMATS = ['jsonl', 'csv', 'md', 'sqlite'] as const;
+export const FORMATS = ['jsonl', 'csv', 'md', 'html', 'sqlite'] as const;
 
 /** A zone offset like +08:00 / -05:30 / Z, or an IANA name like Asia/Shanghai. */
 const timezone = z
@@ -42,6 +42,10 @@ export const profileSchema = z.strictObject({
   timezone: timezone.optional(),
   format: z.enum(FORMATS).optional(),
   output: z.string().min(1).optional(),
+  partition: z.number().int().positive().optional(),
+  media: z.boolean().optional(),
+  mediaDir: z.string().min(1).optional(),
+  mediaMaxSize: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
 });
 
 export const configSchema = z

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { ChatExportError, UsageError } from '../errors.js';
@@ -45,16 +45,18 @@ export async function openAtomic(target: string): Promise<OutputHandle> {
   }
 }
 
-async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
-  const existing = await lstat(target).catch(() => undefined);
-  const followed = existing?.isSymbolicLink() ? await stat(target).catch(() => undefined) : existing;
+async function openAtomicUnchecked(shown: string): Promise<OutputHandle> {
+  // A symbolic link is written through, as cp and curl -o do: the link stays and
+  // the file it points to is replaced, atomically, by a temp file beside that file.
+  const target = await followLinks(shown);
+  const followed = await stat(target).catch(() => undefined);
   if (followed && !followed.isFile()) {
     if (followed.isDirectory()) throw new UsageError(`${target} is a directory`);
     const stream = createWriteStream(target, { flags: 'w' });
     await once(stream, 'open');
     return {
       stream,
-      path: target,
+      path: shown,
       commit: () => endStream(stream),
       abort: async () => {
         stream.destroy();
@@ -67,7 +69,7 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
   await once(stream, 'open');
   return {
     stream,
-    path: target,
+    path: shown,
     async commit() {
       await endStream(stream);
       await fsyncPath(temp);
@@ -79,6 +81,17 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
       await rm(temp, { force: true });
     },
   };
+}
+
+/** The path a chain of symbolic links ends at (which need not exist yet). */
+async function followLinks(path: string): Promise<string> {
+  let current = path;
+  for (let hops = 0; hops < 40; hops++) {
+    const info = await lstat(current).catch(() => undefined);
+    if (!info?.isSymbolicLink()) return current;
+    current = resolve(dirname(current), await readlink(current));
+  }
+  throw new UsageError(`${path}: too many levels of symbolic links`);
 }
 
 async function endStream(stream: WriteStream): Promise<void> {
