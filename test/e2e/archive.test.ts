@@ -182,7 +182,9 @@ describe.each<Provider>(['relation', 'discuz', 'dishawang'])('%s into an archive
   }, 120_000);
 
   it('--lookback picks up an edit (and a dishawang revoke) and keeps the earlier version; retention leaves old messages in the archive', async () => {
-    const server = await serve([{ ...spec, id: `${spec.id}9`, hostile: false }]);
+    // no tie cluster here: once retention makes it the oldest thing left, the cursor walker takes the
+    // short last answer for a page cap and reports the tie as possibly incomplete (exit 5; see the walker)
+    const server = await serve([{ ...spec, id: `${spec.id}9`, hostile: false, ties: [] }]);
     const channel = `${spec.id}9`;
     const box = sandbox();
     const archive = join(box.dir, 'chat.sqlite');
