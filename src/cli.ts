@@ -141,14 +141,31 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command('providers')
-    .description('list the built-in providers: credentials, paging, defaults')
-    .option('--json', 'as JSON')
+    .description('list providers (built-in and the config\'s definitions); "providers show NAME" prints a definition; "providers check NAME --channel ID" tries one request')
+    .argument('[action]', 'show | check (default: list)')
+    .argument('[name]', 'a provider or profile name')
+    .option('--json', 'as JSON (list)')
+    .option('--channel <id>', 'check: the channel to ask for')
+    .option('--peer <id>', 'check: a direct conversation to ask for')
+    .option('--base-url <url>', 'check: API root')
+    .option('--token <token>', 'check: credential')
+    .option('--api-key <key>', 'check: credential')
+    .option('--timezone <tz>', 'check: zone for naive times')
+    .option('--page-size <n>', 'check: page size', (value: string) => Number(value))
+    .option('--count <n>', 'check: normalized messages shown (3)', (value: string) => Number(value))
+    .option('--allow-insecure', 'check: permit http:// to a non-loopback host')
     .addOption(configOption())
-    .action(async (options: { json?: boolean }) => {
-      const { listProviders } = await import('./commands/providers.js');
-      listProviders(io.stdout, Boolean(options.json));
+    .action(async (action: string | undefined, name: string | undefined, options: Record<string, unknown> & { json?: boolean; config?: string }) => {
+      const commands = await import('./commands/providers.js');
+      const config = globalConfig(options.config);
+      if (action === undefined) return commands.listProviders(io.stdout, Boolean(options.json), { config, env: io.env, stderr: io.stderr });
+      const { UsageError } = await import('./errors.js');
+      if (action !== 'show' && action !== 'check') throw new UsageError(`providers: unknown action "${action}"`, { hint: 'use "providers", "providers show NAME" or "providers check NAME --channel ID"' });
+      if (!name) throw new UsageError(`providers ${action} needs a provider name`);
+      if (action === 'show') return commands.showProvider(name, { ...io, config });
+      await commands.checkProvider(name, { ...(options as object), config }, io);
     })
-    .addHelpText('after', examples('chat-export providers', 'chat-export providers --json | jq -r \'.[].name\''));
+    .addHelpText('after', examples('chat-export providers', 'chat-export providers show relation > my-api.json', 'chat-export providers check my-api --channel C1 --base-url https://chat.example.com'));
 
   const profile = program.command('profile').description('manage named profiles in the config file');
   const ctx = async (config: string | undefined) => {
@@ -297,7 +314,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(configOption())
     .action(async (input: string, options) => {
       const { runConvert } = await import('./commands/convert.js');
-      await runConvert(input, options, io);
+      await runConvert(input, { ...options, config: globalConfig(options.config) }, io);
     });
 
   program

@@ -8,6 +8,7 @@
  */
 import { statSync } from 'node:fs';
 import { z } from 'zod';
+import { walkCheckpointSchema } from '../checkpoint.js';
 import { LocalIoError, UsageError } from '../errors.js';
 import type { Message } from '../message.js';
 import { migrate, schemaStateOf, SCHEMA_VERSION } from './schema.js';
@@ -23,11 +24,6 @@ export interface SourceKey {
   api: string;
   channel: string;
 }
-
-const walkCheckpointSchema = z.union([
-  z.object({ kind: z.literal('cursor'), maxCreateAt: z.number(), boundaryIds: z.array(z.string()) }),
-  z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()) }),
-]);
 
 /**
  * A walk that has not reached its floor yet. Until it does, the messages it

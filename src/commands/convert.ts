@@ -16,7 +16,8 @@ import { createLogger, type Logger } from '../log.js';
 import type { Message } from '../message.js';
 import { Spool, type Order, type SpoolResult } from '../pipeline/order.js';
 import { parseTimeSpec } from '../pipeline/window.js';
-import { PROVIDERS } from '../providers/registry.js';
+import { getProvider } from '../providers/registry.js';
+import { loadConfig, resolveConfigPath } from '../profile/store.js';
 import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
 import { channelFilePath, planOutput, type OutputPlan } from '../sinks/output-path.js';
 import { FILE_EXTENSIONS, createSink, formatFromPath } from '../sinks/registry.js';
@@ -38,11 +39,14 @@ export interface ConvertOptions {
   raw?: boolean | undefined;
   baseUrl?: string | undefined;
   quiet?: boolean | undefined;
+  /** the config file: its provider definitions name the API root of their messages */
+  config?: string | undefined;
 }
 
 export interface ConvertIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 const ARCHIVE_EXTENSIONS = new Set(['.sqlite', '.sqlite3', '.db']);
@@ -131,7 +135,7 @@ export async function runConvert(input: string, options: ConvertOptions, io: Con
   const fromArchive = await isSqliteFile(input);
   if (plan.format === 'sqlite') {
     if (plan.output.kind === 'file' && !fromArchive && plan.output.path === input) throw new UsageError('the input and the output are the same file');
-    await importInto(plan.output.kind === 'file' ? plan.output.path : '', input, fromArchive, plan, options, logger);
+    await importInto(plan.output.kind === 'file' ? plan.output.path : '', input, fromArchive, plan, options, io, logger);
     return;
   }
   if (fromArchive) {
@@ -394,14 +398,31 @@ function limited(result: SpoolResult, order: Order, limit: number | undefined): 
 }
 
 /** JSONL (or another archive) into an archive: upserts, earlier versions kept, no walk state touched. */
-async function importInto(path: string, input: string, fromArchive: boolean, plan: Plan, options: ConvertOptions, logger: Logger): Promise<void> {
+async function importInto(path: string, input: string, fromArchive: boolean, plan: Plan, options: ConvertOptions, io: ConvertIo, logger: Logger): Promise<void> {
   const archive = Archive.open(path, { create: true });
   const run = archive.startRun(`convert ${input}`, undefined);
   const totals = { added: 0, changed: 0, seen: 0 };
   let status: 'ok' | 'failed' = 'failed';
+  // The config is read only when a message needs its API root: a broken config must not stop other conversions.
+  let definitions: Readonly<Record<string, unknown>> | undefined;
+  const roots = new Map<string, string | undefined>();
+  const defaultRootOf = (provider: string): string | undefined => {
+    if (!roots.has(provider)) {
+      definitions ??= loadConfig(resolveConfigPath(options.config, io.env ?? process.env), (line) => logger.warn(line)).providers ?? {};
+      let base: string | undefined;
+      try {
+        base = getProvider(provider, definitions).defaultBaseUrl;
+      } catch (error) {
+        // an unknown provider name (a definition no longer in the config) just has no default root
+        if (!(error instanceof UsageError) || !/^unknown provider/.test(error.message)) throw error;
+      }
+      roots.set(provider, base);
+    }
+    return roots.get(provider);
+  };
   const apiOf = (provider: string): string => {
     if (options.baseUrl) return normalizeApiRoot(options.baseUrl);
-    const base = (PROVIDERS as Record<string, { defaultBaseUrl: string | undefined } | undefined>)[provider]?.defaultBaseUrl;
+    const base = defaultRootOf(provider);
     if (!base) {
       throw new UsageError(`${input} holds ${provider} messages and ${provider} has no default API root`, {
         hint: 'give --base-url URL: the API they came from (the archive keys every history by it)',

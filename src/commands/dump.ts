@@ -10,7 +10,7 @@ import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { createHeapGuard } from '../pipeline/heap-guard.js';
 import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store.js';
 import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
-import { PROVIDERS, getProvider } from '../providers/registry.js';
+import { getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { outputPathFor } from '../sinks/output-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
@@ -180,12 +180,12 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
   const configPath = resolveConfigPath(options.config, io.env);
   const config = loadConfig(configPath, (line) => logger.warn(line));
   const profile = resolveProfileOutput(
-    resolveProfile(options.provider, options, io.env, config, (name) => ({ baseUrl: PROVIDERS[name].defaultBaseUrl })),
+    resolveProfile(options.provider, options, io.env, config, (name) => ({ baseUrl: getProvider(name, config.providers ?? {}).defaultBaseUrl })),
     configPath,
   );
   registerSecret(profile.token);
   registerSecret(profile.apiKey);
-  const provider = getProvider(profile.provider);
+  const provider = getProvider(profile.provider, config.providers ?? {});
   const warnings: string[] = [];
   const plan = planDump(options, profile, provider, warnings);
   for (const line of warnings) logger.warn(line);

@@ -1,3 +1,4 @@
+import { firstRequest } from '../providers/engine.js';
 import { PartialError } from '../errors.js';
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../log.js';
@@ -64,9 +65,5 @@ export async function finishMedia(
 
 /** The headers that carry the API's credentials (those of its first request): only ever sent to its own origin. */
 export function credentialHeaders(provider: Provider, settings: ProviderSettings, target: ChannelTarget): Record<string, string> {
-  const request =
-    provider.paging === 'cursor'
-      ? provider.buildRequest(settings, target, { maxCreateAt: Number.MAX_SAFE_INTEGER, limit: 1 })
-      : provider.buildRequest(settings, target, { number: 1, size: 1 });
-  return request.headers;
+  return firstRequest(provider, settings, target, 1).headers;
 }

@@ -14,11 +14,11 @@ import type { DumpOptions, DumpPlan } from './types.js';
 export function planDump(options: DumpOptions, profile: ResolvedProfile, provider: Provider, warnings: string[]): DumpPlan {
   const channels = options.channel ?? [];
   const peers = options.peer ?? [];
-  if (peers.length > 0 && provider.name !== 'relation') {
-    throw new UsageError(`--peer is only for the relation provider (${provider.name} has no direct conversations by peer id)`);
+  if (peers.length > 0 && !provider.definition.request.peer) {
+    throw new UsageError(`--peer is only for providers with direct conversations, like relation (${provider.name} has no direct conversations by peer id)`);
   }
   if (channels.length + peers.length === 0) {
-    throw new UsageError('no channel to export', { hint: 'give --channel ID (repeatable)' + (provider.name === 'relation' ? ' or --peer ID' : '') });
+    throw new UsageError('no channel to export', { hint: 'give --channel ID (repeatable)' + (provider.definition.request.peer ? ' or --peer ID' : '') });
   }
   for (const id of [...channels, ...peers]) {
     if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');

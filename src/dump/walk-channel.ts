@@ -13,6 +13,8 @@ import { spoolCodecFor } from '../sinks/spool-codec.js';
 import type { ChannelStart, Target } from '../targets/types.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
+import { walkSequential } from '../walk/sequential.js';
+import { createHash } from 'node:crypto';
 import type { WalkBatch, WalkOptions } from '../walk/types.js';
 import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from './types.js';
 
@@ -85,6 +87,8 @@ function exportKey(job: ChannelJob, ctx: WalkContext, window: TimeWindow): Recor
     pageSize: plan.pageSize,
     raw: settings.raw,
     timezone: settings.timezone ?? null,
+    // an edited definition walks differently (paging, fields): its checkpoint is not this export's
+    definition: definitionDigest(ctx.provider),
   };
 }
 
@@ -92,6 +96,7 @@ const KEY_NAMES: Record<string, string> = {
   profile: 'profile',
   provider: 'provider',
   api: 'API root',
+  definition: 'provider definition',
   channel: 'channel',
   since: '--since',
   until: '--until',
@@ -145,7 +150,14 @@ function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resume
     resumeFrom,
     stats,
   };
-  return ctx.provider.paging === 'cursor' ? walkCursor(ctx.provider, options) : walkPages(ctx.provider, options);
+  switch (ctx.provider.paging) {
+    case 'cursor':
+      return walkCursor(ctx.provider, options);
+    case 'pages':
+      return walkPages(ctx.provider, options);
+    case 'sequential':
+      return walkSequential(ctx.provider, options);
+  }
 }
 
 async function walkIntoWriter(job: ChannelJob, target: Target, first: ChannelStart, ctx: WalkContext): Promise<void> {
@@ -248,7 +260,8 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
         });
       }
       if (passedWindow(window, batch.oldest)) break;
-      if (plan.limit !== undefined && kept >= plan.limit) break;
+      // served oldest first, the first N are the oldest: --limit (the newest N) must read on
+      if (plan.limit !== undefined && kept >= plan.limit && ctx.provider.order === 'newest-first') break;
     }
     const result = await spool.finish();
     if (shared && spool.spilled.length > 0 && position) {
@@ -295,4 +308,8 @@ function isWhole(plan: DumpPlan, window: TimeWindow): boolean {
 function withHint(error: ChatExportError, hint: string): ChatExportError {
   Object.defineProperty(error, 'hint', { value: error.hint ? `${error.hint}; ${hint}` : hint });
   return error;
+}
+
+function definitionDigest(provider: Provider): string {
+  return createHash('sha256').update(JSON.stringify(provider.definition)).digest('hex').slice(0, 16);
 }

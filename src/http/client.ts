@@ -10,8 +10,8 @@ export interface HttpRequest {
   headers: Record<string, string>;
 }
 
-/** What a parser gets: the decoded JSON of a 2xx answer. */
-export type BodyParser<T> = (body: unknown) => T;
+/** What a parser gets: the decoded JSON of a 2xx answer, and its headers (next tokens and links may live there). */
+export type BodyParser<T> = (body: unknown, response: { headers: Record<string, string | string[] | undefined>; url: URL }) => T;
 
 /** Lets a provider explain a non-2xx answer in its own words (e.g. discuz 404). */
 export type StatusDescriber = (status: number, body: unknown, where: { label: string; url: string }) => ChatExportError | undefined;
@@ -101,11 +101,11 @@ export class HttpClient {
         logger.debug(`GET ${shownUrl} 200 ${Date.now() - started} ms`);
         try {
           try {
-            return parse(body.json);
+            return parse(body.json, { headers: body.headers, url: req.url });
           } catch (error) {
             // Rare: an integer id too large for a double. Only then is the body parsed the slow, exact way.
             if (!(error instanceof LossyNumberError)) throw error;
-            return parse(parseJsonKeepingBigIntegers(body.text));
+            return parse(parseJsonKeepingBigIntegers(body.text), { headers: body.headers, url: req.url });
           }
         } catch (error) {
           if (error instanceof ChatExportError) {
@@ -157,7 +157,7 @@ export class HttpClient {
   }
 
   /** One attempt: status handling, body cap and JSON decoding. */
-  private async exchange(req: HttpRequest, ctx: RequestContext): Promise<{ json: unknown; text: string }> {
+  private async exchange(req: HttpRequest, ctx: RequestContext): Promise<{ json: unknown; text: string; headers: Record<string, string | string[] | undefined> }> {
     const shownUrl = redactUrl(req.url);
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const timeout = new AbortController();
@@ -204,7 +204,7 @@ export class HttpClient {
             hint: 'the server sent a truncated or non-JSON body',
           });
         }
-        return { json, text };
+        return { json, text, headers: response.headers };
       }
       throw this.statusError(status, json, text, response.headers, shownUrl, ctx);
     } catch (error) {

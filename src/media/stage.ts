@@ -9,6 +9,7 @@
  * for its channel (the run then exits 5) and is remembered in the media index,
  * so the next run tries it again.
  */
+import { isHttpUrl } from '../text/http-url.js';
 import { dirname } from 'node:path';
 import { ChatExportError } from '../errors.js';
 import type { HttpClient } from '../http/client.js';
@@ -202,15 +203,6 @@ export class MediaStage {
     const next = this.waiting.shift();
     if (next) next();
     else this.active--;
-  }
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
   }
 }
 

@@ -14,6 +14,7 @@
  * No style attributes anywhere (they would need 'unsafe-inline'): avatar
  * colours are classes.
  */
+import { isHttpUrl } from '../text/http-url.js';
 import { createHash } from 'node:crypto';
 import { messageTime, type Attachment, type Message } from '../message.js';
 import { cleanText } from '../text/escape-markdown.js';
@@ -290,15 +291,6 @@ export function renderText(text: string): Html {
   }
   parts.push(clean.slice(last));
   return html`${parts}`;
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
 }
 
 const IMAGE_TYPES = new Set(['image', 'img', 'picture', 'photo', 'pic']);

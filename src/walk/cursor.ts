@@ -61,7 +61,9 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
         all.push(entry);
         if (seen.add(entry.message.id)) entries.push(entry);
       }
-      const count = normalized.length;
+      // A definition's filter drops events (joins, reactions): they still fill the page and move the cursor.
+      if (page.filteredOldest !== undefined && page.filteredOldest < oldest) oldest = page.filteredOldest;
+      const count = page.records ?? normalized.length;
       if (count > 0 && newest > cursor) {
         throw new RemoteError(
           `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor (GET ${shownRequest(cursor, limit)})`,

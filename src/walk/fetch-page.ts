@@ -16,8 +16,8 @@ export function fetchEntries(provider: Provider, options: WalkOptions, req: Http
   const { settings, target } = options;
   return options.http.getJson(
     req,
-    (body) => {
-      const page = provider.parsePage(body, target);
+    (body, response) => {
+      const page = provider.parsePage(body, target, response);
       const entries = page.items.map((item, index) => {
         try {
           return provider.normalize(item, target, settings, page);

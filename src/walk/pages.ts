@@ -138,17 +138,17 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       attempts = 0;
       // A page emptier than the API's own announcement (total, last page, next link) is not the end.
       const expected = expectedOn(current);
-      if (current.entries.length < expected && shortReads < MAX_SHORT_REREADS) {
+      if ((current.page.records ?? current.entries.length) < expected && shortReads < MAX_SHORT_REREADS) {
         shortReads++;
-        options.logger.debug(`${label}: page ${number} held ${current.entries.length} of the ${expected} messages announced; reading it again`);
+        options.logger.debug(`${label}: page ${number} held ${(current.page.records ?? current.entries.length)} of the ${expected} messages announced; reading it again`);
         continue;
       }
       const withheld =
-        current.entries.length < expected
+        (current.page.records ?? current.entries.length) < expected
           ? [
               {
-                reason: `page ${number} came back with ${current.entries.length} of ${expected} messages ${shortReads + 1} times, though the server announced ${announced(current)} (GET ${shownPage(number)})`,
-                count: expected - current.entries.length,
+                reason: `page ${number} came back with ${(current.page.records ?? current.entries.length)} of ${expected} messages ${shortReads + 1} times, though the server announced ${announced(current)} (GET ${shownPage(number)})`,
+                count: expected - (current.page.records ?? current.entries.length),
               },
             ]
           : undefined;
@@ -167,11 +167,13 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       yield emit(current, added, withheld);
       anchor = current;
       const page = current.page;
+      // records before the definition's filter: a page of events is full, not the end
+      const records = page.records ?? current.entries.length;
       const announcedMore = page.hasNext === true || (lastPage !== undefined && number < lastPage);
       const isLast =
         page.hasNext === false ||
         (lastPage !== undefined && number >= lastPage) ||
-        (!announcedMore && (current.entries.length === 0 || current.entries.length < perPage));
+        (!announcedMore && (records === 0 || records < perPage));
       if (isLast) return;
       number++;
     }
@@ -210,7 +212,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   function learn(fetched: Fetched): void {
     const page = fetched.page;
     firstTotal ??= page.total;
-    const count = fetched.entries.length;
+    const count = page.records ?? fetched.entries.length;
     if (page.perPage !== undefined && page.perPage > 0) perPage = page.perPage;
     else if (
       fetched.number === 1 &&

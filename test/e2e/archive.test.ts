@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { startFixtureServer, type CanonicalMessage, type ChannelSpec, type FixtureServer, type Provider } from '../../fixtures/server.js';
+import { startFixtureServer, type CanonicalMessage, type ChannelSpec, type FixtureServer, type Api, type Provider } from '../../fixtures/server.js';
 import { BIN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { expectedMessage } from '../helpers/ground-truth.js';
 
@@ -99,7 +99,7 @@ function readArchive(path: string): { messages: ArchiveRow[]; versions: VersionR
 }
 
 /** The documented row for a message the server shows (or showed). */
-function expectedRow(provider: Provider, channel: string, m: CanonicalMessage) {
+function expectedRow(provider: Api, channel: string, m: CanonicalMessage) {
   const e = expectedMessage(provider, channel, m);
   return {
     provider,
@@ -139,7 +139,7 @@ function documented(row: ArchiveRow) {
 const byId = (a: { id: string }, b: { id: string }) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0);
 
 /** Every message of `channel` in the archive equals the expected rows, nothing more, nothing less. */
-function expectChannel(path: string, provider: Provider, channel: string, truth: readonly CanonicalMessage[]): void {
+function expectChannel(path: string, provider: Api, channel: string, truth: readonly CanonicalMessage[]): void {
   const rows = readArchive(path).messages.filter((row) => row.provider === provider && row.channel === channel);
   expect(rows.map(documented).sort(byId)).toEqual(truth.map((m) => expectedRow(provider, channel, m)).sort(byId));
 }
