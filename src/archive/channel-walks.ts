@@ -8,8 +8,10 @@
  * top down to the mark that walk established. The top pages a killed walk
  * fetched are never taken for "held".
  *
- * All three APIs serve newest first, so a walk runs from the newest message
- * down until a page is older than its floor (or the history ends).
+ * A walk of a newest-first API runs from the newest message down until a
+ * page is older than its floor (or the history ends). An API served oldest
+ * first (a definition's `"order": "oldest-first"`) gives no such early stop:
+ * each walk reads the whole list, upserting, and its floor only filters.
  */
 import type { Entry } from '../providers/types.js';
 import type { Message } from '../message.js';
