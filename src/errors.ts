@@ -52,6 +52,16 @@ export class PartialError extends ChatExportError {
   override readonly code = 'ERR_PARTIAL';
 }
 
+/**
+ * The local file system refused a write or read during the run (disk full,
+ * I/O error, permission, read-only): exit 6. The message names the path and
+ * the channel; earlier output is intact and the checkpoint kept.
+ */
+export class LocalIoError extends ChatExportError {
+  override readonly exitCode = 6;
+  override readonly code = 'ERR_LOCAL_IO';
+}
+
 /** The run was interrupted (SIGINT/SIGTERM) after saving its checkpoint. */
 export class InterruptedError extends ChatExportError {
   override readonly exitCode = 130;

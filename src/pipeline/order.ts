@@ -32,7 +32,7 @@ export interface SpoolResult {
    * reused, so off-heap memory stays flat): write it out, and wait for that
    * write to finish, first.
    */
-  chunks(): AsyncIterable<Buffer>;
+  chunks(): AsyncIterable<string | Buffer>;
 }
 
 function compareRows(a: Row, b: Row): number {

@@ -50,7 +50,7 @@ export async function writeChannel(
     // buffer is reused for the next, so its write must be finished, not queued.
     if (buffer) await writeChunk(stream, buffer);
     for await (const chunk of spool.chunks()) {
-      if (counter) counter.bytes += chunk.length;
+      if (counter) counter.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
       await writeFinished(stream, chunk);
     }
     const end = sink.end() + closing(sink, options);
@@ -93,7 +93,7 @@ function closing(sink: Sink, options: WriteOptions): string {
 export const writeChunk = writeChunkTo;
 
 /** Writes `chunk` and waits until the stream is done with it (not merely queued). */
-async function writeFinished(stream: Writable, chunk: Buffer): Promise<void> {
+async function writeFinished(stream: Writable, chunk: string | Buffer): Promise<void> {
   if (stream.destroyed) throw new Error('output closed');
   await new Promise<void>((resolve, reject) => {
     const done = (error?: Error | null) => {
