@@ -6,7 +6,7 @@
  * SIGKILL mid-walk, two processes at once, and a year of nightly runs.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -408,7 +408,7 @@ describe('one archive, many channels and processes', () => {
 describe('convert and search', () => {
   const channels: ChannelSpec[] = [SPECS.relation, SPECS.discuz, SPECS.dishawang];
 
-  it('convert renders an archive byte-identical to dump, for JSONL, CSV and Markdown, either order; search finds CJK, words, phrases', async () => {
+  it('convert renders an archive byte-identical to dump, for JSONL, CSV, Markdown and HTML, either order, and in --partition parts; search finds CJK, words, phrases', async () => {
     const server = await serve(channels);
     const box = sandbox();
     const archive = join(box.dir, 'chat.sqlite');
@@ -423,6 +423,8 @@ describe('convert and search', () => {
       [SPECS.discuz, 'jsonl', 'asc'],
       [SPECS.dishawang, 'csv', 'asc'],
       [SPECS.dishawang, 'md', 'desc'],
+      [SPECS.relation, 'html', 'asc'],
+      [SPECS.discuz, 'html', 'desc'],
     ] as const;
     await Promise.all(
       cases.map(async ([spec, format, order]) => {
@@ -435,6 +437,27 @@ describe('convert and search', () => {
         expect(readFileSync(converted, 'utf8'), `${spec.provider} ${format} ${order}`).toBe(readFileSync(dumped, 'utf8'));
       }),
     );
+    // --partition: the same parts as dump's, file by file (HTML: one page per part; CSV: a header each)
+    mkdirSync(join(box.dir, 'dparts'));
+    mkdirSync(join(box.dir, 'cparts'));
+    for (const [spec, format] of [[SPECS.dishawang, 'html'], [SPECS.relation, 'csv']] as const) {
+      const d = await dump(server, box, ['--provider', spec.provider, '--channel', spec.id, ...PAGE, '--partition', '70', '-o', join(box.dir, 'dparts', `p.${format}`)]);
+      expect(d.code, explain(d)).toBe(0);
+      const c = await runCli(['convert', archive, '--channel', spec.id, '--partition', '70', '-o', join(box.dir, 'cparts', `p.${format}`)], { env: box.env() });
+      expect(c.code, explain(c)).toBe(0);
+      const parts = readdirSync(join(box.dir, 'dparts')).filter((name) => name.endsWith(format)).sort();
+      expect(parts.length).toBeGreaterThanOrEqual(3);
+      expect(readdirSync(join(box.dir, 'cparts')).filter((name) => name.endsWith(format)).sort()).toEqual(parts);
+      for (const name of parts) expect(readFileSync(join(box.dir, 'cparts', name), 'utf8'), name).toBe(readFileSync(join(box.dir, 'dparts', name), 'utf8'));
+    }
+    // a directory: one file per channel, each provider's own header
+    const dir = await runCli(['convert', archive, '--format', 'html', '-o', join(box.dir, 'html') + '/'], { env: box.env() });
+    expect(dir.code, explain(dir)).toBe(0);
+    for (const spec of channels) {
+      const page = readFileSync(join(box.dir, 'html', `${spec.provider}-${spec.id}.html`), 'utf8');
+      expect(page).toContain(`data-provider="${spec.provider}" data-channel="${spec.id}"`);
+      expect(page.match(/ data-id="/g)).toHaveLength(server.messages(spec.provider, spec.id).length);
+    }
     // a JSONL backup converts to the same CSV as the archive, and imports into an archive
     const jsonl = join(box.dir, `d-${SPECS.discuz.id}-asc.jsonl`);
     const fromJsonl = await runCli(['convert', jsonl, '-o', join(box.dir, 'j.csv'), '--order', 'desc'], { env: box.env() });
