@@ -54,6 +54,15 @@ export interface ChannelRecord {
   walkUnreadable: boolean;
 }
 
+/** A file --media downloaded for a URL, as the archive records it (the `media` table). */
+export interface MediaRecord {
+  url: string;
+  /** relative to the archive's directory */
+  file: string;
+  sha256: string | null;
+  size: number | null;
+}
+
 export interface PageCounts {
   added: number;
   changed: number;
@@ -73,6 +82,7 @@ export class Archive {
   private readonly updateAll: Statement;
   private readonly touch: Statement;
   private readonly upsertChannel: Statement;
+  private readonly upsertMedia: Statement;
   private lastNow = 0;
 
   private constructor(
@@ -100,6 +110,12 @@ export class Archive {
        WHERE provider = ? AND api = ? AND channel = ? AND id = ?`,
     );
     this.touch = db.prepare(`UPDATE messages SET last_seen = ? WHERE provider = ? AND api = ? AND channel = ? AND id = ?`);
+    // fetched_at: when the archive first recorded this file for the URL
+    this.upsertMedia = db.prepare(
+      `INSERT INTO media (url, file, sha256, size, fetched_at, error) VALUES (?, ?, ?, ?, ?, NULL)
+       ON CONFLICT (url) DO UPDATE SET file = excluded.file, sha256 = excluded.sha256, size = excluded.size, error = NULL,
+         fetched_at = CASE WHEN media.file IS excluded.file THEN media.fetched_at ELSE excluded.fetched_at END`,
+    );
     this.upsertChannel = db.prepare(
       `INSERT INTO channels (provider, api, channel, kind, walk, first_run, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (provider, api, channel) DO UPDATE SET walk = excluded.walk, last_run = excluded.last_run`,
@@ -229,10 +245,11 @@ export class Archive {
    * transaction. `walk` undefined leaves the channel's walk record alone
    * (a windowed re-read); null clears it.
    */
-  writePage(key: SourceKey, kind: string, messages: readonly Message[], walk: UnfinishedWalk | null | undefined): PageCounts {
+  writePage(key: SourceKey, kind: string, messages: readonly Message[], walk: UnfinishedWalk | null | undefined, media: readonly MediaRecord[] = []): PageCounts {
     return this.write(`write ${key.provider} channel ${key.channel}`, () => {
       const now = this.now();
       const counts = this.upsertMessages(key, messages, now);
+      for (const record of media) this.upsertMedia.run(record.url, record.file, record.sha256, record.size, now);
       if (walk !== undefined) {
         this.upsertChannel.run(key.provider, key.api, key.channel, kind, walk === null ? null : JSON.stringify(walk), now, now);
       }
@@ -268,6 +285,25 @@ export class Archive {
       this.db
         .prepare(`UPDATE channels SET walk = NULL WHERE provider = ? AND api = ? AND channel = ? AND json_extract(walk, '$.run') = ?`)
         .run(key.provider, key.api, key.channel, run);
+    });
+  }
+
+  /** The file a URL's download is in, if the archive has recorded one. */
+  mediaFile(url: string): string | undefined {
+    const row = this.db.prepare(`SELECT file FROM media WHERE url = ? AND file IS NOT NULL`).raw(true).get(url) as [string] | undefined;
+    return row?.[0];
+  }
+
+  /** --media downloads that failed: recorded for URLs that have no file yet (the next --media run tries again). */
+  recordMediaFailures(failures: ReadonlyArray<{ url: string; reason: string }>): void {
+    if (failures.length === 0) return;
+    this.write('record media failures', () => {
+      const now = this.now();
+      const statement = this.db.prepare(
+        `INSERT INTO media (url, fetched_at, error) VALUES (?, ?, ?)
+         ON CONFLICT (url) DO UPDATE SET error = excluded.error, fetched_at = excluded.fetched_at WHERE media.file IS NULL`,
+      );
+      for (const failure of failures) statement.run(failure.url, now, failure.reason);
     });
   }
 
