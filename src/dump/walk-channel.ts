@@ -170,10 +170,12 @@ async function walkIntoWriter(job: ChannelJob, target: Target, first: ChannelSta
       const window = windowOf(ctx.plan, start);
       for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
         const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+        // the messages as served: --media rewrites `entries` to name local copies
+        const served = entries.map((entry) => entry.message);
         await job.media?.apply(entries);
         kept += entries.length;
         if (batch.missing) job.missing.push(...batch.missing);
-        await writer.batch({ ...batch, entries });
+        await writer.batch({ ...batch, entries }, served);
         bar.update(batch, kept);
         if (passedWindow(window, batch.oldest)) break;
       }
