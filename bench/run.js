@@ -560,11 +560,89 @@ async function costsFigure(server, latencyRows) {
   return rows;
 }
 
-/** Bytes on the wire and time through a bandwidth-limited proxy, with and without compression. */
+/**
+ * A loopback HTTP proxy that delivers response bytes at `bytesPerSecond` over
+ * one shared "link" (a throttled connection to a remote API), counting what it
+ * sends. `acceptEncoding` replaces the client's header (undefined: removed).
+ */
+async function startThrottledProxy(target, { bytesPerSecond, acceptEncoding }) {
+  const { createServer, request, Agent } = await import('node:http');
+  const upstream = new URL(target);
+  const agent = new Agent({ keepAlive: true });
+  const SLICE = 16 * 1024;
+  let linkFreeAt = 0;
+  const stats = { wireBytes: 0 };
+  const server = createServer((req, res) => {
+    const headers = { ...req.headers, host: upstream.host };
+    delete headers['accept-encoding'];
+    if (acceptEncoding) headers['accept-encoding'] = acceptEncoding;
+    const up = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, agent }, async (answer) => {
+      try {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        stats.wireBytes += Object.entries(answer.headers).reduce((sum, [name, value]) => sum + name.length + String(value).length + 4, 20);
+        for await (const chunk of answer) {
+          for (let i = 0; i < chunk.length; i += SLICE) {
+            const slice = chunk.subarray(i, i + SLICE);
+            const now = performance.now();
+            linkFreeAt = Math.max(now, linkFreeAt) + (slice.length / bytesPerSecond) * 1000;
+            // the slice arrives once the link has carried it
+            if (linkFreeAt - now >= 1) await new Promise((resolve) => setTimeout(resolve, linkFreeAt - now));
+            stats.wireBytes += slice.length;
+            if (!res.write(slice)) await once(res, 'drain');
+          }
+        }
+        res.end();
+      } catch {
+        res.destroy();
+      }
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    stats,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      agent.destroy();
+    },
+  };
+}
+
+/**
+ * Bytes on the wire and time of one relation export through a throttled
+ * proxy from a server that compresses: the client's own Accept-Encoding (it
+ * prefers br), gzip only, and none (the proxy drops the header: identity).
+ */
 async function transferFigure() {
   const client = readFileSync(join(ROOT, 'dist', 'http', 'client.js'), 'utf8');
-  if (!/accept-encoding/i.test(client)) return { skipped: 'not measured: this build sends no Accept-Encoding (HTTP decompression is not on main yet)' };
-  return { skipped: 'not measured yet' };
+  if (!/createGunzip|createBrotliDecompress/.test(client)) return { skipped: 'not measured: this build decodes no Content-Encoding (HTTP decompression is not on main yet)' };
+  const bytesPerSecond = 4 * 2 ** 20;
+  const spec = { provider: 'relation', id: 'bench-transfer', count: n(50_000), pageCap: 1000 };
+  const server = await startServer({ latencyMs: 0, channels: [spec], compress: ['br', 'gzip'] });
+  const rows = [];
+  try {
+    for (const [name, acceptEncoding] of [['none (identity)', undefined], ['gzip', 'gzip'], ["the client's own (br preferred)", 'KEEP']]) {
+      const proxy = await startThrottledProxy(server.url, { bytesPerSecond, acceptEncoding: acceptEncoding === 'KEEP' ? 'gzip, deflate, br' : acceptEncoding });
+      try {
+        const cli = await runCli({ server: { ...server, url: proxy.url }, spec, order: 'desc', args: [...PAGE_SIZE_ARGS.relation, ...THROUGHPUT_ARGS] });
+        rows.push({ case: `relation ${int(spec.count)} at ${bytesPerSecond / 2 ** 20} MiB/s`, acceptEncoding: name, cli, wireBytes: proxy.stats.wireBytes });
+        log(`transfer ${name}: ${(proxy.stats.wireBytes / 2 ** 20).toFixed(1)} MiB, ${(cli.wallMs / 1000).toFixed(2)} s (${elapsed().toFixed(0)} s in)`);
+      } finally {
+        await proxy.close();
+      }
+    }
+  } finally {
+    await server.close();
+  }
+  const identity = rows[0];
+  for (const row of rows) row.speedup = identity.cli.wallMs / row.cli.wallMs;
+  return {
+    rows,
+    note: `The fixture server compresses API answers as a web server would on the fly (gzip level 6, brotli quality 5); a loopback proxy carries them at ${bytesPerSecond / 2 ** 20} MiB/s over one shared link and counts the bytes (headers included). "none": the proxy drops Accept-Encoding. The CLI CPU difference against "none" is the client's decompression cost.`,
+  };
 }
 
 const signed = (x, digits = 2) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
