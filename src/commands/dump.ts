@@ -7,7 +7,6 @@ import { credentialHeaders, finishMedia, openMediaStage } from '../dump/media-ru
 import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
 import { HttpClient } from '../http/client.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
-import { createHeapGuard } from '../pipeline/heap-guard.js';
 import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store.js';
 import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
 import { getProvider } from '../providers/registry.js';
@@ -84,7 +83,6 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     progress,
     stateDir,
     runSize: numberFromEnv(io.env.CHAT_EXPORT_RUN_SIZE) ?? RUN_SIZE,
-    keepHeapSmall: createHeapGuard(),
     checkpointEveryMs: numberFromEnv(io.env.CHAT_EXPORT_CHECKPOINT_MS) ?? CHECKPOINT_EVERY_MS,
     signal: io.signal,
   };

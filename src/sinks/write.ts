@@ -46,9 +46,13 @@ export async function writeChannel(
       }
     : writeChunkTo;
   if (options.format === 'jsonl' && options.skip === 0 && options.take >= spool.count) {
-    // The spool's runs are already JSONL: copy them as they are.
+    // The spool's runs are already JSONL: copy them as they are. Each chunk's
+    // buffer is reused for the next, so its write must be finished, not queued.
     if (buffer) await writeChunk(stream, buffer);
-    for await (const chunk of spool.chunks()) await writeChunk(stream, chunk);
+    for await (const chunk of spool.chunks()) {
+      if (counter) counter.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      await writeFinished(stream, chunk);
+    }
     const end = sink.end() + closing(sink, options);
     if (end) await writeChunk(stream, end);
     return spool.count;
@@ -87,6 +91,24 @@ function closing(sink: Sink, options: WriteOptions): string {
 }
 
 export const writeChunk = writeChunkTo;
+
+/** Writes `chunk` and waits until the stream is done with it (not merely queued). */
+async function writeFinished(stream: Writable, chunk: string | Buffer): Promise<void> {
+  if (stream.destroyed) throw new Error('output closed');
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error | null) => {
+      stream.off('close', onClose);
+      stream.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onClose = () => done(new Error('output closed'));
+    const onError = (error: Error) => done(error);
+    stream.on('close', onClose);
+    stream.on('error', onError);
+    stream.write(chunk, done);
+  });
+}
 
 async function writeChunkTo(stream: Writable, chunk: string | Buffer): Promise<void> {
   if (stream.destroyed) throw new Error('output closed');
