@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
-import { ChatExportError, ExitError } from './errors.js';
+import { ChatExportError, ExitError, InterruptedError, LocalIoError, SIGNAL_EXIT_CODES, StdoutClosedError, type StopSignal } from './errors.js';
+import { localIoError } from './fs-errors.js';
 import { sanitizeForTerminal } from './text/sanitize.js';
 
 /**
@@ -11,14 +12,18 @@ import { sanitizeForTerminal } from './text/sanitize.js';
 async function main(): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
+  // A closed terminal (SIGHUP) may also have closed stderr: losing a message must not crash the stop.
+  process.stderr.on('error', () => {});
+  const onSignal = (signal: StopSignal) => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(`\nchat-export: ${signal}: stopping…\n`);
-    controller.abort(new Error(signal));
+    // A second signal means "now": locks and temp files of a killed run are cleaned up by the next one.
+    if (interrupts > 1) process.exit(SIGNAL_EXIT_CODES[signal]);
+    process.stderr.write(`chat-export: ${signal}: stopping…\n`);
+    controller.abort(
+      new InterruptedError(`interrupted by ${signal}`, { signal }),
+    );
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]) process.on(signal, () => onSignal(signal));
   // A rejection nobody awaited would otherwise reach Node's default handler, which
   // prints the raw error (unsanitized, with its properties and stack) and exits 1.
   const escaped = (error: unknown) => {
@@ -27,9 +32,11 @@ async function main(): Promise<number> {
   };
   process.on('unhandledRejection', escaped);
   process.on('uncaughtException', escaped);
-  // `chat-export dump | head` closes the pipe early: that is not a failure of ours.
+  // `chat-export dump | head` closes the pipe early: the run stops quietly (141) and records
+  // nothing. Any other stdout failure (stdout on /dev/full: ENOSPC) is a local I/O error (6).
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
+    if (controller.signal.aborted) return;
+    controller.abort(error.code === 'EPIPE' ? new StdoutClosedError() : localIoError(error, { path: 'stdout' }));
   });
 
   const program = buildProgram({
@@ -54,6 +61,10 @@ function report(error: unknown): number {
     return 2;
   }
   if (error instanceof ExitError) return error.exitCode;
+  if (error instanceof StdoutClosedError) return error.exitCode;
+  // The last net for the environment: a file-system error that escaped its layer is still exit 6.
+  const local = error instanceof ChatExportError ? undefined : localIoError(error, {});
+  if (local) error = local;
   if (error instanceof ChatExportError) {
     const lines = error.message.split('\n');
     for (const [i, line] of lines.entries()) {

@@ -6,7 +6,8 @@ import { deliverIncremental, loadIncrementalState, recordState } from '../dump/i
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions } from '../dump/types.js';
 import { writeInto } from '../dump/write-output.js';
-import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
+import { ChatExportError, ExitError, InterruptedError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
+import { asLocalIoError } from '../fs-errors.js';
 import { HttpClient } from '../http/client.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { Spool } from '../pipeline/order.js';
@@ -18,6 +19,7 @@ import { PROVIDERS, getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
 import { channelFilePath } from '../sinks/output-path.js';
+import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
 import { spoolCodecFor } from '../sinks/spool-codec.js';
 import { stateFileName } from '../state.js';
@@ -84,6 +86,10 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     printDryRun(io.stdout, profile, provider, settings, plan, jobs);
     return;
   }
+
+  if (plan.output.kind === 'file') await probeWritableFile(plan.output.path, '--output');
+  else if (plan.output.kind === 'directory') await probeWritableDir(plan.output.dir, '--output');
+  await probeWritableDir(stateDir, options.stateDir ? '--state-dir' : 'state directory');
 
   const unlocks: Array<() => Promise<void>> = [];
   try {
@@ -206,7 +212,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       bar.finish(take);
       // With --limit the newest kept message is still the newest: the limit keeps the newest N.
       return { job, spool, result, skip, take, newest, checkpoints };
-    } catch (error) {
+    } catch (caught) {
+      const error = asLocalIoError(caught, { label: job.label });
       bar.fail();
       // Keep what is on disk for --resume; a walk that spilled nothing, or spooled
       // privately beside a concurrent run, has nothing --resume could find.
@@ -235,7 +242,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
             else await writeInto(await openAtomic(job.path!), done, plan, profile, 0);
             succeeded++;
           } catch (error) {
-            failures.push({ job, error });
+            failures.push({ job, error: asLocalIoError(error, { path: job.path, label: job.label }) });
           }
         }),
       );
@@ -245,7 +252,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         await deliverIncremental(await pending[0]!, job.path!, plan, profile, stateDir, logger);
         succeeded++;
       } catch (error) {
-        failures.push({ job, error });
+        failures.push({ job, error: asLocalIoError(error, { path: job.path, label: job.label }) });
       }
     } else {
       // One stream for every channel: written in the order the channels were given.
@@ -264,7 +271,12 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         await writeInto(handle, done, plan, profile, written, false);
         written++;
         succeeded++;
-        if (options.incremental) await recordState(stateDir, done, '-', plan, profile, { size: 0, lastDay: null });
+        if (options.incremental) {
+          // A reader that went away (EPIPE) is only known once the write is flushed: no state before that.
+          await flushed(handle.stream);
+          if (io.signal?.aborted) break;
+          await recordState(stateDir, done, '-', plan, profile, { size: 0, lastDay: null });
+        }
       }
       if (handle) {
         // Never rename an interrupted run's output over an earlier complete one.
@@ -272,17 +284,17 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         else await handle.abort();
       }
     }
+  } catch (error) {
+    // Writing to a stdout that was closed or failed, or stopped by a signal: the stop's own reason is what counts.
+    if (io.signal?.aborted) throw stopError(io.signal.reason);
+    throw error;
   } finally {
     progress.stop();
     await http.close();
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
 
-  if (io.signal?.aborted) {
-    throw new InterruptedError('interrupted; nothing was written for channels still in progress; their checkpoints are saved', {
-      hint: 'run the same command with --resume to continue',
-    });
-  }
+  if (io.signal?.aborted) throw stopError(io.signal.reason);
   for (const { error } of failures) reportFailure(logger, error);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   logger.debug(`${http.stats.requests} requests, ${http.stats.retries} retries in ${seconds} s`);
@@ -297,6 +309,24 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const first = failures[0]!.error;
   if (codes.size === 1 && first instanceof ChatExportError) throw new ExitError(first.exitCode);
   throw new ExitError(4);
+}
+
+function stopError(reason: unknown): ChatExportError {
+  if (reason instanceof StdoutClosedError) return reason;
+  if (reason instanceof ChatExportError && !(reason instanceof InterruptedError)) return reason;
+  const signal = reason instanceof InterruptedError ? reason.signal : 'SIGINT';
+  return new InterruptedError(`interrupted by ${signal}; nothing was written for channels still in progress; their checkpoints are saved`, {
+    signal,
+    hint: 'run the same command with --resume to continue',
+  });
+}
+
+/** Resolves once everything written so far has left the process (or the stream failed). */
+function flushed(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    if ((stream as { destroyed?: boolean }).destroyed) return resolve();
+    stream.write('', () => resolve());
+  });
 }
 
 function withHint(error: ChatExportError, hint: string): ChatExportError {

@@ -22,6 +22,8 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   }
   for (const id of [...channels, ...peers]) {
     if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');
+    // In a URL path these would climb (`/im/../message/1`): never an id a server gave out.
+    if (id === '.' || id === '..') throw new UsageError(`${JSON.stringify(id)} cannot be a --channel / --peer id`);
   }
   const targets: ChannelTarget[] = [
     ...unique(channels).map((id) => ({ id, kind: 'channel' as const })),
@@ -33,14 +35,27 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       hint: `give --base-url https://your.site, set CHAT_EXPORT_BASE_URL, or save it in a profile (chat-export profile add NAME --provider ${provider.name} --base-url …)`,
     });
   }
+  const baseName = sourceName('baseUrl', '--base-url', 'CHAT_EXPORT_BASE_URL', profile);
   let base: URL;
   try {
     base = new URL(profile.baseUrl);
   } catch {
-    throw new UsageError(`--base-url ${JSON.stringify(redactUrl(profile.baseUrl))} is not a URL`);
+    throw new UsageError(`${baseName} ${JSON.stringify(redactUrl(profile.baseUrl))} is not a URL`);
   }
   if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-    throw new UsageError(`--base-url must be http:// or https://, not ${base.protocol}`);
+    throw new UsageError(`${baseName} must be http:// or https://, not ${base.protocol}`);
+  }
+  // Requests are built from the API root's origin and path only: credentials written into it
+  // would be dropped silently (and shown by --dry-run), so they are refused instead.
+  if (base.username !== '' || base.password !== '') {
+    throw new UsageError(`${baseName} carries credentials (user:password@): chat-export does not send them`, {
+      hint: `remove them from ${redactUrl(base)} and give the credential with CHAT_EXPORT_TOKEN, a profile's tokenEnv, or --token`,
+    });
+  }
+  if (base.search !== '') {
+    throw new UsageError(`${baseName} has a query string; the API root must be a plain address (${redactUrl(new URL(base.pathname, base))})`, {
+      hint: 'a credential such as ?token=… goes in CHAT_EXPORT_TOKEN, a profile\'s tokenEnv, or --token',
+    });
   }
   if (base.protocol === 'http:' && !isLoopback(base.hostname) && !options.allowInsecure) {
     throw new UsageError(`refusing to send credentials over plain http:// to ${base.host}`, {
@@ -60,6 +75,15 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (provider.credentials.apiKey === 'optional' && !profile.apiKey) {
     warnings.push(`${provider.name}: no API key given (CHAT_EXPORT_API_KEY, --api-key or a profile); the server may refuse the requests`);
   }
+  for (const [what, value] of [['token', profile.token], ['API key', profile.apiKey]] as const) {
+    // CR, LF and other controls cannot go into a header: undici would refuse every request as a network error.
+    if (value !== undefined && /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      const where = /[\r\n]/.test(value) ? 'a line break (CR or LF; a file saved with Windows line ends?)' : 'a control or non-Latin-1 character';
+      throw new UsageError(`the ${what} contains ${where}, which cannot be sent in an HTTP header`, {
+        hint: `set it again without it (${what === 'token' ? 'CHAT_EXPORT_TOKEN, tokenEnv or --token' : 'CHAT_EXPORT_API_KEY, apiKeyEnv or --api-key'}); e.g. tr -d '\\r\\n' < file`,
+      });
+    }
+  }
   if (profile.timezone !== undefined) {
     try {
       parseZone(profile.timezone);
@@ -68,8 +92,14 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     }
   }
   positive('--rate', profile.rate, false);
+  if (profile.rate < MIN_RATE) {
+    throw new UsageError(`--rate must be at least ${MIN_RATE} requests per second (one every ${Math.round(1 / MIN_RATE / 86_400)} days), not ${profile.rate}`);
+  }
   positive('--concurrency', profile.concurrency, true);
   positive('--timeout', profile.timeout, true);
+  if (profile.timeout > MAX_TIMER_MS) {
+    throw new UsageError(`--timeout must be between 1 and ${MAX_TIMER_MS} ms (about 24 days), not ${profile.timeout}`);
+  }
   if (!Number.isInteger(profile.retries) || profile.retries < 0) throw new UsageError('--retries must be a whole number, 0 or more');
   if (profile.pageSize !== undefined) positive('--page-size', profile.pageSize, true);
   if (options.limit !== undefined) positive('--limit', options.limit, true);
@@ -87,8 +117,15 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (output.kind === 'file') {
     // Decided before any request: a whole export must not be fetched only to find it has nowhere to go.
     const parent = dirname(output.path);
-    if (!statSync(parent, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new UsageError(`--output ${output.path}: the directory ${parent} does not exist`, {
+    let parentInfo: ReturnType<typeof statSync> | undefined;
+    try {
+      parentInfo = statSync(parent, { throwIfNoEntry: false });
+    } catch {
+      parentInfo = undefined;
+    }
+    if (!parentInfo?.isDirectory()) {
+      const why = parentInfo ? `${parent} is a file, not a directory` : `the directory ${parent} does not exist`;
+      throw new UsageError(`--output ${output.path}: ${why}`, {
         hint: 'create it first, or end the path with / to export one file per channel into a new directory',
       });
     }
@@ -106,6 +143,18 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     limit: options.limit,
     pageSize: profile.pageSize ?? provider.defaultPageSize,
   };
+}
+
+/** The longest delay a Node timer can hold (a larger one fires after 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** 1/rate must fit a timer: one request every 1e6 s is the slowest rate accepted. */
+export const MIN_RATE = 0.000001;
+
+function sourceName(key: 'baseUrl', flag: string, envName: string, profile: ResolvedProfile): string {
+  const source = profile.sources[key];
+  if (source === 'env') return envName;
+  if (source === 'profile') return `profile "${profile.name}" ${key}`;
+  return flag;
 }
 
 function positive(flag: string, value: number, integer: boolean): void {

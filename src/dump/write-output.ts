@@ -1,4 +1,6 @@
 import { clearCheckpoint } from '../checkpoint.js';
+import { LocalIoError } from '../errors.js';
+import { asLocalIoError } from '../fs-errors.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { OutputHandle } from '../sinks/atomic-file.js';
 import { createSink } from '../sinks/registry.js';
@@ -14,6 +16,7 @@ export async function writeInto(
   position: number,
   commit = true,
 ): Promise<void> {
+  let keepCheckpoint = false;
   try {
     const sink = createSink(plan.format);
     await writeChannel(
@@ -26,10 +29,15 @@ export async function writeInto(
     if (commit) await handle.commit();
   } catch (error) {
     if (commit) await handle.abort();
-    throw error;
+    const local = asLocalIoError(error, { path: handle.path, label: done.job.label });
+    // Disk full while writing: the fetched messages stay spooled for --resume once there is room.
+    keepCheckpoint = local instanceof LocalIoError;
+    throw local;
   } finally {
-    await done.spool.dispose();
-    await clearCheckpoint(done.checkpoints);
+    if (!keepCheckpoint) {
+      await done.spool.dispose();
+      await clearCheckpoint(done.checkpoints);
+    }
   }
 }
 

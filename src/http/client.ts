@@ -1,4 +1,7 @@
-import { Agent, request } from 'undici';
+import { pipeline } from 'node:stream/promises';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
+import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { excerpt, redactSecrets, redactUrl } from '../text/sanitize.js';
@@ -51,12 +54,16 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
  * pages and cut-off bodies with status 200.
  */
 export class HttpClient {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly limiter: RateLimiter;
+  private closed = false;
   readonly stats: HttpStats = { requests: 0, retries: 0 };
 
   constructor(private readonly options: HttpClientOptions) {
-    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32, pipelining: 1 });
+    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case) as curl reads them. Plain-http
+    // targets go to the proxy as absolute-URI requests (curl's way), not CONNECT tunnels,
+    // which many corporate proxies refuse for port 80. One agent, keep-alive, for the run.
+    this.agent = new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 32, pipelining: 1, proxyTunnel: false });
     this.limiter = new RateLimiter({
       rate: options.rate,
       onPause: (host, ms) => {
@@ -69,6 +76,8 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
+    // Requests still queued after this fail at once instead of retrying a destroyed pool.
+    this.closed = true;
     await this.agent.close();
   }
 
@@ -78,6 +87,7 @@ export class HttpClient {
     const { retries, logger } = this.options;
     for (let attempt = 0; ; attempt++) {
       await this.limiter.acquire(host, ctx.signal);
+      if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${shownUrl} was not requested`);
       const started = Date.now();
       let outcome: ChatExportError;
       try {
@@ -140,7 +150,7 @@ export class HttpClient {
     }
   }
 
-  /** One attempt: status handling, body cap and JSON decoding. */
+  /** One attempt: redirects, status handling, decoding, body cap and JSON. */
   private async exchange(req: HttpRequest, ctx: RequestContext): Promise<{ json: unknown; text: string }> {
     const shownUrl = redactUrl(req.url);
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -150,47 +160,55 @@ export class HttpClient {
     this.stats.requests++;
     if (ctx.stats) ctx.stats.requests++;
     try {
-      const response = await request(req.url, {
-        method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': 'chat-export', ...req.headers },
-        signal,
-        dispatcher: this.agent,
-      });
-      const status = response.statusCode;
-      const declared = Number(response.headers['content-length']);
-      if (Number.isFinite(declared) && declared > maxBytes) {
-        response.body.destroy();
-        throw tooLarge(ctx.label, shownUrl, maxBytes);
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > maxBytes) {
+      let url = req.url;
+      let headers = req.headers;
+      for (let hop = 0; ; hop++) {
+        const response = await request(url, {
+          method: 'GET',
+          headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br', 'user-agent': 'chat-export', ...headers },
+          signal,
+          dispatcher: this.agent,
+        });
+        const status = response.statusCode;
+        if (REDIRECTS.has(status)) {
           response.body.destroy();
-          throw tooLarge(ctx.label, shownUrl, maxBytes);
+          const next = followRedirect(url, response.headers.location, hop, ctx.label, shownUrl);
+          // Same origin keeps the credentials; an upgrade from http to https on the same host
+          // keeps them too (they already went to that host, now they go encrypted).
+          this.options.logger.debug(`GET ${redactUrl(url)} ${status} → ${redactUrl(next)}`);
+          url = next;
+          headers = req.headers;
+          continue;
         }
-        chunks.push(chunk as Buffer);
-      }
-      const text = Buffer.concat(chunks, size).toString('utf8');
-      let json: unknown;
-      let jsonError: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (error) {
-        jsonError = error;
-      }
-      if (status >= 200 && status < 300) {
-        if (jsonError !== undefined) {
-          throw new RemoteError(`${ctx.label}: response from ${shownUrl} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
-            retryable: true,
-            cause: jsonError,
-            hint: 'the server sent a truncated or non-JSON body',
-          });
+        const shownHere = url === req.url ? shownUrl : redactUrl(url);
+        const declared = Number(response.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+          response.body.destroy();
+          throw tooLarge(ctx.label, shownHere, maxBytes);
         }
-        return { json, text };
+        const bytes = await readBody(response.body, response.headers['content-encoding'], maxBytes, () => tooLarge(ctx.label, shownHere, maxBytes));
+        // A UTF-8 BOM before the JSON (some Windows and PHP stacks send one) is not part of the document.
+        let text = bytes.toString('utf8');
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        let json: unknown;
+        let jsonError: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch (error) {
+          jsonError = error;
+        }
+        if (status >= 200 && status < 300) {
+          if (jsonError !== undefined) {
+            throw new RemoteError(`${ctx.label}: response from ${shownHere} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
+              retryable: true,
+              cause: jsonError,
+              hint: 'the server sent a truncated or non-JSON body',
+            });
+          }
+          return { json, text };
+        }
+        throw this.statusError(status, json, text, response.headers, shownHere, ctx);
       }
-      throw this.statusError(status, json, text, response.headers, shownUrl, ctx);
     } catch (error) {
       if (error instanceof ChatExportError) throw error;
       if (ctx.signal?.aborted) throw error;
@@ -200,10 +218,16 @@ export class HttpClient {
           hint: 'the server is slow; raise --timeout or try later',
         });
       }
+      if (isDecodingError(error)) {
+        throw new RemoteError(`${ctx.label}: the compressed response from ${shownUrl} is corrupt: ${networkReason(error)}`, {
+          retryable: true,
+          cause: error,
+        });
+      }
       throw new RemoteError(`${ctx.label}: network error on ${shownUrl}: ${networkReason(error)}`, {
         retryable: true,
         cause: error,
-        hint: 'check the network and --base-url',
+        hint: 'check the network, --base-url and any HTTPS_PROXY / HTTP_PROXY / NO_PROXY setting',
       });
     } finally {
       clearTimeout(timer);
@@ -236,6 +260,124 @@ export class HttpClient {
       hint: status === 404 ? 'check the channel id and --base-url' : undefined,
     } as { hint?: string });
   }
+}
+
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+export const MAX_REDIRECTS = 5;
+
+/**
+ * The next URL of a redirect, when DESIGN.md allows following it: the same
+ * origin, or http → https on the same host; at most MAX_REDIRECTS hops.
+ * Anything else is an error naming the Location, never retried (the server
+ * will say the same again) and never sent the credentials.
+ */
+function followRedirect(from: URL, location: string | string[] | undefined, hop: number, label: string, shownUrl: string): URL {
+  const raw = Array.isArray(location) ? location[0] : location;
+  if (!raw) {
+    throw new RemoteError(`${label}: ${shownUrl} answered with a redirect but no Location`, { hint: 'check --base-url' });
+  }
+  let next: URL;
+  try {
+    next = new URL(raw, from);
+  } catch {
+    throw new RemoteError(`${label}: ${shownUrl} redirected to ${JSON.stringify(redactUrl(raw))}, which is not a URL`, { hint: 'check --base-url' });
+  }
+  const shownNext = redactUrl(next);
+  if (hop >= MAX_REDIRECTS) {
+    throw new RemoteError(`${label}: more than ${MAX_REDIRECTS} redirects from ${shownUrl} (the last to ${shownNext})`, {
+      hint: 'check --base-url; the server redirects in a loop',
+    });
+  }
+  const sameOrigin = next.origin === from.origin;
+  const upgrade = from.protocol === 'http:' && next.protocol === 'https:' && next.hostname === from.hostname;
+  if (!sameOrigin && !upgrade) {
+    throw new RemoteError(`${label}: ${shownUrl} redirected to another origin: ${shownNext}; not followed, so the credentials stay with ${from.host}`, {
+      hint: `if ${next.host} is the real API, pass it as --base-url`,
+    });
+  }
+  return next;
+}
+
+/**
+ * The body, decoded per Content-Encoding (gzip, deflate, br, or a list of
+ * them), with the size cap applied to the bytes as they arrive AND as they
+ * decode: a small compressed bomb hits the cap instead of filling memory.
+ */
+async function readBody(body: Readable, encodingHeader: string | string[] | undefined, maxBytes: number, tooLargeError: () => Error): Promise<Buffer> {
+  const header = Array.isArray(encodingHeader) ? encodingHeader.join(',') : (encodingHeader ?? '');
+  const codings = header
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let wire = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      if (size > maxBytes) return callback(tooLargeError());
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  const onWire = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      wire += chunk.length;
+      if (wire > maxBytes) return callback(tooLargeError());
+      callback(null, chunk);
+    },
+  });
+  // Applied in the reverse of the order the server listed them.
+  const stages = codings.reverse().map(decoderFor);
+  await pipeline([body, onWire, ...stages, sink] as ReadonlyArray<NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream>);
+  return Buffer.concat(chunks, size);
+}
+
+function decoderFor(coding: string): NodeJS.ReadWriteStream {
+  // Trailing garbage and a body cut short are reported, not silently accepted.
+  switch (coding) {
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'br':
+      return createBrotliDecompress();
+    case 'deflate':
+      return createDeflateDecoder();
+    default:
+      throw new RemoteError(`the server sent a body encoded as ${JSON.stringify(coding)}, which chat-export cannot decode`, {
+        hint: 'only gzip, deflate and br are supported',
+      });
+  }
+}
+
+/**
+ * "deflate" is meant to be zlib-wrapped (RFC 9110), yet some servers send raw
+ * deflate: the first byte tells them apart (a zlib header's low nibble is 8), as
+ * browsers and curl do.
+ */
+function createDeflateDecoder(): NodeJS.ReadWriteStream {
+  let inner: NodeJS.ReadWriteStream | undefined;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (!inner) {
+        inner = (chunk[0]! & 0x0f) === 0x08 ? createInflate() : createInflateRaw();
+        inner.on('data', (data: Buffer) => this.push(data));
+        inner.on('error', (error: Error) => this.destroy(error));
+      }
+      if (inner.write(chunk)) callback();
+      else inner.once('drain', () => callback());
+    },
+    flush(callback) {
+      if (!inner) return callback();
+      inner.once('end', () => callback());
+      inner.end();
+    },
+  });
+}
+
+function isDecodingError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 function tooLarge(label: string, url: string, maxBytes: number): RemoteError {

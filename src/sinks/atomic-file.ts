@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { ChatExportError, UsageError } from '../errors.js';
+import { localIoError } from '../fs-errors.js';
 import { isProcessAlive } from '../pid.js';
 
 /**
@@ -37,8 +38,11 @@ export async function openAtomic(target: string): Promise<OutputHandle> {
   try {
     return await openAtomicUnchecked(target);
   } catch (error) {
-    // EACCES, EROFS, ENOTDIR…: the user's --output, not a bug of ours.
+    // ENOSPC, EACCES, EROFS, ENOTDIR…: the paths were probed before the first request, so
+    // this is the environment changing under the run (exit 6), not a bug of ours.
     if (error instanceof ChatExportError) throw error;
+    const local = localIoError(error, { path: target });
+    if (local) throw local;
     throw new UsageError(`cannot write ${target}: ${error instanceof Error ? error.message : String(error)}`, {
       hint: 'check --output: the directory must exist and be writable',
     });
@@ -52,6 +56,7 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
     if (followed.isDirectory()) throw new UsageError(`${target} is a directory`);
     const stream = createWriteStream(target, { flags: 'w' });
     await once(stream, 'open');
+    stream.on('error', () => {});
     return {
       stream,
       path: target,
@@ -65,6 +70,9 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
   const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const stream = createWriteStream(temp, { flags: 'wx', mode: followed ? followed.mode & 0o777 : 0o644 });
   await once(stream, 'open');
+  // A failed write (ENOSPC) surfaces through stream.errored at the next write or at commit;
+  // unheard, the 'error' event would end the process before the temp file is removed.
+  stream.on('error', () => {});
   return {
     stream,
     path: target,
@@ -76,12 +84,14 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
     },
     async abort() {
       stream.destroy();
-      await rm(temp, { force: true });
+      // Never leave a temp file behind, least of all on a full disk.
+      await rm(temp, { force: true }).catch(() => {});
     },
   };
 }
 
 async function endStream(stream: WriteStream): Promise<void> {
+  if (stream.errored) throw stream.errored;
   if (stream.writableFinished) return;
   stream.end();
   await once(stream, 'finish');

@@ -59,6 +59,7 @@ export async function writeChannel(
 }
 
 export async function writeChunk(stream: Writable, chunk: string | Buffer): Promise<void> {
+  if (stream.errored) throw stream.errored;
   if (stream.destroyed) throw new Error('output closed');
   if (stream.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
@@ -70,7 +71,7 @@ export async function writeChunk(stream: Writable, chunk: string | Buffer): Prom
       else resolve();
     };
     const onDrain = () => done();
-    const onClose = () => done(new Error('output closed'));
+    const onClose = () => done(stream.errored ?? new Error('output closed'));
     const onError = (error: Error) => done(error);
     stream.on('drain', onDrain);
     stream.on('close', onClose);
