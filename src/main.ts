@@ -85,6 +85,9 @@ function report(error: unknown): number {
 main().then(
   (code) => {
     process.exitCode = code;
+    // After a stop, a write blocked on a reader that never reads (a FIFO, a stalled pipe)
+    // must not hold the process open: everything to keep was saved before we got here.
+    if (code > 128) process.exit(code);
   },
   (error: unknown) => {
     process.exitCode = report(error);

@@ -23,7 +23,7 @@ import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
 import { spoolCodecFor } from '../sinks/spool-codec.js';
 import { stateFileName } from '../state.js';
-import { registerSecret } from '../text/sanitize.js';
+import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
 import type { WalkBatch, WalkOptions } from '../walk/types.js';
@@ -60,7 +60,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
     index,
     target,
-    label: `${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`,
+    // Labels reach the terminal raw through progress bars: a channel id must not carry escapes there.
+    label: sanitizeForTerminal(`${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`),
     path:
       plan.output.kind === 'directory'
         ? channelFilePath(plan.output.dir, profile.provider, target.id, FILE_EXTENSIONS[plan.format])
@@ -239,7 +240,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
           try {
             const done = await promise;
             if (options.incremental) await deliverIncremental(done, job.path!, plan, profile, stateDir, logger);
-            else await writeInto(await openAtomic(job.path!), done, plan, profile, 0);
+            else await writeInto(await openAtomic(job.path!), done, plan, profile, 0, true, io.signal);
             succeeded++;
           } catch (error) {
             failures.push({ job, error: asLocalIoError(error, { path: job.path, label: job.label }) });
@@ -258,29 +259,38 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       // One stream for every channel: written in the order the channels were given.
       let handle: OutputHandle | undefined;
       let written = 0;
-      for (const [index, promise] of pending.entries()) {
-        const job = jobs[index]!;
-        let done: ChannelDone;
-        try {
-          done = await promise;
-        } catch (error) {
-          failures.push({ job, error });
-          continue;
+      try {
+        for (const [index, promise] of pending.entries()) {
+          const job = jobs[index]!;
+          let done: ChannelDone;
+          try {
+            done = await promise;
+          } catch (error) {
+            failures.push({ job, error });
+            continue;
+          }
+          handle ??= plan.output.kind === 'stdout' ? openStdout() : await openAtomic(plan.output.path);
+          await writeInto(handle, done, plan, profile, written, false, io.signal);
+          written++;
+          succeeded++;
+          if (options.incremental) {
+            // A reader that went away (EPIPE) is only known once the write is flushed: no state before that.
+            await flushed(handle.stream);
+            if (io.signal?.aborted) break;
+            await recordState(stateDir, done, '-', plan, profile, { size: 0, lastDay: null });
+          }
         }
-        handle ??= plan.output.kind === 'stdout' ? openStdout() : await openAtomic(plan.output.path);
-        await writeInto(handle, done, plan, profile, written, false);
-        written++;
-        succeeded++;
-        if (options.incremental) {
-          // A reader that went away (EPIPE) is only known once the write is flushed: no state before that.
-          await flushed(handle.stream);
-          if (io.signal?.aborted) break;
-          await recordState(stateDir, done, '-', plan, profile, { size: 0, lastDay: null });
-        }
+      } catch (error) {
+        // No temp file survives a failed or stopped write (disk full, a signal).
+        await handle?.abort();
+        throw plan.output.kind === 'file' ? asLocalIoError(error, { path: plan.output.path }) : error;
       }
       if (handle) {
         // Never rename an interrupted run's output over an earlier complete one.
-        if (succeeded > 0 && !io.signal?.aborted) await handle.commit();
+        if (succeeded > 0 && !io.signal?.aborted) await handle.commit().catch(async (error: unknown) => {
+          await handle.abort();
+          throw asLocalIoError(error, { path: handle.path });
+        });
         else await handle.abort();
       }
     }

@@ -15,6 +15,7 @@ export async function writeInto(
   profile: ResolvedProfile,
   position: number,
   commit = true,
+  signal?: AbortSignal,
 ): Promise<void> {
   let keepCheckpoint = false;
   try {
@@ -24,7 +25,7 @@ export async function writeInto(
       sink,
       summaryOf(done, plan, profile),
       done.result,
-      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0 },
+      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0, signal },
     );
     if (commit) await handle.commit();
   } catch (error) {

@@ -77,6 +77,7 @@ export class HttpClient {
 
   async close(): Promise<void> {
     // Requests still queued after this fail at once instead of retrying a destroyed pool.
+    if (this.closed) return;
     this.closed = true;
     await this.agent.close();
   }
@@ -171,7 +172,8 @@ export class HttpClient {
         });
         const status = response.statusCode;
         if (REDIRECTS.has(status)) {
-          response.body.destroy();
+          // A redirect's own body is small: read it so the connection stays in the pool.
+          await response.body.dump({ limit: 64 * 1024 }).catch(() => {});
           const next = followRedirect(url, response.headers.location, hop, ctx.label, shownUrl);
           // Same origin keeps the credentials; an upgrade from http to https on the same host
           // keeps them too (they already went to that host, now they go encrypted).
@@ -183,7 +185,7 @@ export class HttpClient {
         const shownHere = url === req.url ? shownUrl : redactUrl(url);
         const declared = Number(response.headers['content-length']);
         if (Number.isFinite(declared) && declared > maxBytes) {
-          response.body.destroy();
+          response.body.on('error', () => {}).destroy();
           throw tooLarge(ctx.label, shownHere, maxBytes);
         }
         const bytes = await readBody(response.body, response.headers['content-encoding'], maxBytes, () => tooLarge(ctx.label, shownHere, maxBytes));
@@ -271,7 +273,7 @@ export const MAX_REDIRECTS = 5;
  * Anything else is an error naming the Location, never retried (the server
  * will say the same again) and never sent the credentials.
  */
-function followRedirect(from: URL, location: string | string[] | undefined, hop: number, label: string, shownUrl: string): URL {
+export function followRedirect(from: URL, location: string | string[] | undefined, hop: number, label: string, shownUrl: string): URL {
   const raw = Array.isArray(location) ? location[0] : location;
   if (!raw) {
     throw new RemoteError(`${label}: ${shownUrl} answered with a redirect but no Location`, { hint: 'check --base-url' });

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, open as openFd } from 'node:fs';
+import { Socket } from 'node:net';
+import { promisify } from 'node:util';
 import { lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
@@ -54,6 +56,7 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
   const followed = existing?.isSymbolicLink() ? await stat(target).catch(() => undefined) : existing;
   if (followed && !followed.isFile()) {
     if (followed.isDirectory()) throw new UsageError(`${target} is a directory`);
+    if (followed.isFIFO()) return openFifo(target);
     const stream = createWriteStream(target, { flags: 'w' });
     await once(stream, 'open');
     stream.on('error', () => {});
@@ -90,7 +93,27 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
   };
 }
 
-async function endStream(stream: WriteStream): Promise<void> {
+/**
+ * A FIFO is written through the event loop (as stdout is), not the thread
+ * pool: a reader that stops reading must not block a worker thread, which
+ * would keep even a signalled process from exiting.
+ */
+async function openFifo(target: string): Promise<OutputHandle> {
+  // Waits for a reader to open the other end, as a shell redirect does.
+  const fd = await promisify(openFd)(target, 'w');
+  const stream = new Socket({ fd, readable: false, writable: true });
+  stream.on('error', () => {});
+  return {
+    stream,
+    path: target,
+    commit: () => endStream(stream),
+    abort: async () => {
+      stream.destroy();
+    },
+  };
+}
+
+async function endStream(stream: Writable): Promise<void> {
   if (stream.errored) throw stream.errored;
   if (stream.writableFinished) return;
   stream.end();

@@ -24,8 +24,9 @@ export async function probeWritableDir(dir: string, what: string): Promise<void>
     if (blocker) {
       throw new UsageError(`${what} ${dir}: ${blocker} is a file, not a directory`, { hint: `choose another ${what}` });
     }
-    await mkdir(dir, { recursive: true }).catch((error: unknown) => {
-      throw refused(error, dir, what);
+    await mkdir(dir, { recursive: true }).catch(async (error: unknown) => {
+      // Node's recursive mkdir says ENOENT for EROFS and EACCES: ask the first missing level for the real cause.
+      throw refused(await realMkdirError(dir, error), dir, what);
     });
   }
   await tryWrite(dir, what, dir);
@@ -61,6 +62,18 @@ async function tryWrite(dir: string, what: string, shown: string): Promise<void>
   } finally {
     await rm(probe, { force: true }).catch(() => {});
   }
+}
+
+async function realMkdirError(dir: string, fallback: unknown): Promise<unknown> {
+  let missing = dir;
+  while (dirname(missing) !== missing && !(await stat(dirname(missing)).catch(() => undefined))) missing = dirname(missing);
+  return mkdir(missing).then(
+    async () => {
+      await rm(missing, { recursive: true, force: true }).catch(() => {});
+      return fallback;
+    },
+    (error: unknown) => error,
+  );
 }
 
 /** The nearest existing ancestor when it is not a directory. */

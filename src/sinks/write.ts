@@ -13,6 +13,8 @@ export interface WriteOptions {
   take: number;
   /** leave out the sink's header (CSV header already written for an earlier channel) */
   headerless?: boolean;
+  /** a stop (signal, closed stdout) ends a write blocked on a slow reader */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -29,10 +31,10 @@ export async function writeChannel(
   let buffer = options.headerless ? '' : sink.begin(summary);
   if (options.format === 'jsonl' && options.skip === 0 && options.take >= spool.count) {
     // The spool's runs are already JSONL: copy them as they are.
-    if (buffer) await writeChunk(stream, buffer);
-    for await (const chunk of spool.chunks()) await writeChunk(stream, chunk);
+    if (buffer) await writeChunk(stream, buffer, options.signal);
+    for await (const chunk of spool.chunks()) await writeChunk(stream, chunk, options.signal);
     const end = sink.end();
-    if (end) await writeChunk(stream, end);
+    if (end) await writeChunk(stream, end, options.signal);
     return spool.count;
   }
   let index = 0;
@@ -49,30 +51,34 @@ export async function writeChannel(
     else if (csv) buffer += csvRowOf(line);
     else buffer += sink.format(JSON.parse(line) as Message);
     if (buffer.length >= CHUNK) {
-      await writeChunk(stream, buffer);
+      await writeChunk(stream, buffer, options.signal);
       buffer = '';
     }
   }
   buffer += sink.end();
-  if (buffer) await writeChunk(stream, buffer);
+  if (buffer) await writeChunk(stream, buffer, options.signal);
   return written;
 }
 
-export async function writeChunk(stream: Writable, chunk: string | Buffer): Promise<void> {
+export async function writeChunk(stream: Writable, chunk: string | Buffer, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw signal.reason;
   if (stream.errored) throw stream.errored;
   if (stream.destroyed) throw new Error('output closed');
   if (stream.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
-    const done = (error?: Error) => {
+    const done = (error?: unknown) => {
       stream.off('drain', onDrain);
       stream.off('close', onClose);
       stream.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
       if (error) reject(error);
       else resolve();
     };
     const onDrain = () => done();
     const onClose = () => done(stream.errored ?? new Error('output closed'));
     const onError = (error: Error) => done(error);
+    const onAbort = () => done(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     stream.on('drain', onDrain);
     stream.on('close', onClose);
     stream.on('error', onError);
