@@ -200,7 +200,7 @@ describe.concurrent('a disk that fills up during the run → exit 6', () => {
       const child = spawn(process.execPath, [BIN, ...args(server, SMALL, [])], { env: box.env(), stdio: ['ignore', fd, 'pipe'] });
       closeSync(fd);
       let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr, timedOut: false, elapsedMs: 0 }));
     });
     expect(result.code, explain(result)).toBe(6);
