@@ -22,8 +22,6 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   }
   for (const id of [...channels, ...peers]) {
     if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');
-    // In a URL path these would climb (`/im/../message/1`): never an id a server gave out.
-    if (id === '.' || id === '..') throw new UsageError(`${JSON.stringify(id)} cannot be a --channel / --peer id`);
   }
   const targets: ChannelTarget[] = [
     ...unique(channels).map((id) => ({ id, kind: 'channel' as const })),
@@ -61,6 +59,12 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     throw new UsageError(`refusing to send credentials over plain http:// to ${base.host}`, {
       hint: 'use https://, or pass --allow-insecure if you accept that anyone on the network can read the token',
     });
+  }
+  // In a URL path `.` and `..` would climb (`/im/../message/1` is `/message/1`): never an id a server gave out.
+  for (const target of targets) {
+    if ((target.id === '.' || target.id === '..') && idInPath(provider, target, profile.baseUrl)) {
+      throw new UsageError(`${JSON.stringify(target.id)} cannot be a ${provider.name} ${target.kind} id: it would change the request path`);
+    }
   }
   if (provider.credentials.token === 'required' && !profile.token) {
     throw new UsageError(`${provider.name} needs a token and none was given`, {
@@ -149,6 +153,21 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** 1/rate must fit a timer: one request every 1e6 s is the slowest rate accepted. */
 export const MIN_RATE = 0.000001;
+
+/** Whether the provider puts this kind of id into the URL path (dishawang), not the query. */
+function idInPath(provider: Provider, target: ChannelTarget, baseUrl: string): boolean {
+  const probe = { ...target, id: 'chat-export-id-probe' };
+  const settings = { baseUrl, token: undefined, apiKey: undefined, timezone: undefined, raw: false };
+  try {
+    const request =
+      provider.paging === 'cursor'
+        ? provider.buildRequest(settings, probe, { maxCreateAt: 0, limit: 1 })
+        : provider.buildRequest(settings, probe, { number: 1, size: 1 });
+    return request.url.pathname.split('/').includes(probe.id);
+  } catch {
+    return true;
+  }
+}
 
 function sourceName(key: 'baseUrl', flag: string, envName: string, profile: ResolvedProfile): string {
   const source = profile.sources[key];

@@ -28,7 +28,8 @@ const itemSchema = z.object({
   id,
   createAt: epochMs,
   type: z.string().nullish(),
-  from: z.union([z.string(), z.number()]).nullish(),
+  // a sender id may be a 19-digit number too: exact like every id (two senders must not become one)
+  from: id.nullish(),
   fromName: z.string().nullish(),
   fromAvatar: z.string().nullish(),
   content: z.string().nullish(),
@@ -92,7 +93,7 @@ export const relation: CursorProvider = {
           channel: target.id,
           time: item.createAt,
           sender: {
-            id: item.from == null ? '' : String(item.from),
+            id: item.from ?? '',
             name: item.fromName ?? null,
             avatar: item.fromAvatar ?? null,
           },

@@ -48,9 +48,13 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
   const shownRequest = (maxCreateAt: number, size: number) =>
     redactUrl(provider.buildRequest(settings, target, { maxCreateAt, limit: size }).url);
 
+  const reported = new Set<string>();
   try {
     for (let number = 1; ; number++) {
-      const { page, entries: normalized } = await pending;
+      const { entries: normalized, missing: dropped } = await pending;
+      // an answer asked for again (a grown page) reports its impossible messages once
+      const missing = dropped.filter((m) => !reported.has(m.reason));
+      for (const m of missing) reported.add(m.reason);
       const entries: Entry[] = [];
       const all: Entry[] = [];
       let oldest = Infinity;
@@ -61,7 +65,8 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
         all.push(entry);
         if (seen.add(entry.message.id)) entries.push(entry);
       }
-      const count = normalized.length;
+      // An item left out as impossible still filled a place in the page.
+      const count = normalized.length + dropped.length;
       if (count > 0 && newest > cursor) {
         throw new RemoteError(
           `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor (GET ${shownRequest(cursor, limit)})`,
@@ -103,7 +108,8 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
       if (next !== 'end') pending = request(next, limit);
       yield {
         entries,
-        oldest: count > 0 ? oldest : undefined,
+        ...(missing.length > 0 ? { missing } : {}),
+        oldest: normalized.length > 0 ? oldest : undefined,
         page: number,
         total: undefined,
         checkpoint: { kind: 'cursor', maxCreateAt: next === 'end' ? cursor : next, boundaryIds: boundary },

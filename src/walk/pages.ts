@@ -19,6 +19,8 @@ interface Fetched {
   page: ProviderPage;
   entries: Entry[];
   ids: Set<string>;
+  /** items left out as impossible (they still count toward the page's length) */
+  missing: Array<{ reason: string; count: number }>;
 }
 
 /**
@@ -44,8 +46,8 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   const shownPage = (number: number) => redactUrl(provider.buildRequest(settings, target, { number, size }).url);
   const fetchPage = async (number: number): Promise<Fetched> => {
     const req = provider.buildRequest(settings, target, { number, size });
-    const { page, entries } = await fetchEntries(provider, options, req, signal);
-    return { number, page, entries, ids: new Set(entries.map((e) => e.message.id)) };
+    const { page, entries, missing } = await fetchEntries(provider, options, req, signal);
+    return { number, page, entries, ids: new Set(entries.map((e) => e.message.id)), missing };
   };
   const prefetch = (number: number): Promise<Fetched> => {
     let pending = inFlight.get(number);
@@ -74,6 +76,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       page: { items: [], total: resume.total },
       entries: [],
       ids: new Set(resume.lastIds),
+      missing: [],
     };
   }
   let lastPage: number | undefined;
@@ -82,11 +85,16 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   let stale = 0;
   let firstTotal: number | undefined = resume?.total;
 
+  const reported = new Set<string>();
   const emit = (fetched: Fetched, entries: Entry[]): WalkBatch => {
     let oldest: number | undefined;
     for (const entry of fetched.entries) if (oldest === undefined || entry.time < oldest) oldest = entry.time;
+    // a page read again reports its impossible messages once
+    const missing = fetched.missing.filter((m) => !reported.has(m.reason));
+    for (const m of missing) reported.add(m.reason);
     return {
       entries,
+      ...(missing.length > 0 ? { missing } : {}),
       oldest,
       page: fetched.number,
       total: fetched.page.total,
@@ -129,7 +137,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       }
       attempts = 0;
       const added = fresh(current);
-      if (added.length > 0 || current.entries.length === 0) {
+      if (added.length > 0 || current.entries.length + current.missing.length === 0) {
         stale = 0;
       } else if (++stale > MAX_STALE_PAGES + pagesOfGrowth(current, firstTotal)) {
         // Only new messages pushing read ones forward can make whole pages repeat:
@@ -142,9 +150,10 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       yield emit(current, added);
       anchor = current;
       const page = current.page;
+      const served = current.entries.length + current.missing.length;
       const isLast =
-        current.entries.length === 0 ||
-        current.entries.length < perPage ||
+        served === 0 ||
+        served < perPage ||
         page.hasNext === false ||
         (lastPage !== undefined && number >= lastPage);
       if (isLast) return;
@@ -164,7 +173,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   function learn(fetched: Fetched): void {
     const page = fetched.page;
     firstTotal ??= page.total;
-    const count = fetched.entries.length;
+    const count = fetched.entries.length + fetched.missing.length;
     if (page.perPage !== undefined && page.perPage > 0) perPage = page.perPage;
     else if (
       fetched.number === 1 &&

@@ -14,6 +14,11 @@ export interface WalkBatch {
   total: number | undefined;
   /** a checkpoint after this batch: feeding it back continues the walk after it */
   checkpoint: WalkCheckpoint;
+  /**
+   * Messages known to be missing from this walk (a message with an impossible
+   * value, …): the channel is still written, and the run exits 5 naming each cause.
+   */
+  missing?: Array<{ reason: string; count: number }> | undefined;
 }
 
 export type WalkCheckpoint =

@@ -6,7 +6,7 @@
  * tmpfs where this machine lets the test mount them.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, constants, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -320,5 +320,40 @@ describe.concurrent('a reader that closes stdout (| head -1)', () => {
     const again = await runCli(args(server, BIG, ['--incremental']), { env: box.env(ENV) });
     expect(again.code, explain(again)).toBe(0);
     expect(again.stdout.split('\n').filter(Boolean)).toHaveLength(4000);
+  });
+});
+
+describe.concurrent('a user without write permission (not root: chmod binds)', () => {
+  it('-o dir/ the user cannot write → exit 2 before any request, not a summary then EACCES', async (ctx) => {
+    if (process.getuid?.() !== 0) return ctx.skip('needs root to run the CLI as another user');
+    const server = await serve();
+    const box = sandbox();
+    const nobody = 65534;
+    chmodSync(box.dir, 0o755);
+    const config = join(box.dir, 'config');
+    mkdirSync(config, { recursive: true });
+    chownSync(config, nobody, nobody);
+    const locked = join(box.dir, 'locked');
+    mkdirSync(locked, { mode: 0o555 });
+    chmodSync(locked, 0o555);
+    const before = server.log.length;
+    const result = await new Promise<RunResult>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args(server, SMALL, ['-o', `${locked}/`])], {
+        env: box.env({ HOME: config, TMPDIR: config }),
+        uid: nobody,
+        gid: nobody,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, timedOut: false, elapsedMs: 0 }));
+    });
+    expect(result.code, explain(result)).toBe(2);
+    expect(result.stderr).toContain(locked);
+    expect(result.stderr).toMatch(/permission denied/);
+    expect(result.stderr).not.toMatch(/messages, \d+ pages/);
+    expect(server.log.length - before).toBe(0);
   });
 });
