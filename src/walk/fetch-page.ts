@@ -4,6 +4,8 @@ import type { Entry, Provider, ProviderPage } from '../providers/types.js';
 import { sanitizeForTerminal } from '../text/sanitize.js';
 import type { WalkOptions } from './types.js';
 
+const COUNT_MISSING = false;
+
 export interface FetchedPage {
   page: ProviderPage;
   entries: Entry[];
@@ -29,7 +31,8 @@ export function fetchEntries(provider: Provider, options: WalkOptions, req: Http
           entries.push(provider.normalize(item, target, settings, page));
         } catch (error) {
           // One message nothing can represent is counted missing; the rest of the page is good.
-          if (error instanceof ImpossibleValueError) missing.push({ reason: sanitizeForTerminal(error.message), count: 1 });
+          // (Until the run accounts for WalkBatch.missing, dropping it would be a silent loss: fail instead.)
+          if (error instanceof ImpossibleValueError && COUNT_MISSING) missing.push({ reason: sanitizeForTerminal(error.message), count: 1 });
           else throw prefixIssues(error, index);
         }
       });

@@ -60,7 +60,8 @@ describe.concurrent('the command line', () => {
 
 describe('one export of a profile and channel at a time', () => {
   it('a second --incremental run while the first is going exits 2 naming it; a plain one runs beside it; a killed run\'s lock is taken over', async () => {
-    const server = await startFixtureServer({ latencyMs: 100, channels: [{ provider: 'relation', id: 'L1', count: 200 }] });
+    // The first run's second request hangs 15 s: it is surely still running while the others start, however slow the machine.
+    const server = await startFixtureServer({ channels: [{ provider: 'relation', id: 'L1', count: 200 }], faults: [{ kind: 'delay', ms: 15_000, nth: 2 }] });
     try {
       const box = sandbox();
       const args = ['dump', '--provider', 'relation', '--channel', 'L1', '--base-url', server.url, '--page-size', '20', '--rate', '1000', '-q'];

@@ -8,8 +8,12 @@ import { lastDayWritten } from '../sinks/markdown.js';
 import { createSink } from '../sinks/registry.js';
 import { writeChannel, writeChunk } from '../sinks/write.js';
 import { readState, writeState, type ChannelState } from '../state.js';
-import type { ChannelDone, ChannelJob, DumpPlan } from './types.js';
-import { summaryOf, writeInto } from './write-output.js';
+import type { ChannelDone, ChannelJob, DumpPlan } from '../dump/types.js';
+import type { TargetContext } from './context.js';
+import type { ChannelStart, Target } from './types.js';
+import { summaryOf, writeInto } from './write-spooled.js';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /**
  * --incremental state of one channel, repaired if the last append was cut
@@ -87,11 +91,32 @@ export async function recordState(
 }
 
 /**
+ * --incremental into a file per channel (or the one file of a one-channel
+ * run): only messages newer than the state's newest are kept, appended after
+ * the whole new window is fetched, then the state records the file.
+ */
+export function createIncrementalTarget(ctx: TargetContext): Target {
+  return {
+    ordered: false,
+    async prepare(job: ChannelJob): Promise<ChannelStart> {
+      job.state = await loadIncrementalState(ctx.stateDir, job, ctx.plan, ctx.logger);
+      return { after: job.state?.newest ?? undefined };
+    },
+    async deliver(done: ChannelDone): Promise<void> {
+      const path = done.job.path!;
+      await mkdir(dirname(path), { recursive: true });
+      await deliverIncremental(done, path, ctx.plan, ctx.profile, ctx.stateDir, ctx.logger);
+    },
+    async close(): Promise<void> {},
+  };
+}
+
+/**
  * Appends only after the whole new window is fetched (it is in the spool by
  * now), then records state. Newest-first files get the new messages at the
  * top, which means rewriting them (atomically).
  */
-export async function deliverIncremental(
+async function deliverIncremental(
   done: ChannelDone,
   path: string,
   plan: DumpPlan,

@@ -6,7 +6,7 @@ import type { OutputHandle } from '../sinks/atomic-file.js';
 import { createSink } from '../sinks/registry.js';
 import type { ChannelSummary } from '../sinks/types.js';
 import { writeChannel } from '../sinks/write.js';
-import type { ChannelDone, DumpPlan } from './types.js';
+import type { ChannelDone, DumpPlan } from '../dump/types.js';
 
 export async function writeInto(
   handle: OutputHandle,

@@ -1,0 +1,20 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { openAtomic } from '../sinks/atomic-file.js';
+import type { ChannelDone } from '../dump/types.js';
+import type { TargetContext } from './context.js';
+import type { Target } from './types.js';
+import { writeInto } from './write-spooled.js';
+
+/** One file per channel, each replaced atomically once its channel is complete. */
+export function createFileTarget(ctx: TargetContext): Target {
+  return {
+    ordered: false,
+    async deliver(done: ChannelDone): Promise<void> {
+      const path = done.job.path!;
+      await mkdir(dirname(path), { recursive: true });
+      await writeInto(await openAtomic(path), done, ctx.plan, ctx.profile, 0, true, ctx.signal);
+    },
+    async close(): Promise<void> {},
+  };
+}

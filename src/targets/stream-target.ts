@@ -1,0 +1,56 @@
+import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
+import type { ChannelDone, ChannelJob } from '../dump/types.js';
+import type { TargetContext } from './context.js';
+import { loadIncrementalState, recordState } from './incremental-target.js';
+import type { ChannelStart, Target } from './types.js';
+import { writeInto } from './write-spooled.js';
+import { asLocalIoError } from '../fs-errors.js';
+
+/** Resolves once everything written so far has left the process (or the stream failed). */
+function flushed(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    if ((stream as { destroyed?: boolean }).destroyed) return resolve();
+    stream.write('', () => resolve());
+  });
+}
+
+/**
+ * Every channel into one stream — stdout, or one file replaced atomically at
+ * the end — in the order the channels were given. `--incremental` to stdout
+ * keeps a state per channel (there is no file to prove anything about).
+ */
+export function createStreamTarget(ctx: TargetContext, options: { path?: string | undefined; incremental: boolean }): Target {
+  let handle: OutputHandle | undefined;
+  let written = 0;
+  return {
+    ordered: true,
+    async prepare(job: ChannelJob): Promise<ChannelStart> {
+      if (!options.incremental) return {};
+      job.state = await loadIncrementalState(ctx.stateDir, job, ctx.plan, ctx.logger);
+      return { after: job.state?.newest ?? undefined };
+    },
+    async deliver(done: ChannelDone): Promise<void> {
+      handle ??= options.path === undefined ? openStdout() : await openAtomic(options.path);
+      await writeInto(handle, done, ctx.plan, ctx.profile, written, false, ctx.signal);
+      written++;
+      if (options.incremental) {
+        // A reader that went away (EPIPE, `| head`) is only known once the write is flushed: no state before.
+        await flushed(handle.stream);
+        if (ctx.signal?.aborted) return;
+        await recordState(ctx.stateDir, done, '-', ctx.plan, ctx.profile, { size: 0, lastDay: null });
+      }
+    },
+    async close({ succeeded, interrupted }): Promise<void> {
+      if (!handle) return;
+      const current = handle;
+      // Never rename an interrupted run's output over an earlier complete one.
+      if (succeeded > 0 && !interrupted && !ctx.signal?.aborted) {
+        await current.commit().catch(async (error: unknown) => {
+          // A full disk at the last flush or the rename: no temp file survives it.
+          await current.abort();
+          throw asLocalIoError(error, { path: current.path });
+        });
+      } else await current.abort();
+    },
+  };
+}
