@@ -93,7 +93,7 @@ function smallTmpfs(box: Sandbox, name: string): string | undefined {
   return tryMount(['-t', 'tmpfs', '-o', 'size=200k', 'tmpfs', dir], dir) ? dir : undefined;
 }
 
-describe.concurrent('paths are checked before the first request (exit 2, naming the path)', () => {
+describe('paths are checked before the first request (exit 2, naming the path)', () => {
   it('-o existing-file/ → exit 2 at once: no internal error, no request, no retries', async () => {
     const server = await serve();
     const box = sandbox();
@@ -155,7 +155,7 @@ describe.concurrent('paths are checked before the first request (exit 2, naming 
   });
 });
 
-describe.concurrent('a disk that fills up during the run → exit 6', () => {
+describe('a disk that fills up during the run → exit 6', () => {
   it('-o file on a full disk: one line naming the file and the channel, no temp file, the old file intact, the checkpoint kept', async (ctx) => {
     const box = sandbox();
     const disk = smallTmpfs(box, 'small-disk');
@@ -239,7 +239,7 @@ function runSignalled(
   });
 }
 
-describe.concurrent('signals: INT, TERM and HUP alike', () => {
+describe('signals: INT, TERM and HUP alike', () => {
   it.each<[NodeJS.Signals, number]>([
     ['SIGHUP', 129],
     ['SIGTERM', 143],
@@ -299,7 +299,7 @@ describe.concurrent('signals: INT, TERM and HUP alike', () => {
   });
 });
 
-describe.concurrent('a reader that closes stdout (| head -1)', () => {
+describe('a reader that closes stdout (| head -1)', () => {
   it('stops quietly with 141, nothing on stderr', async () => {
     const server = await serve();
     const box = sandbox();
@@ -323,7 +323,7 @@ describe.concurrent('a reader that closes stdout (| head -1)', () => {
   });
 });
 
-describe.concurrent('a user without write permission (not root: chmod binds)', () => {
+describe('a user without write permission (not root: chmod binds)', () => {
   it('-o dir/ the user cannot write → exit 2 before any request, not a summary then EACCES', async (ctx) => {
     if (process.getuid?.() !== 0) return ctx.skip('needs root to run the CLI as another user');
     const server = await serve();

@@ -40,7 +40,7 @@ function explain(result: Pick<RunResult, 'code' | 'stderr'>): string {
 
 const FAST = ['--no-progress', '--rate', '1000'];
 
-describe.concurrent('proxies from the environment, as curl reads them', () => {
+describe('proxies from the environment, as curl reads them', () => {
   it.each(['HTTP_PROXY', 'http_proxy'])('%s: every request goes through the proxy, the export is complete', async (name) => {
     const server = await serve();
     const proxy = await countingProxy(cleanups);
@@ -82,7 +82,7 @@ const FORMS = {
   base64: Buffer.from(SECRET).toString('base64'),
 };
 
-describe.concurrent('a server that echoes the credential back', () => {
+describe('a server that echoes the credential back', () => {
   it.each(Object.keys(FORMS) as Array<keyof typeof FORMS>)('never prints it %s-encoded, also with -v', async (form) => {
     const echoed = FORMS[form];
     const server = await scriptedServer(cleanups, (_req, res, n) => {
@@ -102,7 +102,7 @@ describe.concurrent('a server that echoes the credential back', () => {
   });
 });
 
-describe.concurrent('credentials in the base URL are refused (exit 2), never silently dropped nor printed', () => {
+describe('credentials in the base URL are refused (exit 2), never silently dropped nor printed', () => {
   it.each([
     ['flag', ['--base-url', 'https://backup:Hunter2-PASSWORD@bbs.example:99999/'], {}],
     ['environment', [], { CHAT_EXPORT_BASE_URL: 'https://backup:Hunter2-PASSWORD@bbs.example:99999/' }],
@@ -127,7 +127,7 @@ describe.concurrent('credentials in the base URL are refused (exit 2), never sil
   });
 });
 
-describe.concurrent('values no header or timer can hold → exit 2 before any request', () => {
+describe('values no header or timer can hold → exit 2 before any request', () => {
   it('a token with a Windows line end says what is wrong with it', async () => {
     const server = await serve();
     const before = server.log.length;
@@ -156,7 +156,7 @@ describe.concurrent('values no header or timer can hold → exit 2 before any re
   });
 });
 
-describe.concurrent('ids in a URL path', () => {
+describe('ids in a URL path', () => {
   it.each(['..', '.'])('%j as a dishawang conversation → exit 2, nothing requested', async (id) => {
     const server = await serve();
     const before = server.log.length;
