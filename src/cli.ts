@@ -26,19 +26,66 @@ export interface CliIo {
   signal: AbortSignal;
 }
 
+/** "error: unknown option '--tokn'\n(Did you mean --token?)\n" → one line of ours. */
+export function formatCommanderError(text: string): string {
+  const [first = '', ...rest] = text.trim().split('\n');
+  const suggestion = rest.join(' ').replace(/^\((.*)\)$/, '$1').replace(/^Did you/, 'did you');
+  const what = first.replace(/^error: /, '');
+  return `chat-export: ${what}${suggestion ? `; ${suggestion}` : ''} — see --help for usage`;
+}
+
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+}
+
+const DUMP_HELP = `${examples(
+  'chat-export dump --provider relation --channel 4f326124812c41448bc587bf6b2eaf42 | jq -r .text',
+  'chat-export dump --provider discuz --base-url https://bbs.example.com --channel 12 -o backups/ --format md',
+  'chat-export dump --provider dishawang --channel 26 --since 7d -o dishawang-26.csv',
+  'chat-export dump --provider work --channel C1 --channel C2 --incremental -o /srv/chat/ -q',
+  'printf \'%s\\n\' "$TOKEN" | chat-export dump --provider relation --channel C1 --token - -o c1.jsonl',
+)}
+Environment:
+  CHAT_EXPORT_TOKEN     token (a profile's own "tokenEnv" variable comes first)
+  CHAT_EXPORT_API_KEY   API key (a profile's own "apiKeyEnv" variable comes first)
+  CHAT_EXPORT_BASE_URL  API root
+  CHAT_EXPORT_CONFIG    config file (as --config)
+  TZ                    the zone Markdown transcripts show times in (see --tz)
+
+Exit codes:
+  0      every message of every channel exported (also when nothing was new)
+  2      usage or config error, found before any request (bad flag, missing credential, unusable path)
+  3      authentication or permission refused (HTTP 401/403, relation 10120)
+  4      remote failure after retries (network, 5xx, malformed responses)
+  5      incomplete: some channels failed, or messages are known to be missing (each named on stderr)
+  6      local I/O failure during the run (disk full, permission); earlier output intact, checkpoint kept
+  128+N  ended by signal N (INT 130, TERM 143, HUP 129); checkpoints saved
+  141    stdout closed by the reader (| head)
+`;
+
 /** The command line; each command's code is imported only when it runs. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('chat-export')
     .description('Back up chat histories (relation, Discuz! Q, dishawang) to JSONL, CSV or Markdown')
     .version(version, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      // commander's own errors look like ours: one line, `chat-export: ` first, the hint after " — ".
+      outputError: (text, write) => write(`${formatCommanderError(text)}\n`),
     })
     .exitOverride()
     // also before the command: `chat-export --config FILE profile list`
-    .option('--config <path>', 'config file (default: CHAT_EXPORT_CONFIG, else the per-user location)');
+    .option('--config <path>', 'config file (default: CHAT_EXPORT_CONFIG, else the per-user location)')
+    .addHelpText(
+      'after',
+      examples(
+        'chat-export providers',
+        'chat-export dump --provider relation --channel 4f326124812c41448bc587bf6b2eaf42 -o c1.md',
+        'chat-export profile add work --provider relation --token-env RELATION_TOKEN',
+        'chat-export dump --help',
+      ),
+    );
   const globalConfig = (own: string | undefined): string | undefined => own ?? (program.opts().config as string | undefined);
 
   const configOption = () => new Option('--config <path>', 'config file (default: CHAT_EXPORT_CONFIG, else the per-user location)');
@@ -51,32 +98,38 @@ export function buildProgram(io: CliIo): Command {
     .option('--peer <id>', 'relation: a direct conversation (toRelationId) (repeatable)', collect)
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md']))
     .option('-o, --output <path>', '"-" = stdout; a file; or a directory (exists or ends in /) for one file per channel')
-    .option('--since <time>', 'oldest time to include: ISO 8601, epoch ms, or relative (90m, 36h, 7d)')
+    .option('--since <time>', 'oldest time to include: ISO 8601, epoch seconds (10 digits) or ms (13), or relative (90m, 36h, 7d)')
     .option('--until <time>', 'exclusive upper bound, same forms as --since')
     .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))
     .addOption(new Option('--order <order>', 'asc (oldest first) or desc').choices(['asc', 'desc']).default('asc'))
     .option('--incremental', 'fetch only what is newer than the last successful run; append to the output')
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--base-url <url>', 'API root (default: the provider\'s)')
-    .option('--token <token>', 'credential (prefer CHAT_EXPORT_TOKEN or a profile: flags show in ps)')
-    .option('--api-key <key>', 'relation API key (prefer CHAT_EXPORT_API_KEY)')
+    .option('--token <token>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_TOKEN or a profile: flags show in ps)')
+    .option('--api-key <key>', 'relation API key; "-" reads it from stdin (prefer CHAT_EXPORT_API_KEY)')
     .option('--page-size <n>', 'page size sent to the API where it takes one', number('--page-size', true))
     .option('--rate <r>', 'max requests per second per host (default 5)', number('--rate', false))
     .option('--concurrency <n>', 'channels (and pages, where safe) in flight (default 4)', number('--concurrency', true))
     .option('--retries <n>', 'retries per request on retryable failures (default 5)', number('--retries', true))
     .option('--timeout <ms>', 'per-request timeout in ms (default 30000)', number('--timeout', true))
-    .option('--timezone <tz>', 'zone for naive timestamps (dishawang, default +08:00) and Markdown day headings')
+    .option('--timezone <tz>', 'zone the provider\'s naive timestamps are READ in (dishawang, default +08:00)')
+    .option('--tz <zone>', 'zone Markdown transcripts SHOW times in: UTC, +08:00, Asia/Tokyo (default: this machine\'s, TZ)')
     .option('--raw', 'add the provider\'s original object as "raw"')
+    .option('--excel', 'CSV for Excel: a UTF-8 BOM, all-digit ids as ="…" text (default CSV is plain RFC 4180)')
     .option('--no-progress', 'no progress bars')
+    .option('--stats <interval>', 'without a terminal (cron, a pipe): a stats line every interval; 0 = none (default 1m)')
     .option('-q, --quiet', 'print nothing but errors')
     .option('-v, --verbose', 'log every request to stderr')
     .addOption(configOption())
     .option('--allow-insecure', 'permit http:// to a non-loopback host')
-    .option('--state-dir <path>', 'where incremental state and checkpoints live (default: beside the config)')
+    .option('--state-dir <path>', 'where incremental state and checkpoints live (default: the per-user state directory, or beside a --config file)')
     .option('--dry-run', 'print the resolved profile and the first request; send nothing')
+    .addHelpText('after', DUMP_HELP)
     .action(async (options) => {
       const { runDump } = await import('./commands/dump.js');
-      await runDump({ ...options, config: globalConfig(options.config) }, io);
+      const { readSecretFlags } = await import('./commands/profile.js');
+      const withSecrets = await readSecretFlags(options as { token?: string; apiKey?: string }, io);
+      await runDump({ ...withSecrets, config: globalConfig(options.config) } as never, io);
     });
 
   program
@@ -87,7 +140,8 @@ export function buildProgram(io: CliIo): Command {
     .action(async (options: { json?: boolean }) => {
       const { listProviders } = await import('./commands/providers.js');
       listProviders(io.stdout, Boolean(options.json));
-    });
+    })
+    .addHelpText('after', examples('chat-export providers', 'chat-export providers --json | jq -r \'.[].name\''));
 
   const profile = program.command('profile').description('manage named profiles in the config file');
   const ctx = async (config: string | undefined) => {
@@ -101,7 +155,8 @@ export function buildProgram(io: CliIo): Command {
     .action(async (options: { config?: string }) => {
       const { profileList } = await import('./commands/profile.js');
       profileList(await ctx(globalConfig(options.config)));
-    });
+    })
+    .addHelpText('after', examples('chat-export profile list'));
   profile
     .command('show <name>')
     .description('show a profile (secrets redacted)')
@@ -109,10 +164,11 @@ export function buildProgram(io: CliIo): Command {
     .action(async (name: string, options: { config?: string }) => {
       const { profileShow } = await import('./commands/profile.js');
       profileShow(name, await ctx(globalConfig(options.config)));
-    });
+    })
+    .addHelpText('after', examples('chat-export profile show work'));
   profile
     .command('add <name>')
-    .description('add or replace (--force) a profile')
+    .description('add a profile, or replace one whole with --force (keys not given are dropped; to change one key use profile set)')
     .requiredOption('--provider <provider>', 'relation | discuz | dishawang')
     .option('--base-url <url>', 'API root')
     .option('--token <token>', 'token ("-" reads it from stdin)')
@@ -133,7 +189,39 @@ export function buildProgram(io: CliIo): Command {
       const { profileAdd } = await import('./commands/profile.js');
       const { config, ...rest } = options;
       await profileAdd(name, rest as never, await ctx(globalConfig(config)));
-    });
+    })
+    .addHelpText(
+      'after',
+      examples(
+        'chat-export profile add work --provider relation --token-env RELATION_TOKEN --api-key-env RELATION_API_KEY',
+        "printf '%s\\n' \"$TOKEN\" | chat-export profile add forum --provider discuz --base-url https://bbs.example.com --token -",
+      ),
+    );
+  profile
+    .command('set <name> <key> <value>')
+    .description('change one key of a profile, keeping the others ("-" as the value of token / apiKey reads stdin)')
+    .addOption(configOption())
+    .action(async (name: string, key: string, value: string, options: { config?: string }) => {
+      const { profileSet } = await import('./commands/profile.js');
+      await profileSet(name, key, value, await ctx(globalConfig(options.config)));
+    })
+    .addHelpText(
+      'after',
+      examples(
+        "printf '%s\\n' \"$NEW_TOKEN\" | chat-export profile set forum token -",
+        'chat-export profile set work pageSize 100',
+        'chat-export profile set work base-url https://api.relationlabs.ai',
+      ),
+    );
+  profile
+    .command('unset <name> <key>')
+    .description('remove one key of a profile (the default or the environment applies again)')
+    .addOption(configOption())
+    .action(async (name: string, key: string, options: { config?: string }) => {
+      const { profileUnset } = await import('./commands/profile.js');
+      await profileUnset(name, key, await ctx(globalConfig(options.config)));
+    })
+    .addHelpText('after', examples('chat-export profile unset work pageSize'));
   profile
     .command('remove <name>')
     .description('remove a profile')
@@ -141,35 +229,48 @@ export function buildProgram(io: CliIo): Command {
     .action(async (name: string, options: { config?: string }) => {
       const { profileRemove } = await import('./commands/profile.js');
       await profileRemove(name, await ctx(globalConfig(options.config)));
-    });
+    })
+    .addHelpText('after', examples('chat-export profile remove work'));
 
-  const state = program.command('state').description('incremental state and checkpoints (beside the config)');
+  const state = program.command('state').description('incremental state and checkpoints (per-user state directory; beside a --config file)');
   const stateCtx = async (options: { config?: string; stateDir?: string }) => {
-    const { resolveConfigPath, defaultStateDir } = await import('./profile/store.js');
-    const stateDir = options.stateDir ?? defaultStateDir(resolveConfigPath(globalConfig(options.config), io.env));
+    const { resolveConfigPath, resolveStateDir } = await import('./profile/store.js');
+    const { createLogger } = await import('./log.js');
+    const stateDir = resolveStateDir(options.stateDir, resolveConfigPath(globalConfig(options.config), io.env), createLogger('normal', io.stderr));
     return { stateDir, stdout: io.stdout, stderr: io.stderr };
   };
   state
     .command('list')
     .description('one line per profile and channel: output, newest message, last run')
     .addOption(configOption())
-    .option('--state-dir <path>', 'state directory (default: beside the config)')
+    .option('--state-dir <path>', 'state directory (default: the per-user state directory, or beside a --config file)')
     .action(async (options: { config?: string; stateDir?: string }) => {
       const { stateList } = await import('./commands/state.js');
       await stateList(await stateCtx(options));
-    });
+    })
+    .addHelpText('after', examples('chat-export state list'));
   state
     .command('reset [profile]')
-    .description('forget incremental state: the next --incremental run is a full export')
+    .description('forget incremental state (the next --incremental run is a full export): a channel, all of a profile\'s, or --all')
     .option('--channel <id>', 'channel (repeatable)', collect)
     .option('--peer <id>', 'relation peer (repeatable)', collect)
+    .option('--base-url <url>', 'only the state made against this API root')
     .option('--all', 'every profile and channel')
     .addOption(configOption())
-    .option('--state-dir <path>', 'state directory (default: beside the config)')
-    .action(async (name: string | undefined, options: { channel?: string[]; peer?: string[]; all?: boolean; config?: string; stateDir?: string }) => {
+    .option('--state-dir <path>', 'state directory (default: the per-user state directory, or beside a --config file)')
+    .action(async (name: string | undefined, options: { channel?: string[]; peer?: string[]; all?: boolean; baseUrl?: string; config?: string; stateDir?: string }) => {
       const { stateReset } = await import('./commands/state.js');
       await stateReset(name, options, await stateCtx(options));
-    });
+    })
+    .addHelpText(
+      'after',
+      examples(
+        'chat-export state reset work --channel C1',
+        'chat-export state reset work --channel C1 --base-url https://staging.example.com',
+        'chat-export state reset work',
+        'chat-export state reset --all',
+      ),
+    );
 
   program
     .command('config')
@@ -180,7 +281,8 @@ export function buildProgram(io: CliIo): Command {
     .action(async (options: { config?: string }) => {
       const { configPath } = await import('./commands/config.js');
       configPath(await ctx(globalConfig(options.config)));
-    });
+    })
+    .addHelpText('after', examples('chat-export config path', 'CHAT_EXPORT_CONFIG=/etc/chat-export.json chat-export config path'));
 
   return program;
 }

@@ -1,7 +1,8 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
-import { ChatExportError, ExitError, InterruptedError, LocalIoError, SIGNAL_EXIT_CODES, StdoutClosedError, type StopSignal } from './errors.js';
+import { ChatExportError, ExitError, InterruptedError, SIGNAL_EXIT_CODES, StdoutClosedError, type StopSignal } from './errors.js';
 import { localIoError } from './fs-errors.js';
+import { formatErrorLines, writeAboveProgress } from './log.js';
 import { sanitizeForTerminal } from './text/sanitize.js';
 
 /**
@@ -18,10 +19,10 @@ async function main(): Promise<number> {
     interrupts++;
     // A second signal means "now": locks and temp files of a killed run are cleaned up by the next one.
     if (interrupts > 1) process.exit(SIGNAL_EXIT_CODES[signal]);
-    process.stderr.write(`chat-export: ${signal}: stopping…\n`);
-    controller.abort(
-      new InterruptedError(`interrupted by ${signal}`, { signal }),
-    );
+    // Through the progress display's hooks: the bars are wiped first, so the line starts on its own
+    // (no blank line before it, nothing glued to a bar).
+    writeAboveProgress(process.stderr, `chat-export: ${signal}: stopping…\n`);
+    controller.abort(new InterruptedError(`interrupted by ${signal}`, { signal }));
   };
   for (const signal of Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]) process.on(signal, () => onSignal(signal));
   // A rejection nobody awaited would otherwise reach Node's default handler, which
@@ -66,19 +67,16 @@ function report(error: unknown): number {
   const local = error instanceof ChatExportError ? undefined : localIoError(error, {});
   if (local) error = local;
   if (error instanceof ChatExportError) {
-    const lines = error.message.split('\n');
-    for (const [i, line] of lines.entries()) {
-      process.stderr.write(`${i === 0 ? 'chat-export: ' : '  '}${sanitizeForTerminal(line)}\n`);
-    }
-    if (error.hint) process.stderr.write(`  ${sanitizeForTerminal(error.hint)}\n`);
+    for (const line of formatErrorLines(error.message, error.hint)) process.stderr.write(`${line}\n`);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`chat-export: internal error: ${sanitizeForTerminal(message)}\n`);
+  process.stderr.write(
+    `chat-export: internal error: ${sanitizeForTerminal(message)} — this is a bug in chat-export; please report it with the command you ran (without secrets)\n`,
+  );
   if (process.env.CHAT_EXPORT_DEBUG && error instanceof Error && error.stack) {
     process.stderr.write(`${sanitizeForTerminal(error.stack)}\n`);
   }
-  process.stderr.write('  this is a bug in chat-export; please report it with the command you ran (without secrets)\n');
   return 1;
 }
 

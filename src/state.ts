@@ -29,6 +29,8 @@ const stateSchema = z.object({
   messages: z.number().int().nonnegative(),
   updatedAt: z.string(),
   pending: z.object({ size: z.number().int().nonnegative() }).nullable(),
+  /** normalized API root of the source (states before it was recorded: absent) */
+  api: z.string().optional(),
 });
 
 export type ChannelState = z.infer<typeof stateSchema>;

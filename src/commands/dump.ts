@@ -8,8 +8,8 @@ import { asLocalIoError } from '../fs-errors.js';
 import { HttpClient } from '../http/client.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { createHeapGuard } from '../pipeline/heap-guard.js';
-import { defaultStateDir, loadConfig, resolveConfigPath } from '../profile/store.js';
-import { resolveProfile, type ResolvedProfile } from '../profile/resolve.js';
+import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store.js';
+import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
 import { PROVIDERS, getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { channelFilePath } from '../sinks/output-path.js';
@@ -18,7 +18,7 @@ import { FILE_EXTENSIONS } from '../sinks/registry.js';
 import { stateFileName } from '../state.js';
 import { chooseTarget } from '../targets/choose.js';
 import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
-import { createProgress } from '../progress.js';
+import { createProgress, parseStatsInterval } from '../progress.js';
 
 export type { DumpIo, DumpOptions };
 
@@ -30,8 +30,12 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const verbosity: Verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
   const logger = createLogger(verbosity, io.stderr);
   const { profile, provider, plan, settings, stateDir, jobs } = resolveRun(options, io, logger);
+  const statsIntervalMs = parseStatsInterval(options.stats ?? '1m');
+  if (statsIntervalMs === undefined || (statsIntervalMs > 0 && statsIntervalMs < 100) || statsIntervalMs > 2 ** 31 - 1) {
+    throw new UsageError(`--stats: cannot use ${JSON.stringify(options.stats)} as an interval`, { hint: 'use 30s, 1m, 5m (100ms at least), or 0 for none' });
+  }
   if (options.dryRun) {
-    printDryRun(io.stdout, profile, provider, settings, plan, jobs);
+    await printDryRun(io.stdout, profile, provider, settings, plan, jobs, stateDir);
     return;
   }
 
@@ -48,6 +52,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     enabled: options.progress !== false && verbosity !== 'quiet' && Boolean(io.stderr.isTTY),
     stream: io.stderr,
     logger,
+    statsIntervalMs,
   });
   const started = Date.now();
   const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental) });
@@ -83,6 +88,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       }
       // A shared stream broken halfway is the whole run's failure, not one channel's.
       if (done && target.ordered) await target.deliver(done);
+      // A target that took the walk's batches itself (no spool) knows no byte count here.
+      progress.delivered(job.label, { path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'), bytes: done?.written.bytes });
       succeeded++;
     };
     if (target.ordered) for (const [index, walk] of walks.entries()) await deliver(jobs[index]!, walk);
@@ -120,9 +127,10 @@ interface ResolvedRun {
 function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedRun {
   const configPath = resolveConfigPath(options.config, io.env);
   const config = loadConfig(configPath, (line) => logger.warn(line));
-  const profile = resolveProfile(options.provider, options, io.env, config, (name) => ({
-    baseUrl: PROVIDERS[name].defaultBaseUrl,
-  }));
+  const profile = resolveProfileOutput(
+    resolveProfile(options.provider, options, io.env, config, (name) => ({ baseUrl: PROVIDERS[name].defaultBaseUrl })),
+    configPath,
+  );
   registerSecret(profile.token);
   registerSecret(profile.apiKey);
   const provider = getProvider(profile.provider);
@@ -137,7 +145,7 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
     timezone: profile.timezone,
     raw: Boolean(options.raw),
   };
-  const stateDir = options.stateDir ?? defaultStateDir(configPath);
+  const stateDir = resolveStateDir(options.stateDir, configPath, logger);
   const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
     index,
     target,

@@ -1,10 +1,11 @@
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { redactProfile } from '../profile/redact.js';
-import { formatIssues, profileSchema, type ConfigFile, type Profile } from '../profile/schema.js';
+import { configSchema, formatIssues, profileSchema, type ConfigFile, type Profile } from '../profile/schema.js';
 import { loadConfig, saveConfig } from '../profile/store.js';
 import { BUILTIN_PROVIDER_NAMES } from '../providers/names.js';
 import { registerSecret } from '../text/sanitize.js';
+import { suggestName } from '../text/suggest.js';
 
 export interface CommandContext {
   configPath: string;
@@ -43,9 +44,6 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
       `invalid profile name "${name}": use up to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
     );
   }
-  if (!isBuiltinProvider(options.provider)) {
-    throw new UsageError(`unknown provider "${options.provider}": expected one of ${BUILTIN_PROVIDER_NAMES.join(', ')}`);
-  }
   if (options.token === '-' && options.apiKey === '-') {
     throw new UsageError('only one of --token - and --api-key - can read stdin');
   }
@@ -57,9 +55,21 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
   }
 
   const config = loadConfig(ctx.configPath, (line) => log.warn(line));
+  const known = [...BUILTIN_PROVIDER_NAMES, ...Object.keys((config as { providers?: Record<string, unknown> }).providers ?? {})];
+  if (!known.includes(options.provider)) {
+    const guess = suggestName(options.provider, known);
+    throw new UsageError(`unknown provider "${options.provider}"${guess ? `; did you mean ${guess}?` : ''}`, {
+      hint: `providers: ${known.join(', ')}`,
+    });
+  }
+  if (isBuiltinProvider(name) && options.provider !== name) {
+    throw new UsageError(`a profile named "${name}" holds settings for the built-in provider "${name}" and must use it, not "${options.provider}"`, {
+      hint: 'choose another profile name',
+    });
+  }
   if (Object.hasOwn(config.profiles, name) && !options.force) {
     throw new UsageError(
-      `profile "${name}" already exists in ${ctx.configPath}: use --force to replace it, or "chat-export profile remove ${name}" first`,
+      `profile "${name}" already exists in ${ctx.configPath}: "chat-export profile set ${name} KEY VALUE" changes one key; --force replaces the whole profile (keys not given are dropped)`,
     );
   }
 
@@ -80,13 +90,82 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
   config.profiles[name] = profile;
   await saveConfig(ctx.configPath, config);
 
-  if (isBuiltinProvider(name)) log.info(`profile "${name}" shadows the built-in provider "${name}"`);
+  if (isBuiltinProvider(name)) log.info(`profile "${name}" now holds your settings for the built-in provider: --provider ${name} uses them`);
   if (profile.token !== undefined || profile.apiKey !== undefined) {
     log.warn(
       `the credential is stored in plain text in ${ctx.configPath}; --token-env / --api-key-env NAME (an environment variable) keeps it out of the file`,
     );
   }
   log.info(`saved profile "${name}" to ${ctx.configPath}`);
+}
+
+/** The keys `profile set` accepts, and which of them hold numbers. */
+const SETTABLE_KEYS = Object.keys(profileSchema.shape) as Array<keyof Profile>;
+const NUMBER_KEYS = new Set<string>(['pageSize', 'rate', 'concurrency', 'retries', 'timeout']);
+
+/** `--base-url`, `base-url` and `baseUrl` all name the profile key baseUrl. */
+function profileKey(input: string): keyof Profile {
+  const key = input.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  if ((SETTABLE_KEYS as string[]).includes(key)) return key as keyof Profile;
+  const guess = suggestName(key, SETTABLE_KEYS);
+  throw new UsageError(`unknown profile key "${input}"${guess ? `; did you mean ${guess}?` : ''}`, {
+    hint: `keys: ${SETTABLE_KEYS.join(', ')}`,
+  });
+}
+
+/**
+ * Changes one key of a saved profile and keeps the others: rotating a token
+ * must not drop the baseUrl. `token -` / `apiKey -` read stdin.
+ */
+export async function profileSet(name: string, keyInput: string, value: string, ctx: CommandContext): Promise<void> {
+  const log = createLogger('normal', ctx.stderr);
+  const key = profileKey(keyInput);
+  const config = loadConfig(ctx.configPath, (line) => log.warn(line));
+  const profile = { ...findProfile(config, name, ctx.configPath) } as Record<string, unknown>;
+  let parsed: unknown = value;
+  if (NUMBER_KEYS.has(key)) {
+    parsed = value.trim() === '' ? Number.NaN : Number(value);
+    if (!Number.isFinite(parsed)) throw new UsageError(`profiles.${name}.${key}: expected a number, got ${JSON.stringify(value)}`);
+  }
+  if (value === '-' && (key === 'token' || key === 'apiKey')) parsed = await readSecret(ctx, key, key === 'token' ? 'token' : 'API key');
+  if (typeof parsed === 'string') registerSecret(key === 'token' || key === 'apiKey' ? parsed : undefined);
+  profile[key] = parsed;
+  // A stored secret and a variable for it would leave two answers to "which one is used?".
+  if (key === 'token') delete profile.tokenEnv;
+  if (key === 'tokenEnv') delete profile.token;
+  if (key === 'apiKey') delete profile.apiKeyEnv;
+  if (key === 'apiKeyEnv') delete profile.apiKey;
+  config.profiles[name] = profile as Profile;
+  checkBeforeSaving(config);
+  await saveConfig(ctx.configPath, config);
+  if (key === 'token' || key === 'apiKey') {
+    log.warn(`the credential is stored in plain text in ${ctx.configPath}; tokenEnv / apiKeyEnv (an environment variable) keeps it out of the file`);
+  }
+  log.info(`profile "${name}": set ${key}`);
+}
+
+/** Removes one key of a saved profile (the provider default or the environment applies again). */
+export async function profileUnset(name: string, keyInput: string, ctx: CommandContext): Promise<void> {
+  const log = createLogger('normal', ctx.stderr);
+  const key = profileKey(keyInput);
+  if (key === 'provider') throw new UsageError('a profile needs its provider: use profile set NAME provider P, or profile remove NAME');
+  const config = loadConfig(ctx.configPath, (line) => log.warn(line));
+  const profile = { ...findProfile(config, name, ctx.configPath) };
+  if (profile[key] === undefined) {
+    log.info(`profile "${name}" has no ${key}`);
+    return;
+  }
+  delete profile[key];
+  config.profiles[name] = profile;
+  checkBeforeSaving(config);
+  await saveConfig(ctx.configPath, config);
+  log.info(`profile "${name}": unset ${key}`);
+}
+
+/** A change the schema refuses is named by its key and never reaches the file. */
+function checkBeforeSaving(config: ConfigFile): void {
+  const result = configSchema.safeParse(config);
+  if (!result.success) throw new UsageError(['not saved:', ...formatIssues(result.error)].join('\n'));
 }
 
 export function profileList(ctx: CommandContext): void {
@@ -148,7 +227,19 @@ function toFlag(key: string): string {
   return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
-async function readSecret(ctx: CommandContext, flag: string, what: string): Promise<string> {
+/** `--token -` / `--api-key -` (dump as profile add): the value is the first line of stdin. */
+export async function readSecretFlags<T extends { token?: string | undefined; apiKey?: string | undefined }>(
+  options: T,
+  ctx: Pick<CommandContext, 'stdin' | 'stderr'>,
+): Promise<T> {
+  if (options.token === '-' && options.apiKey === '-') throw new UsageError('only one of --token - and --api-key - can read stdin');
+  const out = { ...options };
+  if (out.token === '-') out.token = await readSecret(ctx, '--token', 'token');
+  if (out.apiKey === '-') out.apiKey = await readSecret(ctx, '--api-key', 'API key');
+  return out;
+}
+
+async function readSecret(ctx: Pick<CommandContext, 'stdin' | 'stderr'>, flag: string, what: string): Promise<string> {
   if ((ctx.stdin as { isTTY?: boolean }).isTTY) ctx.stderr.write(`paste the ${what} and press Enter: `);
   const value = await readFirstLine(ctx.stdin);
   if (value === '') throw new UsageError(`${flag} -: nothing on stdin`);

@@ -1,17 +1,26 @@
+import { stat } from 'node:fs/promises';
 import { redactSecret } from '../profile/redact.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
+import { readState } from '../state.js';
 import { redactUrl } from '../text/sanitize.js';
+import { missingCredentials } from './plan.js';
 import type { ChannelJob, DumpPlan } from './types.js';
 
-export function printDryRun(
+/**
+ * The plan, shown instead of run: everything resolved (secrets redacted),
+ * what each channel would write where, and the first request. A missing
+ * credential is said, not fatal: the rest is what the user wants to check.
+ */
+export async function printDryRun(
   stdout: NodeJS.WritableStream,
   profile: ResolvedProfile,
   provider: Provider,
   settings: ProviderSettings,
   plan: DumpPlan,
   jobs: ChannelJob[],
-): void {
+  stateDir: string,
+): Promise<void> {
   const first = jobs[0]!;
   const request =
     provider.paging === 'cursor'
@@ -23,13 +32,22 @@ export function printDryRun(
   const headers = Object.fromEntries(
     Object.entries(request.headers).map(([key, value]) => [key, redactHeader(value, profile)]),
   );
+  const channels = [];
+  for (const job of jobs) {
+    channels.push({
+      id: job.target.kind === 'peer' ? `peer:${job.target.id}` : job.target.id,
+      output: job.path ?? (plan.output.kind === 'stdout' ? '-' : undefined),
+      ...(plan.incremental ? { incremental: await incrementalPlan(stateDir, job) } : {}),
+    });
+  }
   const shown = {
     profile: profile.name,
     provider: profile.provider,
     baseUrl: redactUrl(plan.baseUrl),
     token: profile.token ? redactSecret(profile.token) : null,
     apiKey: profile.apiKey ? redactSecret(profile.apiKey) : null,
-    channels: jobs.map((job) => (job.target.kind === 'peer' ? `peer:${job.target.id}` : job.target.id)),
+    missing: missingCredentials(profile, provider).map((problem) => `${problem.message} — ${problem.hint}`),
+    channels,
     format: plan.format,
     output: plan.output.kind === 'stdout' ? '-' : plan.output.kind === 'file' ? plan.output.path : `${plan.output.dir}/`,
     order: plan.order,
@@ -41,11 +59,29 @@ export function printDryRun(
     concurrency: profile.concurrency,
     retries: profile.retries,
     timeout: profile.timeout,
-    timezone: profile.timezone ?? null,
+    // the zone in force, the provider's default included; null where times carry their own zone
+    timezone: profile.timezone ?? provider.defaultTimezone ?? null,
+    ...(plan.format === 'md' ? { tz: plan.displayZone } : {}),
+    ...(plan.excel ? { excel: true } : {}),
     sources: profile.sources,
     firstRequest: { method: 'GET', url: redactUrl(request.url), headers },
   };
   stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+}
+
+/** What an --incremental run would do with this channel: a whole export, or an append after the newest message recorded. */
+async function incrementalPlan(stateDir: string, job: ChannelJob): Promise<string> {
+  let state;
+  try {
+    state = await readState(stateDir, job.stateName);
+  } catch (error) {
+    return `cannot tell: ${(error as Error).message}`;
+  }
+  if (!state) return 'full export (no state yet)';
+  const output = job.path ?? '-';
+  if (output !== '-' && !(await stat(output).catch(() => undefined))) return `full export (${output} is gone)`;
+  const newest = state.newest ? new Date(state.newest.time).toISOString() : null;
+  return newest ? `append what is newer than ${newest} (${state.messages} messages so far)` : 'append (nothing exported yet)';
 }
 
 function redactHeader(value: string, profile: ResolvedProfile): string {
@@ -55,4 +91,3 @@ function redactHeader(value: string, profile: ResolvedProfile): string {
   }
   return out;
 }
-

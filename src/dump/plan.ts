@@ -66,18 +66,12 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       throw new UsageError(`${JSON.stringify(target.id)} cannot be a ${provider.name} ${target.kind} id: it would change the request path`);
     }
   }
-  if (provider.credentials.token === 'required' && !profile.token) {
-    throw new UsageError(`${provider.name} needs a token and none was given`, {
-      hint: `set CHAT_EXPORT_TOKEN (or the profile's tokenEnv variable), or save one with chat-export profile add`,
-    });
-  }
-  if (provider.credentials.apiKey === 'required' && !profile.apiKey) {
-    throw new UsageError(`${provider.name} needs an API key and none was given`, {
-      hint: 'set CHAT_EXPORT_API_KEY (or the profile\'s apiKeyEnv variable), or pass --api-key',
-    });
+  for (const problem of missingCredentials(profile, provider)) {
+    if (options.dryRun) warnings.push(problem.message);
+    else throw new UsageError(problem.message, { hint: problem.hint });
   }
   if (provider.credentials.apiKey === 'optional' && !profile.apiKey) {
-    warnings.push(`${provider.name}: no API key given (CHAT_EXPORT_API_KEY, --api-key or a profile); the server may refuse the requests`);
+    warnings.push(`${provider.name}: no API key given (${profile.profile?.apiKeyEnv ?? 'CHAT_EXPORT_API_KEY'}, --api-key or a profile); the server may refuse the requests`);
   }
   for (const [what, value] of [['token', profile.token], ['API key', profile.apiKey]] as const) {
     // CR, LF and other controls cannot go into a header: undici would refuse every request as a network error.
@@ -92,7 +86,9 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     try {
       parseZone(profile.timezone);
     } catch (error) {
-      throw new UsageError(`--timezone: ${(error as Error).message}`);
+      // Name the setting where the user wrote it, not a flag they never typed.
+      const where = { flag: '--timezone', env: '--timezone', default: '--timezone', profile: `profiles.${profile.name}.timezone` }[profile.sources.timezone ?? 'flag'];
+      throw new UsageError(`${where}: ${(error as Error).message}`);
     }
   }
   positive('--rate', profile.rate, false);
@@ -134,7 +130,11 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       });
     }
   }
-  const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? 'jsonl';
+  // --excel is a kind of CSV: it picks CSV when nothing else chose a format.
+  const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? (options.excel ? 'csv' : 'jsonl');
+  if (options.excel && format !== 'csv') {
+    throw new UsageError(`--excel is for CSV output, not ${format}`, { hint: 'use --format csv or an output file ending in .csv' });
+  }
   if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv or md, not ${JSON.stringify(format)}`);
 
   return {
@@ -146,6 +146,9 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     window: { since, until, after: undefined },
     limit: options.limit,
     pageSize: profile.pageSize ?? provider.defaultPageSize,
+    displayZone: displayZone(options.tz),
+    incremental: Boolean(options.incremental),
+    excel: Boolean(options.excel),
   };
 }
 
@@ -174,6 +177,53 @@ function sourceName(key: 'baseUrl', flag: string, envName: string, profile: Reso
   if (source === 'env') return envName;
   if (source === 'profile') return `profile "${profile.name}" ${key}`;
   return flag;
+}
+
+/** Credentials the provider requires and the profile lacks, each with where to put it. */
+export function missingCredentials(profile: ResolvedProfile, provider: Provider): Array<{ message: string; hint: string }> {
+  const out: Array<{ message: string; hint: string }> = [];
+  if (provider.credentials.token === 'required' && !profile.token) {
+    const variable = profile.profile?.tokenEnv ?? 'CHAT_EXPORT_TOKEN';
+    out.push({
+      message: `${provider.name} needs a token and none was given (${variable} is not set)`,
+      hint: `set ${variable}, pass --token - to read it from stdin, or save it: ${
+        profile.profile ? `chat-export profile set ${profile.name} token -` : `chat-export profile add NAME --provider ${provider.name} --token -`
+      }`,
+    });
+  }
+  if (provider.credentials.apiKey === 'required' && !profile.apiKey) {
+    const variable = profile.profile?.apiKeyEnv ?? 'CHAT_EXPORT_API_KEY';
+    out.push({
+      message: `${provider.name} needs an API key and none was given (${variable} is not set)`,
+      hint: `set ${variable}, or pass --api-key - to read it from stdin`,
+    });
+  }
+  return out;
+}
+
+/**
+ * The zone a reader sees times in: --tz, else this machine's (TZ, then the
+ * system's), as a chat client or DiscordChatExporter shows them.
+ */
+export function displayZone(flag: string | undefined): string {
+  if (flag !== undefined) {
+    try {
+      parseZone(flag);
+    } catch (error) {
+      throw new UsageError(`--tz: ${(error as Error).message}`);
+    }
+    return flag;
+  }
+  const machine = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  try {
+    if (machine) {
+      parseZone(machine);
+      return machine;
+    }
+  } catch {
+    // a zone name Node knows but our reader does not: UTC is still true, only less local
+  }
+  return 'UTC';
 }
 
 function positive(flag: string, value: number, integer: boolean): void {

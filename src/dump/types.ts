@@ -24,6 +24,11 @@ export interface DumpOptions extends ProfileFlags {
   allowInsecure?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
+  excel?: boolean | undefined;
+  /** zone transcripts show times in (default: this machine's) */
+  tz?: string | undefined;
+  /** without a terminal, a stats line every interval ("1m"; "0" = none) */
+  stats?: string | undefined;
 }
 
 export interface DumpIo {
@@ -57,6 +62,8 @@ export interface ChannelDone {
   newest: { time: number; ids: string[] } | undefined;
   /** this export's checkpoint directory, removed once the output is written */
   checkpoints: string;
+  /** bytes this channel put into its output (for the summary) */
+  written: { bytes: number };
 }
 
 export interface DumpPlan {
@@ -68,4 +75,9 @@ export interface DumpPlan {
   window: TimeWindow;
   limit: number | undefined;
   pageSize: number;
+  /** zone transcripts show times in (--tz, else this machine's) */
+  displayZone: string;
+  incremental: boolean;
+  /** CSV for Excel: BOM, ids as text */
+  excel: boolean;
 }

@@ -71,7 +71,7 @@ function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resume
 
 async function walkIntoWriter(job: ChannelJob, target: Target, start: ChannelStart, ctx: WalkContext): Promise<void> {
   const window = windowOf(ctx.plan, start);
-  const bar = ctx.progress.start(job.label);
+  const bar = ctx.progress.start(job.label, { totalIsExact: isWhole(ctx.plan, window) && start.resumeFrom === undefined });
   const writer = await target.openChannel!(job, start);
   let kept = 0;
   try {
@@ -105,6 +105,7 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     order: plan.order,
     // the spool holds format-specific lines (spool-codec.ts)
     format: plan.format,
+    excel: plan.excel,
   });
   const saved = options.resume ? await readCheckpoint(checkpoints) : undefined;
   const resumed = saved?.key === key ? saved : undefined;
@@ -114,8 +115,8 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     window = { ...window, since: resumed.since ?? undefined, until: resumed.until ?? undefined };
     logger.info(`${job.label}: resuming after ${resumed.kept} messages`);
   }
-  const bar = ctx.progress.start(job.label);
-  const codec = spoolCodecFor(plan.format);
+  const bar = ctx.progress.start(job.label, { totalIsExact: !resumed && isWhole(plan, window) });
+  const codec = spoolCodecFor(plan.format, { excel: plan.excel });
   const spool = new Spool(join(checkpoints, 'spool'), plan.order, ctx.runSize, resumed?.runs ?? [], undefined, codec.keyOf);
   let kept = resumed?.kept ?? 0;
   let newest: ChannelDone['newest'] = resumed?.newest ?? undefined;
@@ -151,7 +152,7 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const skip = plan.order === 'asc' ? result.count - take : 0;
     bar.finish(take);
     // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-    return { job, spool, result, skip, take, newest, checkpoints };
+    return { job, spool, result, skip, take, newest, checkpoints, written: { bytes: 0 } };
   } catch (caught) {
     const error = asLocalIoError(caught, { label: job.label });
     bar.fail();
@@ -163,6 +164,11 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     }
     throw error;
   }
+}
+
+/** The API's total is what this run exports only when nothing narrows it (progress shows "of N" then). */
+function isWhole(plan: DumpPlan, window: TimeWindow): boolean {
+  return window.since === undefined && window.until === undefined && window.after === undefined && plan.limit === undefined;
 }
 
 function withHint(error: ChatExportError, hint: string): ChatExportError {

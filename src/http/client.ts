@@ -144,7 +144,7 @@ export class HttpClient {
       if (ctx.stats) ctx.stats.retries++;
       logger.debug(`retry ${attempt + 1}/${retries} of ${shownUrl} in ${delay} ms: ${outcome.message}`);
       if (delay > 1000 && outcome.retryAfterMs === undefined) {
-        logger.info(`${ctx.label}: ${shortReason(outcome)}; retrying in ${Math.ceil(delay / 1000)} s`);
+        logger.info(`${ctx.label}: ${shortReason(outcome, shownUrl)}; retrying in ${Math.ceil(delay / 1000)} s`);
       }
       // The limiter already holds the host for a Retry-After; sleeping here too would double it.
       if (outcome.retryAfterMs === undefined) await sleep(delay, ctx.signal);
@@ -414,8 +414,26 @@ function networkReason(error: unknown): string {
   return code && !message.includes(code) ? `${code} ${message}` : message;
 }
 
-function shortReason(error: ChatExportError): string {
-  return error.message.replace(/^[^:]*: /, '').slice(0, 100);
+/**
+ * A retry line names the request briefly and the cause in full: the URL is
+ * what gets long (its query), the cause (ECONNREFUSED, HTTP 503) is what a
+ * person needs.
+ */
+export function shortReason(error: ChatExportError, shownUrl: string): string {
+  const reason = error.message.replace(/^[^:]*: /, '');
+  return reason.split(shownUrl).join(shortUrl(shownUrl));
+}
+
+/** host and path, the query elided: "127.0.0.1:8080/api/v1/message/list?…". */
+export function shortUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    let path = `${parsed.host}${parsed.pathname}`;
+    if (path.length > 60) path = `${path.slice(0, 59)}…`;
+    return parsed.search ? `${path}?…` : path;
+  } catch {
+    return url.length > 60 ? `${url.slice(0, 59)}…` : url;
+  }
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

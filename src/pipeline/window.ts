@@ -6,11 +6,15 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1
 
 /**
  * --since / --until values: ISO 8601 (a date or time without an offset means
- * UTC), epoch milliseconds, or a span back from now (`90m`, `36h`, `7d`).
+ * UTC), epoch seconds or milliseconds, or a span back from now (`90m`, `36h`, `7d`).
  */
 export function parseTimeSpec(value: string, flag: string, now = Date.now()): number {
   const text = value.trim();
-  if (/^\d{10,}$/.test(text)) return Number(text);
+  // Bare digits: epoch seconds up to 11 digits (until the year 5138), milliseconds from 12
+  // (13 digits is every ms time from 2001 to 2286). `date +%s` and JavaScript's Date.now()
+  // both work as they are; a 12-digit ms time (1973–2001) is past any chat history.
+  if (/^\d{1,11}$/.test(text)) return Number(text) * 1000;
+  if (/^\d{12,16}$/.test(text)) return Number(text);
   const relative = RELATIVE.exec(text);
   if (relative) return now - Math.round(Number(relative[1]) * UNIT_MS[relative[2]!]!);
   const iso = ISO.exec(text);
@@ -35,7 +39,7 @@ export function parseTimeSpec(value: string, flag: string, now = Date.now()): nu
 
 function invalid(value: string, flag: string): UsageError {
   return new UsageError(`${flag}: cannot read ${JSON.stringify(value)} as a time`, {
-    hint: 'use ISO 8601 (2024-01-23, 2024-01-23T10:00:00+08:00), epoch ms, or a span back from now (90m, 36h, 7d)',
+    hint: 'use ISO 8601 (2024-01-23, 2024-01-23T10:00:00+08:00), epoch seconds (10 digits) or ms (13 digits), or a span back from now (90m, 36h, 7d)',
   });
 }
 

@@ -1,6 +1,8 @@
+import { dirname, isAbsolute, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { BUILTIN_PROVIDER_NAMES, isProviderName, type ProviderName } from '../providers/names.js';
 import type { Format } from '../sinks/types.js';
+import { suggestName } from '../text/suggest.js';
 import type { ConfigFile, Profile } from './schema.js';
 
 /** Options a profile can set; the CLI gives each as a flag too. */
@@ -64,7 +66,8 @@ export function resolveProfile(
         hint: `built-in providers: ${BUILTIN_PROVIDER_NAMES.join(', ')}`,
       });
     }
-    throw new UsageError(`unknown provider or profile "${providerFlag}"`, {
+    const guess = suggestName(providerFlag, [...BUILTIN_PROVIDER_NAMES, ...profiles]);
+    throw new UsageError(`unknown provider or profile "${providerFlag}"${guess ? `; did you mean ${guess}?` : ''}`, {
       hint: `built-in providers: ${BUILTIN_PROVIDER_NAMES.join(', ')}; profiles: ${profiles.length ? profiles.join(', ') : '(none)'}`,
     });
   }
@@ -117,4 +120,16 @@ export function resolveProfile(
     output: pick('output', [], DEFAULTS.output)!,
     sources,
   };
+}
+
+/**
+ * A relative `output` saved in a profile means relative to the config file's
+ * directory: a cron job runs in $HOME, an interactive shell anywhere, and the
+ * profile must mean the same file for both. Flags and the environment stay
+ * relative to the current directory, as every command line is.
+ */
+export function resolveProfileOutput(profile: ResolvedProfile, configPath: string): ResolvedProfile {
+  if (profile.sources.output !== 'profile' || profile.output === '-' || isAbsolute(profile.output)) return profile;
+  // join, not resolve: a trailing "/" (a directory of one file per channel) must stay.
+  return { ...profile, output: join(dirname(configPath), profile.output) };
 }

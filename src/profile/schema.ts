@@ -1,9 +1,22 @@
 import { z } from 'zod';
+import { BUILTIN_PROVIDER_NAMES } from '../providers/names.js';
+import { suggestName } from '../text/suggest.js';
+import { parseZone } from '../text/zone.js';
 
 export const FORMATS = ['jsonl', 'csv', 'md'] as const;
 
 /** A zone offset like +08:00 / -05:30 / Z, or an IANA name like Asia/Shanghai. */
-const timezone = z.string().min(1);
+const timezone = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    try {
+      parseZone(value);
+    } catch (error) {
+      // parseZone's message quotes the value: a zone name is no secret.
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
 
 const envName = z
   .string()
@@ -31,9 +44,34 @@ export const profileSchema = z.strictObject({
   output: z.string().min(1).optional(),
 });
 
-export const configSchema = z.strictObject({
-  profiles: z.record(z.string(), profileSchema).default({}),
-});
+export const configSchema = z
+  .strictObject({
+    profiles: z.record(z.string(), profileSchema).default({}),
+  })
+  .superRefine((config, ctx) => {
+    // A profile is checked when written and when read: a typo in "provider" is
+    // named by its key here, not as an unknown --provider at dump time.
+    const defined = Object.keys((config as { providers?: Record<string, unknown> }).providers ?? {});
+    const known = [...BUILTIN_PROVIDER_NAMES, ...defined];
+    for (const [name, profile] of Object.entries(config.profiles)) {
+      // A profile named like a built-in holds your settings for that built-in; naming another
+      // provider would make `--provider relation` quietly talk to a different API.
+      if ((BUILTIN_PROVIDER_NAMES as readonly string[]).includes(name) && profile.provider !== name) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['profiles', name, 'provider'],
+          message: `a profile named like the built-in provider "${name}" must use that provider, not "${profile.provider}": rename the profile`,
+        });
+      }
+      if (known.includes(profile.provider)) continue;
+      const guess = suggestName(profile.provider, known);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['profiles', name, 'provider'],
+        message: `unknown provider "${profile.provider}"${guess ? ` (did you mean ${guess}?)` : ''}: expected ${known.join(', ')} or a definition under "providers"`,
+      });
+    }
+  });
 
 export type Profile = z.infer<typeof profileSchema>;
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -16,13 +16,64 @@ export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessE
   }
   const fromEnv = env.CHAT_EXPORT_CONFIG;
   if (fromEnv) return path.resolve(fromEnv);
-  // Same as conf with { projectName } and its defaults (suffix "nodejs", config.json).
+  return defaultConfigPath();
+}
+
+/** Same as conf with { projectName } and its defaults (suffix "nodejs", config.json). */
+function defaultConfigPath(): string {
   return path.join(envPaths(PROJECT_NAME).config, 'config.json');
 }
 
-/** Incremental state and checkpoints live beside the config. */
+/**
+ * Where incremental state, checkpoints and locks live. With the per-user
+ * config: the per-user state directory (XDG_STATE_HOME, ~/.local/state on
+ * Linux; the data directory elsewhere), not ~/.config, which is for settings
+ * people edit and back up. With a config named by --config or
+ * CHAT_EXPORT_CONFIG: `state/` beside it, so two setups on one machine (two
+ * configs that both have a profile "work") never share or clobber state.
+ */
 export function defaultStateDir(configPath: string): string {
+  if (path.resolve(configPath) !== defaultConfigPath()) return legacyStateDir(configPath);
+  const paths = envPaths(PROJECT_NAME);
+  return process.platform === 'linux' ? paths.log : path.join(paths.data, 'state');
+}
+
+/** Where every release before this one kept state: beside the config. */
+function legacyStateDir(configPath: string): string {
   return path.join(path.dirname(configPath), 'state');
+}
+
+/**
+ * The state directory in force (--state-dir, else the default), after moving
+ * state an earlier release left beside the per-user config, once.
+ */
+export function resolveStateDir(flag: string | undefined, configPath: string, say: { info(line: string): void; warn(line: string): void }): string {
+  if (flag !== undefined) return path.resolve(flag);
+  const dir = defaultStateDir(configPath);
+  const legacy = legacyStateDir(configPath);
+  if (dir === legacy || !fs.existsSync(legacy)) return dir;
+  if (fs.existsSync(dir)) {
+    say.warn(`state left by an earlier release in ${legacy} is not used (state now lives in ${dir}); move what you need, then remove it`);
+    return dir;
+  }
+  try {
+    fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
+    try {
+      fs.renameSync(legacy, dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      fs.cpSync(legacy, dir, { recursive: true, preserveTimestamps: true });
+      fs.rmSync(legacy, { recursive: true, force: true });
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot move the state in ${legacy} to ${dir} (${code ?? String(error)})`, {
+      cause: error,
+      hint: `move it by hand, or pass --state-dir ${legacy}`,
+    });
+  }
+  say.info(`moved incremental state and checkpoints from ${legacy} to ${dir} (once; state now lives there)`);
+  return dir;
 }
 
 /** A missing (or blank) file is an empty config; nothing is created. */
@@ -99,7 +150,8 @@ function validate(data: unknown, file: string): ConfigFile {
   const result = configSchema.safeParse(data);
   if (result.success) return result.data;
   throw new UsageError([`invalid config ${file}:`, ...formatIssues(result.error)].join('\n'), {
-    hint: 'edit the file, or use "chat-export profile add NAME --force" to rewrite a profile',
+    // profile set / add read the file first, so only an edit can repair it.
+    hint: 'edit the file by hand',
   });
 }
 

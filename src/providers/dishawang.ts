@@ -58,6 +58,7 @@ export const dishawang: PageProvider = {
   takesPageSize: false,
   credentials: { token: 'required', apiKey: 'unused', how: 'header token' },
   defaultBaseUrl: 'https://sqapi2.dishawang.com',
+  defaultTimezone: DISHAWANG_DEFAULT_TIMEZONE,
   defaultPageSize: 10,
   maxPageSize: 10_000,
 

@@ -71,7 +71,8 @@ export const relation: CursorProvider = {
         throw new UsageError(`${what} (parameter error)`, { hint: 'check --channel / --peer and --page-size' });
       }
       if (envelope.code === '10120') {
-        throw new AuthError(`${what} (permission denied)`, {
+        // desc usually says "permission denied" itself: do not say it twice.
+        throw new AuthError(/permission denied/i.test(desc) ? what : `${what} (permission denied)`, {
           hint: 'check the API key and token, and that this account is a member of the channel',
         });
       }

@@ -49,6 +49,8 @@ interface ProviderBase {
   defaultBaseUrl: string | undefined;
   defaultPageSize: number;
   maxPageSize: number;
+  /** zone naive timestamps are read in when --timezone is not given (dishawang +08:00); undefined: times carry their zone */
+  defaultTimezone?: string | undefined;
   /** Validate the envelope; throw typed errors for the API's own error codes. */
   parsePage(body: unknown, target: ChannelTarget): ProviderPage;
   /** Map one raw item (zod-checked) to the normalized message. */

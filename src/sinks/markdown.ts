@@ -1,7 +1,7 @@
 /**
  * A transcript for people, valid CommonMark:
  *
- *     # relation · C1 — 3 messages, 2024-01-23 → 2024-01-24 (UTC+08:00)
+ *     # relation · C1 — 3 messages, 2024-01-23 → 2024-01-24 (times in UTC+08:00)
  *
  *     ## 2024-01-23
  *
@@ -13,7 +13,7 @@
  *     > ↪ reply to 96
  *
  *     text of the reply\
- *     📎 photo\.png <https://example.com/photo.png>
+ *     📎 photo.png <https://example.com/photo.png>
  *
  * Every block is preceded by a blank line and ends with one newline, so an
  * --incremental append only has to start with its own blank line.
@@ -24,6 +24,7 @@ import {
   HARD_BREAK,
   escapeMarkdownInline,
   escapeMarkdownLines,
+  markdownImage,
   markdownUrl,
 } from '../text/escape-markdown.js';
 import { UTC, formatLocal, parseZone, type Zone } from '../text/zone.js';
@@ -37,7 +38,9 @@ export function createMarkdownSink(): Sink {
       zone = parseZone(summary.timezone ?? 'UTC');
       // Continuing a file: its last day heading still applies to the same day.
       currentDay = summary.append ? summary.append.lastDay : null;
-      return summary.append ? '' : `${formatTitle(summary, zone)}\n`;
+      if (summary.append) return '';
+      // Several channels in one stream: the next title must not continue the last message's paragraph.
+      return `${summary.continues ? '\n' : ''}${formatTitle(summary, zone)}\n`;
     },
     format(message) {
       const local = formatLocal(messageTime(message), zone);
@@ -68,23 +71,27 @@ export function lastDayWritten(summary: ChannelSummary): string | null {
 }
 
 function formatTitle(summary: ChannelSummary, zone: Zone): string {
-  const count = `${summary.count} ${summary.count === 1 ? 'message' : 'messages'}`;
-  let span = '';
-  if (summary.first !== null && summary.last !== null) {
-    const first = formatLocal(Date.parse(summary.first), zone).day;
-    const last = formatLocal(Date.parse(summary.last), zone).day;
-    span = first === last ? `, ${first}` : `, ${first} → ${last}`;
+  const first = summary.first !== null ? formatLocal(Date.parse(summary.first), zone).day : null;
+  const last = summary.last !== null ? formatLocal(Date.parse(summary.last), zone).day : null;
+  let what: string;
+  if (summary.growing) {
+    // --incremental appends below this title for years: a count or an end date would soon be false.
+    // asc transcripts only grow at the end, so where they start stays true.
+    what = first !== null && summary.order === 'asc' ? `from ${first}` : 'kept up to date by --incremental';
+  } else {
+    const count = `${summary.count} ${summary.count === 1 ? 'message' : 'messages'}`;
+    what = first === null || last === null ? count : first === last ? `${count}, ${first}` : `${count}, ${first} → ${last}`;
   }
   // Clock times mean nothing without their zone.
   const zoneName = zone.kind === 'fixed' && zone.name !== 'UTC' ? `UTC${zone.name}` : zone.name;
   const provider = escapeMarkdownInline(summary.provider);
   const channel = escapeMarkdownInline(summary.channel);
-  return `# ${provider} · ${channel} — ${count}${span} (${escapeMarkdownInline(zoneName)})`;
+  return `# ${provider} · ${channel} — ${what} (times in ${escapeMarkdownInline(zoneName)})`;
 }
 
 function formatMessage(message: Message, time: string, zone: Zone): string {
   const head = formatHead(message, time, zone);
-  const body = [...escapeMarkdownLines(message.text), ...message.attachments.map(formatAttachment)];
+  const body = [...formatText(message), ...message.attachments.map(formatAttachment)];
   if (message.replyTo) {
     // A block quote may interrupt the head's paragraph, but the body needs a
     // blank line after it or it would continue the quote lazily.
@@ -94,11 +101,30 @@ function formatMessage(message: Message, time: string, zone: Zone): string {
   return body.length > 0 ? `${head}${HARD_BREAK}${body.join(HARD_BREAK)}\n` : `${head}\n`;
 }
 
+/** An image message whose text is the image's URL (relation IMAGE) shows the image; any other text is text. */
+function formatText(message: Message): string[] {
+  if (message.type === 'image') {
+    const image = markdownImage(message.text);
+    if (image !== undefined) return [image];
+  }
+  return escapeMarkdownLines(message.text);
+}
+
 function formatHead(message: Message, time: string, zone: Zone): string {
-  // Trimmed and non-empty, so the ** always pair up into strong emphasis.
+  // Trimmed and non-empty, so the ** always pair up into strong emphasis. A system
+  // message without a name has no sender to show: relation's is a row of zeros.
   const name =
-    escapeMarkdownInline(message.sender.name ?? '') || escapeMarkdownInline(message.sender.id) || '\\(unknown\\)';
-  let head = `**${name}** · ${time}`;
+    escapeMarkdownInline(message.sender.name ?? '') ||
+    (message.type === 'system' ? '' : escapeMarkdownInline(message.sender.id) || '(unknown)');
+  let head = name === '' ? `_system_ · ${time}` : `**${name}** · ${time}`;
+  if (name === '') {
+    if (message.editedAt !== null) {
+      const edited = formatLocal(Date.parse(message.editedAt), zone);
+      head += ` · _edited ${edited.day} ${edited.time}_`;
+    }
+    if (message.deleted) head += ' · _deleted_';
+    return head;
+  }
   const type = escapeMarkdownInline(message.type);
   if (type !== '' && message.type !== 'text') head += ` · _${type}_`;
   if (message.editedAt !== null) {

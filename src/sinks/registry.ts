@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { createCsvSink } from './csv.js';
+import { createCsvSink, type CsvOptions } from './csv.js';
 import { createJsonlSink } from './jsonl.js';
 import { createMarkdownSink } from './markdown.js';
 import type { Format, Sink } from './types.js';
@@ -22,12 +22,12 @@ export function formatFromPath(path: string): Format | undefined {
 }
 
 /** A fresh sink: sinks keep per-channel state, so use one per channel. */
-export function createSink(format: Format): Sink {
+export function createSink(format: Format, options: CsvOptions = {}): Sink {
   switch (format) {
     case 'jsonl':
       return createJsonlSink();
     case 'csv':
-      return createCsvSink();
+      return createCsvSink(options);
     case 'md':
       return createMarkdownSink();
     default:

@@ -1,5 +1,5 @@
 import type { Message } from '../message.js';
-import { csvRow } from './csv.js';
+import { csvRow, type CsvOptions } from './csv.js';
 import type { Format } from './types.js';
 
 /**
@@ -23,16 +23,16 @@ const messageCodec: SpoolCodec = {
 };
 
 /** [timestamp, id, row]: a JSON array keeps a row's own line breaks off the spool's. */
-const csvCodec: SpoolCodec = {
-  encode: (message) => JSON.stringify([message.timestamp, message.id, csvRow(message)]),
+const csvCodec = (options: CsvOptions): SpoolCodec => ({
+  encode: (message) => JSON.stringify([message.timestamp, message.id, csvRow(message, options)]),
   keyOf(line) {
     const [timestamp, id] = JSON.parse(line) as [string, string, string];
     return { time: Date.parse(timestamp), id };
   },
-};
+});
 
-export function spoolCodecFor(format: Format): SpoolCodec {
-  return format === 'csv' ? csvCodec : messageCodec;
+export function spoolCodecFor(format: Format, options: CsvOptions = {}): SpoolCodec {
+  return format === 'csv' ? csvCodec(options) : messageCodec;
 }
 
 /** The finished CSV row of a spooled line. */

@@ -11,7 +11,11 @@ export interface ChannelSummary {
   /** ISO timestamps of the oldest and newest message, null when count is 0 */
   first: string | null;
   last: string | null;
-  /** zone for day headings and clock times (Markdown), e.g. "+08:00"; undefined = UTC */
+  /**
+   * zone the reader sees day headings and clock times in (Markdown), e.g.
+   * "Asia/Tokyo" (--tz, else the machine's); undefined = UTC. Not the zone naive
+   * provider times are read in (--timezone).
+   */
   timezone: string | undefined;
   order: 'asc' | 'desc';
   /**
@@ -19,6 +23,10 @@ export interface ChannelSummary {
    * repeat its header, and Markdown continues from the last day heading written.
    */
   append?: { lastDay: string | null } | undefined;
+  /** an --incremental output: later runs append, so nothing in the header may state a count */
+  growing?: boolean | undefined;
+  /** another channel was written before this one in the same stream */
+  continues?: boolean | undefined;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface WriteOptions {
   headerless?: boolean;
   /** a stop (signal, closed stdout) ends a write blocked on a slow reader */
   signal?: AbortSignal | undefined;
+  /** bytes written are added here */
+  counter?: { bytes: number } | undefined;
 }
 
 /**
@@ -29,6 +31,13 @@ export async function writeChannel(
   options: WriteOptions,
 ): Promise<number> {
   let buffer = options.headerless ? '' : sink.begin(summary);
+  const counter = options.counter;
+  const writeChunk = counter
+    ? (target: Writable, chunk: string | Buffer, signal?: AbortSignal) => {
+        counter.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+        return writeChunkTo(target, chunk, signal);
+      }
+    : writeChunkTo;
   if (options.format === 'jsonl' && options.skip === 0 && options.take >= spool.count) {
     // The spool's runs are already JSONL: copy them as they are.
     if (buffer) await writeChunk(stream, buffer, options.signal);
@@ -60,7 +69,9 @@ export async function writeChannel(
   return written;
 }
 
-export async function writeChunk(stream: Writable, chunk: string | Buffer, signal?: AbortSignal): Promise<void> {
+export const writeChunk = writeChunkTo;
+
+async function writeChunkTo(stream: Writable, chunk: string | Buffer, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) throw signal.reason;
   if (stream.errored) throw stream.errored;
   if (stream.destroyed) throw new Error('output closed');

@@ -87,6 +87,7 @@ export async function recordState(
     messages: (previous?.messages ?? 0) + done.take,
     updatedAt: new Date().toISOString(),
     pending: null,
+    api: plan.baseUrl,
   });
 }
 
@@ -170,10 +171,11 @@ async function deliverIncremental(
   const file = await open(path, 'a');
   const stream = file.createWriteStream();
   try {
-    await writeChannel(stream, createSink(plan.format), summary, done.result, {
+    await writeChannel(stream, createSink(plan.format, { excel: plan.excel }), summary, done.result, {
       format: plan.format,
       skip: done.skip,
       take: done.take,
+      counter: done.written,
     });
     stream.end();
     await new Promise<void>((resolve, reject) => {

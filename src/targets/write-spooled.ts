@@ -19,13 +19,13 @@ export async function writeInto(
 ): Promise<void> {
   let keepCheckpoint = false;
   try {
-    const sink = createSink(plan.format);
+    const sink = createSink(plan.format, { excel: plan.excel });
     await writeChannel(
       handle.stream,
       sink,
-      summaryOf(done, plan, profile),
+      { ...summaryOf(done, plan, profile), continues: position > 0 },
       done.result,
-      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0, signal },
+      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0, counter: done.written, signal },
     );
     if (commit) await handle.commit();
   } catch (error) {
@@ -48,9 +48,10 @@ export function summaryOf(done: ChannelDone, plan: DumpPlan, profile: ResolvedPr
     channel: done.job.target.id,
     count: done.take,
     ...spanOf(done),
-    timezone: profile.timezone,
+    timezone: plan.displayZone,
     order: plan.order,
     append,
+    growing: plan.incremental,
   };
 }
 

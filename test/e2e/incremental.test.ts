@@ -178,7 +178,10 @@ describe.concurrent('a series of incremental runs equals one full export of the 
     const full = await fullExport(server, 'relation', 'inc-md', 'full.md');
     const titles = got.split('\n').filter((line) => line.startsWith('# '));
     expect(titles).toHaveLength(1);
-    // The title (message count and span) is the first run's; everything after it is the full export's.
+    // A title under --incremental states no count (it would be the first run's, soon false), only where it starts.
+    expect(titles[0]).not.toMatch(/\d+ messages?/);
+    expect(titles[0]).toMatch(/ — from \d{4}-\d\d-\d\d \(times in /);
+    // Everything after the title is the full export's.
     const body = (text: string) => text.slice(text.indexOf('\n'));
     expect(body(got)).toBe(body(full));
     const headings = got.split('\n').filter((line) => line.startsWith('## '));
@@ -446,7 +449,8 @@ describe.concurrent('state command and unreadable state', () => {
     const lines = list.stdout.split('\n').filter((line) => line !== '');
     expect(lines).toHaveLength(1);
     const fields = lines[0]!.split('\t');
-    expect(fields.slice(0, 4)).toEqual(['dishawang', '43', target, 'jsonl']);
+    // the API root tells apart one channel id on two servers
+    expect(fields.slice(0, 5)).toEqual(['dishawang', '43', server.url, target, 'jsonl']);
     expect(lines[0]).toContain(`newest ${new Date(server.messages('dishawang', '43')[0]!.time).toISOString()}`);
     expect(lines[0]).toContain('40 messages');
 
@@ -466,11 +470,13 @@ describe.concurrent('state command and unreadable state', () => {
     expect(relisted.stdout).toContain('42 messages');
   });
 
-  it('state reset without a channel is a usage error (exit 2)', async () => {
+  it('state reset that matches nothing is a usage error (exit 2), not a silent success', async () => {
     const box = sandbox();
-    const result = await runCli(['state', 'reset', 'dishawang'], { env: box.env() });
-    expect(result.code, explain(result)).toBe(2);
-    expect(result.stderr).toMatch(/--channel/);
+    for (const args of [['dishawang'], ['nosuch', '--channel', '1'], []]) {
+      const result = await runCli(['state', 'reset', ...args], { env: box.env() });
+      expect(result.code, explain(result)).toBe(2);
+      expect(result.stderr).toMatch(/^chat-export: (no incremental state for|say which state)/);
+    }
   });
 
   it('a state file that is not JSON, or JSON of the wrong shape: exit 2 naming the file and how to start over; the output is untouched', async () => {

@@ -12,13 +12,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureServer, type ChannelSpec, type FaultRule, type FixtureServer, type Provider } from '../../fixtures/server.js';
 import { BIN, createSandbox, run, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { jsonlIds as ids, truthIds } from '../helpers/ground-truth.js';
+import { formatBytes } from '../../src/progress.js';
 
+// 32 characters, as real relation channel ids are: the label alone nearly fills 80 columns
+const LONG_RELATION = '4f326124812c41448bc587bf6b2eaf42';
+const LONG_DISHAWANG = '260000000000000000000000000000026';
 const CHANNELS: ChannelSpec[] = [
   { provider: 'relation', id: 'P1', count: 120 },
   { provider: 'relation', id: 'P2', count: 75 },
   { provider: 'relation', id: 'P3', count: 0 },
   { provider: 'discuz', id: '12', count: 45 },
   { provider: 'dishawang', id: '26', count: 35 },
+  { provider: 'relation', id: LONG_RELATION, count: 200 },
+  { provider: 'dishawang', id: LONG_DISHAWANG, count: 200 },
 ];
 
 let sandbox: Sandbox;
@@ -62,7 +68,9 @@ function explain(result: RunResult): string {
 
 // Anything a progress bar draws with: escapes (colour, cursor moves, hide cursor), carriage returns, bar blocks.
 const BAR_TRACES = /[\u001b\r\u2588\u2591\u2592\u2593]/;
-const SUMMARY = /^chat-export: (\w+) (?:channel|peer) (\S+): (\d+) messages, (\d+) pages, (\d+) requests, (\d+) retr(?:y|ies) in \d+\.\d s$/;
+const SUMMARY =
+  /^chat-export: (\w+) (?:channel|peer) (\S+): (\d+) messages? → (\S+) \((\d+ B|\d+\.\d [KMG]iB)\), (\d+) pages?, (\d+) requests?, (\d+) retr(?:y|ies) in \d+\.\d s$/;
+const TOTAL = /^chat-export: total: (\d+) channels, (\d+) messages?, (\d+ B|\d+\.\d [KMG]iB), (\d+) pages?, (\d+) requests?, (\d+) retr(?:y|ies) in \d+\.\d s$/;
 
 describe.concurrent('without a terminal', () => {
   it('stderr holds exactly one summary line per channel and no bar', async () => {
@@ -75,15 +83,23 @@ describe.concurrent('without a terminal', () => {
     expect(result.stderr).not.toMatch(BAR_TRACES);
     const lines = result.stderr.split('\n');
     expect(lines.pop()).toBe('');
-    expect(lines, result.stderr).toHaveLength(channels.length);
+    expect(lines, result.stderr).toHaveLength(channels.length + 1);
+    const total = TOTAL.exec(lines.pop()!);
+    expect(total, result.stderr).not.toBeNull();
     const seen = new Map<string, { messages: number; pages: number; requests: number }>();
     for (const line of lines) {
       const match = SUMMARY.exec(line);
       expect(match, line).not.toBeNull();
       expect(match![1]).toBe('relation');
+      expect(match![4]).toBe('stdout');
       expect(seen.has(match![2]!), `two lines for ${match![2]}`).toBe(false);
-      seen.set(match![2]!, { messages: Number(match![3]), pages: Number(match![4]), requests: Number(match![5]) });
+      seen.set(match![2]!, { messages: Number(match![3]), pages: Number(match![6]), requests: Number(match![7]) });
     }
+    // the total adds the channels up; the bytes are what stdout received
+    expect(Number(total![1])).toBe(channels.length);
+    expect(Number(total![2])).toBe([...seen.values()].reduce((sum, c) => sum + c.messages, 0));
+    expect(Number(total![4])).toBe([...seen.values()].reduce((sum, c) => sum + c.pages, 0));
+    expect(total![3]).toBe(formatBytes(Buffer.byteLength(result.stdout)));
     expect([...seen.keys()].sort()).toEqual(channels);
     const out = ids(result.stdout);
     for (const channel of channels) {
@@ -128,6 +144,31 @@ describe.concurrent('without a terminal', () => {
     expect(warned.code, explain(warned)).toBe(0);
     expect(warned.stderr).toMatch(/warning: .*API key/);
     expect(warned.stdout).toBe(quiet.stdout);
+  });
+
+  it('--stats: a stats line every interval while it runs (cron logs are not silent), none with --stats 0 or -q', async () => {
+    const slow = await serve(100);
+    const args = (extra: string[]) => dumpArgs(slow, ['--provider', 'relation', '--channel', 'P1', '--page-size', '10', ...extra]);
+    const [ticking, off, quiet] = await Promise.all([
+      runCli(args(['--stats', '300ms']), { env: cleanEnv() }),
+      runCli(args(['--stats', '0']), { env: cleanEnv() }),
+      runCli(args(['--stats', '300ms', '-q']), { env: cleanEnv() }),
+    ]);
+    for (const result of [ticking, off, quiet]) {
+      expect(result.code, explain(result)).toBe(0);
+      expect(ids(result.stdout)).toEqual(truthIds(slow, 'relation', 'P1'));
+    }
+    const stats = ticking.stderr.split('\n').filter((line) => line.startsWith('chat-export: stats after '));
+    expect(stats.length, ticking.stderr).toBeGreaterThanOrEqual(2);
+    expect(stats[0]).toMatch(/^chat-export: stats after \d+\.\d s, 0 of 1 channel done, \d+ messages?, \d+ pages?, \d+ requests?, \d+ retr(?:y|ies), \d+ messages\/s; in flight: relation channel P1: \d+ messages?/);
+    expect(ticking.stderr).not.toMatch(BAR_TRACES);
+    // the summary is still the last line
+    expect(ticking.stderr.trimEnd().split('\n').at(-1)).toMatch(SUMMARY);
+    expect(off.stderr).not.toContain('stats after');
+    expect(quiet.stderr).toBe('');
+    const bad = await runCli(args(['--stats', 'often']), { env: cleanEnv() });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^chat-export: --stats: cannot use "often"/);
   });
 
   it('-q with -o: stderr and stdout are both empty', async () => {
@@ -181,9 +222,11 @@ describe.skipIf(!PTY)('on a terminal (pseudo-terminal)', { concurrent: true }, (
     const result = await runInPty(dumpArgs(slow, ['--provider', 'relation', '--channel', 'P1', '--page-size', '10', '-o', target]), cleanEnv());
     expect(result.code, explain(result)).toBe(0);
     const screen = result.stdout;
-    expect(screen).toMatch(/relation channel P1 \|[\u2588\u2591]+\| \d+ pages · \d+ messages · /);
+    // relation says no total: counts, rate and the time reached, no bar and no ETA
+    expect(screen).toMatch(/relation channel P1 · \d+ messages? · \d+ pages? · /);
+    expect(screen).not.toMatch(/[\u2588\u2591]|ETA/);
     // the count grows as pages arrive
-    const counts = [...screen.matchAll(/ (\d+) messages · /g)].map((match) => Number(match[1]));
+    const counts = [...screen.matchAll(/ (\d+) messages? · /g)].map((match) => Number(match[1]));
     expect(counts.length).toBeGreaterThan(1);
     expect(Math.max(...counts)).toBeGreaterThan(Math.min(...counts));
     expect(ids(readFileSync(target, 'utf8'))).toEqual(truthIds(slow, 'relation', 'P1'));
@@ -199,8 +242,8 @@ describe.skipIf(!PTY)('on a terminal (pseudo-terminal)', { concurrent: true }, (
       cleanEnv(),
     );
     expect(result.code, explain(result)).toBe(0);
-    expect(result.stdout).toMatch(/relation channel P1 \|[\u2588\u2591]+\| \d+ pages · \d+ messages/);
-    expect(result.stdout).toMatch(/relation channel P2 \|[\u2588\u2591]+\| \d+ pages · \d+ messages/);
+    expect(result.stdout).toMatch(/relation channel P1 · \d+ messages? · \d+ pages?/);
+    expect(result.stdout).toMatch(/relation channel P2 · \d+ messages? · \d+ pages?/);
     expect(ids(readFileSync(target, 'utf8'))).toEqual([...truthIds(slow, 'relation', 'P1'), ...truthIds(slow, 'relation', 'P2')]);
   });
 
@@ -240,20 +283,27 @@ async function screenOf(
   args: string[],
   env: NodeJS.ProcessEnv,
   watch: (screen: string) => boolean = () => false,
+  width = 150,
+  /** keys sent (tmux send-keys) once `watch` first matches, e.g. C-c */
+  keysOnWatch?: string,
 ): Promise<{ code: number; after: string; during: string[] }> {
   const socket = `chat-export-test-${process.pid}-${tmuxServers++}`;
   const tmux = (...rest: string[]) => run('tmux', ['-L', socket, '-f', '/dev/null', ...rest], { env: { ...env, TERM: 'xterm-256color' }, timeoutMs: 10_000 });
   const command = `${[process.execPath, BIN, ...args].map(quote).join(' ')}; echo "__EXIT__ $?"; sleep 120`;
-  const started = await tmux('new-session', '-d', '-x', '150', '-y', '40', command);
+  const started = await tmux('new-session', '-d', '-x', String(width), '-y', '40', command);
   expect(started.code, started.stderr).toBe(0);
   const during: string[] = [];
   try {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const screen = (await tmux('capture-pane', '-p')).stdout;
+      // -J: a line the terminal wrapped comes back whole, so a summary longer than the width reads as one
+      const screen = (await tmux('capture-pane', '-p', '-J')).stdout;
       const exit = /__EXIT__ (\d+)/.exec(screen);
       if (exit) return { code: Number(exit[1]), after: screen.slice(0, exit.index).trimEnd(), during };
-      if (watch(screen)) during.push(screen);
+      if (watch(screen)) {
+        if (keysOnWatch !== undefined && during.length === 0) await tmux('send-keys', keysOnWatch);
+        during.push(screen);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`no exit within 30 s; screen:\n${during.at(-1) ?? ''}`);
@@ -290,14 +340,88 @@ describe.skipIf(!has('tmux'))('on a terminal: what stays on the screen (tmux)', 
     const result = await screenOf(
       dumpArgs(server, ['--provider', 'relation', '--channel', 'P1', '--channel', 'P2', '--channel', 'P3', '--page-size', '10', '--concurrency', '1', '-o', target]),
       cleanEnv(),
-      (screen) => /relation channel P2 \|/.test(screen),
+      (screen) => /relation channel P2 · /.test(screen),
     );
     expect(result.code, result.after).toBe(0);
     expect(result.during.length, 'P2 never showed a bar').toBeGreaterThan(0);
     for (const screen of result.during) {
-      const bars = screen.split('\n').filter((line) => /\|[\u2588\u2591]+\|/.test(line));
+      const bars = screen.split('\n').filter((line) => /^relation channel P\d · /.test(line));
       expect(bars, screen).toHaveLength(1);
-      expect(bars[0]).toMatch(/^relation channel P2 \|/);
+      expect(bars[0]).toMatch(/^relation channel P2 · /);
     }
+  });
+});
+
+describe.skipIf(!has('tmux'))('the progress display at 80 and 200 columns (tmux)', { concurrent: true }, () => {
+  const BAR_LINE = /^(?:relation|dishawang) channel \S+ /;
+  it.each([80, 200])('%i columns: lines never wrap or lose their counts; no total, no bar or ETA; the summary is whole', async (width) => {
+    const server = await serve(40);
+    const target = join(sandbox.dir, `screen-${width}/`);
+    const result = await screenOf(
+      dumpArgs(server, ['--provider', 'relation', '--channel', LONG_RELATION, '--page-size', '10', '--concurrency', '1', '-o', target]),
+      cleanEnv(),
+      (screen) => screen.split('\n').some((line) => BAR_LINE.test(line)),
+      width,
+    );
+    expect(result.code, result.after).toBe(0);
+    expect(result.during.length, 'no bar was ever seen').toBeGreaterThan(0);
+    for (const screen of result.during) {
+      for (const line of screen.split('\n').filter((l) => BAR_LINE.test(l))) {
+        expect(line.length, line).toBeLessThan(width);
+        expect(line, screen).toMatch(/ · \d+ messages? · \d+ pages?/);
+        expect(line).not.toMatch(/[\u2588\u2591]|ETA|%/);
+        if (width === 200) expect(line).toContain(LONG_RELATION);
+      }
+    }
+    // once, after the bars are gone: the whole summary, output path and bytes included
+    const summary = result.after.split('\n').filter((line) => line.startsWith('chat-export: '));
+    expect(summary, result.after).toHaveLength(1);
+    const match = SUMMARY.exec(summary[0]!);
+    expect(match, summary[0]).not.toBeNull();
+    expect(match![3]).toBe('200');
+    expect(match![4]).toBe(join(target, `relation-${LONG_RELATION}.jsonl`));
+    expect(result.after).not.toMatch(/[\u2588\u2591]/);
+  });
+
+  it.each([80, 200])('%i columns: a known total shows "of N", a bar and an ETA, fitted to the width', async (width) => {
+    const server = await serve(60);
+    const target = join(sandbox.dir, `screen-total-${width}.csv`);
+    const result = await screenOf(
+      dumpArgs(server, ['--provider', 'dishawang', '--channel', LONG_DISHAWANG, '--concurrency', '1', '-o', target]),
+      cleanEnv(),
+      (screen) => /of 200 messages/.test(screen),
+      width,
+    );
+    expect(result.code, result.after).toBe(0);
+    expect(result.during.length, 'no "of 200" was ever seen').toBeGreaterThan(0);
+    for (const screen of result.during) {
+      for (const line of screen.split('\n').filter((l) => BAR_LINE.test(l))) {
+        expect(line.length, line).toBeLessThan(width);
+        expect(line, screen).toMatch(/ \|[\u2588\u2591]{6,}\| \d+ of 200 messages · \d+ pages?/);
+      }
+    }
+    const summary = result.after.split('\n').filter((line) => line.startsWith('chat-export: '));
+    expect(summary, result.after).toHaveLength(1);
+    expect(summary[0]).toMatch(SUMMARY);
+    expect(summary[0]).toContain(`: 200 messages → ${target} (`);
+  });
+});
+
+describe.skipIf(!has('tmux'))('Ctrl-C while bars are drawn (tmux)', () => {
+  it('the notice starts its own line, no bar is left behind; exit 130', async () => {
+    const server = await serve(80);
+    const target = join(sandbox.dir, 'screen-int.jsonl');
+    const result = await screenOf(
+      dumpArgs(server, ['--provider', 'relation', '--channel', LONG_RELATION, '--channel', 'P1', '--page-size', '10', '-o', target]),
+      cleanEnv(),
+      (screen) => / · \d+ messages? · /.test(screen),
+      80,
+      'C-c',
+    );
+    expect(result.code, result.after).toBe(130);
+    const lines = result.after.split('\n').filter((line) => line.trim() !== '');
+    expect(lines, result.after).toContain('chat-export: SIGINT: stopping…');
+    expect(lines.every((line) => line.startsWith('chat-export: ')), result.after).toBe(true);
+    expect(result.after).not.toMatch(/ · \d+ messages? · /);
   });
 });

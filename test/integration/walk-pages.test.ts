@@ -396,7 +396,7 @@ describe('discuz and dishawang errors', () => {
       const { result } = await dumpChannel(server(), sandbox(), 'dishawang', '26', []);
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(/: 0 messages, 1 pages/);
+      expect(result.stderr).toMatch(/: 0 messages → stdout \(0 B\), 1 page, 1 request, 0 retries/);
     } finally {
       server().clearFaults();
     }

@@ -81,6 +81,7 @@ function expectedRow(m: Message): string[] {
     m.replyTo ?? '',
     m.editedAt ?? '',
     String(m.deleted),
+    m.attachments.length > 0 ? JSON.stringify(m.attachments) : '',
   ].map(expectedCell);
 }
 
@@ -89,7 +90,7 @@ describe('CSV sink', () => {
     const messages = [message(14)];
     const out = render(messages);
     expect(out.split('\r\n')[0]).toBe(
-      'id,timestamp,channel,provider,sender_id,sender_name,type,text,reply_to,edited_at,deleted',
+      'id,timestamp,channel,provider,sender_id,sender_name,type,text,reply_to,edited_at,deleted,attachments',
     );
     expect(parseCsv(out)).toEqual([[...CSV_COLUMNS], expectedRow(messages[0]!)]);
   });
@@ -132,8 +133,8 @@ describe('CSV sink', () => {
       deleted: true,
     });
     const [, first, second] = parseCsv(render([plain, full]));
-    expect(first).toEqual([plain.id, plain.timestamp, plain.channel, 'relation', '7', '', 'text', '你好，世界', '', '', 'false']);
-    expect(second?.slice(8)).toEqual(['1578671129496899586', '2024-01-24T00:59:00.000Z', 'true']);
+    expect(first).toEqual([plain.id, plain.timestamp, plain.channel, 'relation', '7', '', 'text', '你好，世界', '', '', 'false', '']);
+    expect(second?.slice(8)).toEqual(['1578671129496899586', '2024-01-24T00:59:00.000Z', 'true', '']);
   });
 
   it.each([
@@ -173,6 +174,7 @@ describe('CSV sink', () => {
       "'-1",
       '',
       'false',
+      '',
     ]);
   });
 
@@ -187,5 +189,36 @@ describe('CSV sink', () => {
 
   it('writes only the header for an empty channel', () => {
     expect(parseCsv(render([]))).toEqual([[...CSV_COLUMNS]]);
+  });
+
+  it('attachments: the JSONL array as JSON, an empty cell when there are none', () => {
+    const attachments = [
+      { url: 'https://bbs.example.com/a.png', name: 'a "b", c.png', type: 'image' },
+      { url: 'https://bbs.example.com/f', name: null, type: null },
+    ];
+    const rows = parseCsv(render([message(14, { attachments }), message(15)]));
+    expect(rows[0]!.at(-1)).toBe('attachments');
+    expect(JSON.parse(rows[1]!.at(-1)!)).toEqual(attachments);
+    expect(rows[1]!.at(-1)).toBe(JSON.stringify(attachments));
+    expect(rows[2]!.at(-1)).toBe('');
+  });
+
+  it('--excel: a BOM, all-digit ids as ="…" text; the default output is unchanged', () => {
+    const m = message(14, { replyTo: '1578671129496899500', sender: { id: '7', name: 'x', avatar: null } });
+    const sink = createCsvSink({ excel: true });
+    const out = sink.begin(summaryFor([m])) + sink.format(m);
+    expect(out.charCodeAt(0)).toBe(0xfeff);
+    const [header, row] = parseCsv(out.slice(1));
+    expect(header).toEqual([...CSV_COLUMNS]);
+    expect(row![0]).toBe(`="${m.id}"`);
+    expect(row![4]).toBe('="7"');
+    expect(row![8]).toBe('="1578671129496899500"');
+    // a text is still guarded, never turned into a formula of ours
+    expect(parseCsv(render([message(4)]))[1]![7]).toBe("'=cmd|' /C calc'!A0");
+    const plain = render([m]);
+    expect(plain.charCodeAt(0)).not.toBe(0xfeff);
+    expect(parseCsv(plain)[1]![0]).toBe(m.id);
+    // an append (--incremental) gets no second BOM
+    expect(sink.begin({ ...summaryFor([m]), append: { lastDay: null } })).toBe('');
   });
 });

@@ -64,6 +64,22 @@ const HOSTILE_TEXTS = [
   'Term\n: definition',
   '\u00a0\u00a0nbsp-indented\n\u3000ideographic space',
   'mid\n\u3000\nline of ideographic space',
+  '* * *\n+ plus item\n: definition\n10) ten\n7. seven',
+  'line\n===\nline\n-\n=',
+  '#1 not a heading #2\n####### seven\n#\n#\tx',
+  'li_si Ω-user a.b 5 * 3 a*b*c x_*y*_z',
+  'x<y a<b>c <3 </x> <!x> <?x>',
+  '&copy; &#169; &#xA9; &x &;',
+  '$x$ $$y$$ $5 and $6 a$b$',
+  'H~2~O ~~s~~ ~ alone x^2^',
+  '__init__ _a_ a_ _b',
+  '\\*not em\\* \\[x]\\',
+  '[x]: http://evil.example\n[x]',
+  '==mark== ++ins++ a=b c+d',
+  ':smile: :+1: 10:30 a:b',
+  '> x\n>y\n >z',
+  '<div>\n<span>x</span>\n</div>',
+  'https://example.com/a_(b)*c*[d] https://example.com/x',
 ];
 
 const CHANNEL = '4f326124812c41448bc587bf6b2eaf42';
@@ -169,7 +185,7 @@ describe('Markdown sink', () => {
     ];
     expect(render(messages, { timezone: '+08:00' })).toBe(
       [
-        `# relation · ${CHANNEL} — 4 messages, 2024-01-24 → 2024-01-25 (UTC\\+08\\:00)`,
+        `# relation · ${CHANNEL} — 4 messages, 2024-01-24 → 2024-01-25 (times in UTC+08:00)`,
         '',
         '## 2024-01-24',
         '',
@@ -177,18 +193,18 @@ describe('Markdown sink', () => {
         'first line\\',
         'second line',
         '',
-        '**bob\\_the \\*builder\\*** · 01:51 · _edited 2024-01-24 01:59_',
+        '**bob_the \\*builder\\*** · 01:51 · _edited 2024-01-24 01:59_',
         '> ↪ reply to 96',
         '',
-        'see \\[this\\]\\(http\\://x\\)',
+        'see \\[this](http://x)',
         '',
         '**u3** · 01:52 · _deleted_',
         '',
         '## 2024-01-25',
         '',
         '**alice** · 01:50 · _image_\\',
-        '📎 a\\.png <https://example.com/a.png>\\',
-        '📎 javascript\\:alert\\(1\\)',
+        '📎 a.png <https://example.com/a.png>\\',
+        '📎 javascript:alert(1)',
         '',
       ].join('\n'),
     );
@@ -227,8 +243,16 @@ describe('Markdown sink', () => {
       expect(count(tokens, 'heading_open', 'h1')).toBe(1);
       expect(count(tokens, 'heading_open', 'h2')).toBe(days.size);
       expect(count(tokens, 'heading_open')).toBe(1 + days.size);
-      expect(count(tokens, 'link_open')).toBe(autolinks.length);
-      expect(tokens.filter((t) => t.type === 'link_open').map((t) => t.attrGet('href'))).toEqual(autolinks.map((a) => a.url));
+      // Ours are the attachments' autolinks. A linkify renderer may also link a bare URL in a
+      // text, but only to itself: no text chooses a target it does not show.
+      const links = tokens.map((t, i) => ({ t, i })).filter(({ t }) => t.type === 'link_open');
+      const ours = links.filter(({ t }) => t.markup !== 'linkify');
+      expect(ours.map(({ t }) => t.attrGet('href'))).toEqual(autolinks.map((a) => a.url));
+      for (const { i, t } of links.filter(({ t }) => t.markup === 'linkify')) {
+        const shown = tokens[i + 1]!.content;
+        expect([shown, `http://${shown}`, `mailto:${shown}`].map((url) => md.normalizeLink(url))).toContain(t.attrGet('href'));
+      }
+      if (!md.options.linkify) expect(links).toHaveLength(autolinks.length);
       expect(count(tokens, 'strong_open')).toBe(messages.length);
       expect(count(tokens, 'em_open')).toBe(0);
       expect(count(tokens, 'blockquote_open')).toBe(replies);
@@ -301,21 +325,24 @@ describe('Markdown sink', () => {
 
     it('names the zone in the title, since clock times depend on it', () => {
       expect(render([message({ time: instant })]).split('\n')[0]).toBe(
-        `# relation · ${CHANNEL} — 1 message, 2024-01-23 (UTC)`,
+        `# relation · ${CHANNEL} — 1 message, 2024-01-23 (times in UTC)`,
       );
       expect(render([message({ time: instant })], { timezone: 'America/New_York' }).split('\n')[0]).toMatch(
-        /\(America\/New\\_York\)$/,
+        /\(times in America\/New_York\)$/,
       );
     });
 
     it('writes only the title for an empty channel', () => {
-      expect(render([])).toBe(`# relation · ${CHANNEL} — 0 messages (UTC)\n`);
+      expect(render([])).toBe(`# relation · ${CHANNEL} — 0 messages (times in UTC)\n`);
     });
 
     it('escapes provider and channel in the title', () => {
       const sink = createMarkdownSink();
       const title = sink.begin({ ...summaryOf([]), provider: '<b>p</b>', channel: '# [x](y)\n## z' });
-      expect(title).toBe('# \\<b\\>p\\</b\\> · \\# \\[x\\]\\(y\\) \\#\\# z — 0 messages (UTC)\n');
+      expect(title).toBe('# \\<b>p\\</b> · # \\[x](y) ## z — 0 messages (times in UTC)\n');
+      const tokens = flatten(new MarkdownIt({ html: true }).parse(title, {}));
+      expect(count(tokens, 'html_inline') + count(tokens, 'link_open')).toBe(0);
+      expect(plainText(tokens[1]!)).toBe('<b>p</b> · # [x](y) ## z — 0 messages (times in UTC)');
     });
 
     it('descends day by day in desc order, one heading per day', () => {
@@ -347,7 +374,7 @@ describe('Markdown sink', () => {
       expect(appended).toBe('\n**alice** · 11:00\\\nhi\n\n## 2024-01-25\n\n**alice** · 09:00\\\nhi\n');
       const whole = render(first) + appended;
       expect(whole.match(/^#{1,2} .*$/gm)).toEqual([
-        `# relation · ${CHANNEL} — 1 message, 2024-01-24 (UTC)`,
+        `# relation · ${CHANNEL} — 1 message, 2024-01-24 (times in UTC)`,
         '## 2024-01-24',
         '## 2024-01-25',
       ]);
@@ -450,6 +477,64 @@ describe('Markdown sink', () => {
       expect(out).toContain('**alice** · 17:50 · _system_ · _edited 2024-01-23 18:50_ · _deleted_\\\nx joined\n');
       const tokens = flatten(md.parse(out, {}));
       expect(count(tokens, 'em_open')).toBe(3);
+    });
+  });
+
+  describe('escapes only what would be markup where it stands', () => {
+    it.each([
+      ['#1 is not a heading', '#1 is not a heading'],
+      ['li_si and Ω-user', 'li_si and Ω-user'],
+      ['see https://example.com/a.png, ok?', 'see https://example.com/a.png, ok?'],
+      ['5 * 3 = 15 - 0', '5 * 3 = 15 - 0'],
+      ['-1', '-1'],
+      ['+1', '+1'],
+      ['# heading', '\\# heading'],
+      ['- item', '\\- item'],
+      ['1. one', '1\\. one'],
+      ['---', '\\---'],
+      ['a*b*c', 'a\\*b\\*c'],
+      ['<b>', '\\<b>'],
+      ['[x](y)', '\\[x](y)'],
+    ])('%j is written as %j', (text, written) => {
+      const out = render([message({ time: Date.parse('2024-01-23T17:50:40Z'), text })]);
+      expect(out.split('\n').at(-2)).toBe(written);
+    });
+  });
+
+  describe('what a reader needs', () => {
+    const time = Date.parse('2024-01-23T17:50:40Z');
+    it('an image message whose text is its URL shows the image; anything else stays text', () => {
+      const md = new MarkdownIt({ html: true });
+      const image = render([message({ time, type: 'image', text: 'https://example.com/p_1.png' })]);
+      expect(image).toContain('\n![image](<https://example.com/p_1.png>)\n');
+      const tokens = flatten(md.parse(image, {}));
+      expect(tokens.filter((t) => t.type === 'image').map((t) => t.attrGet('src'))).toEqual(['https://example.com/p_1.png']);
+      for (const text of ['javascript:alert(1)', 'https://example.com/a b.png', 'https://x.example/\\)', 'look: https://example.com/a.png']) {
+        const out = render([message({ time, type: 'image', text })]);
+        expect(count(flatten(md.parse(out, {})), 'image'), text).toBe(0);
+      }
+      // a text message that is a URL is not an image
+      expect(count(flatten(md.parse(render([message({ time, text: 'https://example.com/p.png' })]), {})), 'image')).toBe(0);
+    });
+
+    it('a system message without a name shows no sender (not relation\'s row of zeros)', () => {
+      const out = render([message({ time, type: 'system', sender: { id: '00000000000000000000000000000000', name: null, avatar: null }, text: 'bob joined' })]);
+      expect(out).toContain('\n_system_ · 17:50\\\nbob joined\n');
+      expect(out).not.toContain('0000');
+    });
+
+    it('an --incremental transcript states no count and no end in its title', () => {
+      const sink = createMarkdownSink();
+      const title = sink.begin({ ...summaryOf([message({ time })]), growing: true });
+      expect(title).toBe(`# relation · ${CHANNEL} — from 2024-01-23 (times in UTC)\n`);
+    });
+
+    it('the next channel in one stream starts after a blank line', () => {
+      const sink = createMarkdownSink();
+      const title = sink.begin({ ...summaryOf([message({ time })]), continues: true });
+      expect(title.startsWith('\n# ')).toBe(true);
+      const both = render([message({ time })]) + title;
+      expect(count(flatten(new MarkdownIt().parse(both, {})), 'heading_open', 'h1')).toBe(2);
     });
   });
 });

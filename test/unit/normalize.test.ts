@@ -85,7 +85,11 @@ describe('relation normalizer (fixtures/relation/sample.json)', () => {
       throw new Error('parsePage accepted an error envelope');
     };
     expect(fail('10112', 'parameter error').exitCode).toBe(2);
-    expect(fail('10120', 'permission denied').exitCode).toBe(3);
+    const denied = fail('10120', 'permission denied');
+    expect(denied.exitCode).toBe(3);
+    // the server's desc already says it: not "permission denied (permission denied)"
+    expect(denied.message).toBe(`relation channel ${target.id}: code 10120 permission denied`);
+    expect(fail('10120', '').message).toBe(`relation channel ${target.id}: code 10120 (permission denied)`);
     const other = fail('10999', 'server is busy');
     expect(other.exitCode).toBe(4);
     expect(other.message).toContain('server is busy');

@@ -8,7 +8,9 @@ import {
   profileAdd,
   profileList,
   profileRemove,
+  profileSet,
   profileShow,
+  profileUnset,
   type CommandContext,
   type ProfileAddOptions,
 } from '../../src/commands/profile.js';
@@ -192,11 +194,28 @@ describe('profile commands', () => {
     expect(fs.existsSync(file)).toBe(false);
   });
 
-  it('only accepts built-in providers', async () => {
+  it('only accepts known providers, and suggests the one a typo meant', async () => {
     const error = await usageError(() => profileAdd('work', { provider: 'slack' }, context()));
     expect(error.exitCode).toBe(2);
-    expect(error.message).toBe('unknown provider "slack": expected one of relation, discuz, dishawang');
+    expect(error.message).toBe('unknown provider "slack"');
+    expect(error.hint).toBe('providers: relation, discuz, dishawang');
+    expect((await usageError(() => profileAdd('work', { provider: 'relaton' }, context()))).message).toBe(
+      'unknown provider "relaton"; did you mean relation?',
+    );
     expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('refuses a profile that would make a built-in name mean another provider', async () => {
+    const error = await usageError(() => profileAdd('relation', { provider: 'discuz' }, context()));
+    expect(error.message).toMatch(/profile named "relation" .* must use it, not "discuz"/);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('validates the timezone when the profile is written', async () => {
+    const error = await usageError(() => profileAdd('z2', { provider: 'dishawang', timezone: 'Mars/Phobos' }, context()));
+    expect(error.message).toMatch(/--timezone: unknown timezone "Mars\/Phobos"/);
+    expect(fs.existsSync(file)).toBe(false);
+    await profileAdd('z2', { provider: 'dishawang', timezone: 'Asia/Tokyo' }, context());
   });
 
   it('validates profile names, and lets a profile shadow a built-in provider', async () => {
@@ -205,7 +224,7 @@ describe('profile commands', () => {
     }
     const ctx = context();
     await profileAdd('relation', { provider: 'relation', baseUrl: 'https://staging.example.com' }, ctx);
-    expect(ctx.stderr.text).toContain('shadows the built-in provider "relation"');
+    expect(ctx.stderr.text).toContain('profile "relation" now holds your settings for the built-in provider: --provider relation uses them');
     await profileAdd('a.b_c-9', { provider: 'discuz' }, context());
     await profileAdd('constructor', { provider: 'discuz' }, context());
     const list = context();
@@ -218,7 +237,7 @@ describe('profile commands', () => {
     const error = await usageError(() => profileAdd('work', { provider: 'discuz' }, context()));
     expect(error.message).toContain('already exists');
     expect(error.message).toContain('--force');
-    expect(error.message).toContain('profile remove work');
+    expect(error.message).toContain('profile set work KEY VALUE');
     await profileAdd('work', { provider: 'discuz', force: true }, context());
     expect(stored()).toEqual({ profiles: { work: { provider: 'discuz' } } });
   });
@@ -279,5 +298,46 @@ describe('config path', () => {
     configPath(fromEnv);
     expect(fromEnv.stdout.text).toBe(`${join(dir, 'env.json')}\n`);
     expect(fs.existsSync(join(dir, 'env.json'))).toBe(false);
+  });
+
+  describe('profile set / unset', () => {
+    it('rotates a token and keeps every other key (add --force would drop them)', async () => {
+      await profileAdd('forum', { provider: 'discuz', baseUrl: 'https://bbs.example.com', token: 'old-token-0000000', pageSize: 20 }, context());
+      await profileSet('forum', 'token', '-', context({ stdin: 'new-token-1111111\n' }));
+      expect(stored()).toEqual({
+        profiles: { forum: { provider: 'discuz', baseUrl: 'https://bbs.example.com', token: 'new-token-1111111', pageSize: 20 } },
+      });
+    });
+
+    it('takes camelCase or flag spelling, parses numbers, validates like add, suggests key names', async () => {
+      await profileAdd('work', { provider: 'relation' }, context());
+      await profileSet('work', '--page-size', '100', context());
+      await profileSet('work', 'base-url', 'https://api.example.com', context());
+      expect(stored()).toEqual({ profiles: { work: { provider: 'relation', pageSize: 100, baseUrl: 'https://api.example.com' } } });
+      expect((await usageError(() => profileSet('work', 'pagesize', '5', context()))).message).toBe('unknown profile key "pagesize"; did you mean pageSize?');
+      expect((await usageError(() => profileSet('work', 'rate', 'fast', context()))).message).toMatch(/profiles\.work\.rate: expected a number/);
+      // refused before writing, named by its key (not "invalid config FILE … edit the file by hand")
+      expect((await usageError(() => profileSet('work', 'rate', '0', context()))).message).toBe('not saved:\nprofiles.work.rate: must be > 0');
+      expect((await usageError(() => profileSet('work', 'timezone', 'Mars/Phobos', context()))).message).toMatch(/profiles\.work\.timezone: unknown timezone/);
+      expect((await usageError(() => profileSet('work', 'provider', 'relaton', context()))).message).toMatch(
+        /profiles\.work\.provider: unknown provider "relaton" \(did you mean relation\?\)/,
+      );
+      expect((await usageError(() => profileSet('nope', 'rate', '1', context()))).message).toMatch(/^unknown profile "nope"/);
+      // nothing of the refused changes reached the file
+      expect(stored()).toEqual({ profiles: { work: { provider: 'relation', pageSize: 100, baseUrl: 'https://api.example.com' } } });
+    });
+
+    it('a stored token and a token variable do not coexist', async () => {
+      await profileAdd('work', { provider: 'relation', tokenEnv: 'WORK_TOKEN' }, context());
+      await profileSet('work', 'token', 'a-stored-token-123', context());
+      expect(stored()).toEqual({ profiles: { work: { provider: 'relation', token: 'a-stored-token-123' } } });
+    });
+
+    it('unset removes one key; the provider cannot be unset', async () => {
+      await profileAdd('work', { provider: 'relation', pageSize: 10, rate: 2 }, context());
+      await profileUnset('work', 'pageSize', context());
+      expect(stored()).toEqual({ profiles: { work: { provider: 'relation', rate: 2 } } });
+      await usageError(() => profileUnset('work', 'provider', context()));
+    });
   });
 });

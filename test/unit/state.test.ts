@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint, type Checkpoint } from '../../src/checkpoint.js';
 import { stateList, stateReset } from '../../src/commands/state.js';
+import { redactUrl } from '../../src/text/sanitize.js';
 import { UsageError } from '../../src/errors.js';
 import { listStates, readState, removeState, stateFileName, writeJsonAtomic, writeState, type ChannelState } from '../../src/state.js';
 
@@ -246,17 +247,20 @@ describe('state list / state reset', () => {
   }
 
   it('list prints one tab-separated line per channel (in file name order) and flags unreadable ones', async () => {
-    await writeState(dir, stateFileName('work', 'channel', 'C1'), sample());
+    await writeState(dir, stateFileName('work', 'channel', 'C1'), sample({ api: 'https://user:pw@api.example.com' }));
     await writeState(dir, stateFileName('work', 'peer', 'P9'), sample({ kind: 'peer', channel: 'P9', newest: null, messages: 0 }));
     fs.writeFileSync(join(dir, 'zz-broken.json'), 'nope');
     const { ctx, out } = io();
     await stateList(ctx);
     const lines = out().trimEnd().split('\n');
     expect(lines).toEqual([
-      ['work', 'C1', '/srv/chat/relation-C1.jsonl', 'jsonl', `newest ${new Date(1_706_000_000_123).toISOString()}`, '321 messages', 'updated 2024-01-23T10:00:00.000Z'].join('\t'),
-      ['work', 'peer:P9', '/srv/chat/relation-C1.jsonl', 'jsonl', 'newest -', '0 messages', 'updated 2024-01-23T10:00:00.000Z'].join('\t'),
+      ['work', 'C1', redactUrl('https://user:pw@api.example.com').replace(/\/$/, ''), '/srv/chat/relation-C1.jsonl', 'jsonl', `newest ${new Date(1_706_000_000_123).toISOString()}`, '321 messages', 'updated 2024-01-23T10:00:00.000Z'].join('\t'),
+      ['work', 'peer:P9', '(API root not recorded)', '/srv/chat/relation-C1.jsonl', 'jsonl', 'newest -', '0 messages', 'updated 2024-01-23T10:00:00.000Z'].join('\t'),
       expect.stringMatching(/^.*zz-broken\.json\tunreadable: .*not valid JSON/),
     ]);
+    // the API root is shown without its credentials
+    expect(lines[0]!.split('\t')[2]).toMatch(/api\.example\.com/);
+    expect(lines[0]).not.toContain('pw');
   });
 
   it('list with no state says so on stderr and prints nothing on stdout', async () => {
@@ -278,21 +282,23 @@ describe('state list / state reset', () => {
     await saveCheckpoint(checkpointDir(dir, c2), checkpoint());
 
     const { ctx, err } = io();
-    await stateReset('work', { channel: ['C1', 'nope'] }, ctx);
+    // one target that matches nothing refuses the whole command, before anything is removed
+    expect((await usageError(stateReset('work', { channel: ['C1', 'nope'] }, ctx))).message).toBe('no incremental state for work channel nope');
+    expect(fs.existsSync(join(dir, c1))).toBe(true);
+    await stateReset('work', { channel: ['C1'] }, ctx);
     expect(fs.existsSync(join(dir, c1))).toBe(false);
     expect(fs.existsSync(checkpointDir(dir, c1))).toBe(false);
     expect(fs.existsSync(join(dir, c2))).toBe(true);
     expect(fs.existsSync(join(dir, p1))).toBe(true); // the peer of the same id is another conversation
     expect(fs.existsSync(checkpointDir(dir, c2))).toBe(true);
     expect(err()).toMatch(/reset work channel C1/);
-    expect(err()).toMatch(/no state for work channel nope/);
 
     await stateReset(undefined, { all: true }, ctx);
     expect(fs.readdirSync(dir).filter((name) => name.endsWith('.json'))).toEqual([]);
     expect(fs.existsSync(checkpointDir(dir, c2))).toBe(false);
   });
 
-  it('reset without a profile or a channel is a usage error', async () => {
+  it('reset without a profile, or of a profile with no state, is a usage error', async () => {
     const { ctx } = io();
     await usageError(stateReset('work', {}, ctx));
     await usageError(stateReset(undefined, { channel: ['C1'] }, ctx));

@@ -1,0 +1,83 @@
+/**
+ * The README's examples run as written. Every `chat-export …` line of its
+ * shell blocks (and the cron line) runs through bash in a sandbox, in order,
+ * with `chat-export` being this build; `dump` lines get `--dry-run` (the hosts
+ * are not ours to call) and lose the pipe after them. What this proves: every
+ * flag, value and profile the README uses is accepted as written.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN, ROOT, createSandbox, run } from '../helpers/cli.js';
+
+interface Example {
+  line: string;
+  command: string;
+}
+
+function examples(): Example[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const out: Example[] = [];
+  for (const block of readme.matchAll(/```(sh|cron)\n([\s\S]*?)```/g)) {
+    for (const raw of block[2]!.split('\n')) {
+      const line = raw.replace(/\s+#.*$/, '').trim();
+      if (line === '' || line.startsWith('#')) continue;
+      if (block[1] === 'cron') {
+        // the command part of the crontab line, without its environment, log redirect and mail
+        const command = /(chat-export dump .*?) >>/.exec(line)?.[1];
+        if (command) out.push({ line, command: command.replace(/^.*?chat-export/, 'chat-export') });
+        continue;
+      }
+      // `export CHAT_EXPORT_TOKEN=…` holds placeholders: the sandbox has real-looking values instead
+      if (!/(^|\| )chat-export /.test(line)) continue;
+      out.push({ line, command: line });
+    }
+  }
+  return out;
+}
+
+function runnable(command: string): string {
+  // `… | chat-export dump …` keeps what feeds it; what it feeds is dropped
+  const start = command.indexOf('chat-export ');
+  const head = command.slice(0, start);
+  let tail = command.slice(start);
+  const pipe = tail.indexOf(' | ');
+  if (pipe >= 0) tail = tail.slice(0, pipe);
+  if (/^chat-export dump /.test(tail)) tail += ' --dry-run';
+  return head + tail;
+}
+
+describe('README', () => {
+  const all = examples();
+
+  it('has examples to check', () => {
+    expect(all.length).toBeGreaterThanOrEqual(12);
+    expect(all.some((e) => e.line.includes('profile add work'))).toBe(true);
+    expect(all.some((e) => e.line.includes('--incremental'))).toBe(true);
+  });
+
+  it('every chat-export command line runs as written (dump as --dry-run)', async () => {
+    const box = createSandbox();
+    try {
+      const script = [
+        'set -u',
+        `chat-export() { "$CHAT_EXPORT_TEST_NODE" "$CHAT_EXPORT_TEST_BIN" "$@"; }`,
+        'TOKEN=readme-token-123456 NEW_TOKEN=readme-token-654321',
+        ...all.flatMap(({ command }) => [
+          `printf '%s\\n' ${JSON.stringify(`>>> ${command}`)} >&2`,
+          `${runnable(command)} >/dev/null || { echo "FAILED($?): ${command.replace(/["$`\\]/g, '\\$&')}" >&2; }`,
+        ]),
+      ].join('\n');
+      const result = await run('bash', ['--norc', '--noprofile', '-c', script], {
+        env: { ...box.env(), CHAT_EXPORT_TEST_NODE: process.execPath, CHAT_EXPORT_TEST_BIN: BIN },
+        cwd: box.dir,
+        timeoutMs: 120_000,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr, result.stderr).not.toMatch(/FAILED/);
+      expect(result.stderr).not.toMatch(/unknown option|unknown command|internal error/);
+    } finally {
+      box.cleanup();
+    }
+  }, 180_000);
+});
