@@ -1,4 +1,6 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from './errors.js';
 import { z } from 'zod';
@@ -21,20 +23,27 @@ const checkpointSchema = z.object({
     z.object({ kind: z.literal('cursor'), maxCreateAt: z.number(), boundaryIds: z.array(z.string()) }),
     z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()) }),
   ]),
+  /** the walk ended: only the output is left to write */
+  complete: z.boolean().default(false),
   kept: z.number(),
   newest: z.object({ time: z.number(), ids: z.array(z.string()) }).nullable(),
+  /** messages dated in the future, kept out of `newest` */
+  future: z.array(z.object({ id: z.string(), time: z.number() })).default([]),
+  /** messages known missing so far (exit 5) */
+  missing: z.array(z.object({ reason: z.string(), count: z.number() })).default([]),
   /** resolved window, so relative --since/--until mean the same on resume */
   since: z.number().nullable(),
   until: z.number().nullable(),
 });
 
-export type Checkpoint = z.infer<typeof checkpointSchema>;
+export type Checkpoint = z.input<typeof checkpointSchema>;
+type SavedCheckpoint = z.infer<typeof checkpointSchema>;
 
 export function checkpointDir(stateDir: string, stateName: string): string {
   return join(stateDir, 'checkpoints', stateName.replace(/\.json$/, ''));
 }
 
-export async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
+export async function readCheckpoint(dir: string): Promise<SavedCheckpoint | undefined> {
   try {
     const parsed = checkpointSchema.safeParse(JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')));
     return parsed.success ? parsed.data : undefined;
@@ -54,26 +63,94 @@ export async function clearCheckpoint(dir: string): Promise<void> {
 
 /**
  * Who owns a profile+channel's state and checkpoint: two runs (an overlapping
- * cron run) would clear each other's checkpoint and race on the state. The
- * lock names its pid, so one left by a killed run is taken over; a busy lock
- * returns its holder.
+ * cron run) would clear each other's checkpoint and race on the state.
+ *
+ * Every step is atomic. The lock is made by link(2)ing a file that already
+ * holds our pid to the lock's name (it exists whole or not at all, and only
+ * one link can win). A lock whose pid is dead is taken over only under a
+ * second, short-lived "take-over" lock made the same way: its holder checks
+ * that the lock is still the very file (same inode) it found dead, removes
+ * it and links its own. Nobody else ever removes a lock, so a live holder's
+ * lock cannot be deleted by a starter that read a dead pid a moment earlier.
  */
 export async function lockChannel(stateDir: string, stateName: string): Promise<{ release: () => Promise<void> } | { holder: number }> {
   const path = join(stateDir, 'locks', stateName.replace(/\.json$/, '.lock'));
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return { release: () => rm(path, { force: true }) };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder)) return { holder };
-      await rm(path, { force: true });
+  const mine = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.new`;
+  await writeFile(mine, String(process.pid), { mode: 0o600, flag: 'wx' });
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (await linkExclusive(mine, path)) return { release: () => rm(path, { force: true }) };
+      const found = await readHolder(path);
+      if (!found) continue; // released meanwhile: try again
+      if (alive(found.pid)) return { holder: found.pid };
+      // Dead holder: take over under the take-over lock.
+      const takeover = `${path}.takeover`;
+      if (await linkExclusive(mine, takeover)) {
+        try {
+          const again = await readHolder(path);
+          if (again && again.ino === found.ino && !alive(again.pid)) await rm(path, { force: true });
+        } finally {
+          await rm(takeover, { force: true });
+        }
+        continue;
+      }
+      const other = await readHolder(takeover);
+      if (other && !alive(other.pid)) {
+        // A starter died inside the take-over (milliseconds long): set its lock aside, but only that very file.
+        await removeIfSame(takeover, other.ino);
+      }
+      if (Date.now() > deadline) throw new UsageError(`cannot take the lock ${path}: another chat-export keeps taking it over`);
+      await sleep(5 + Math.random() * 20);
     }
+  } finally {
+    await rm(mine, { force: true });
   }
-  throw new UsageError(`cannot take the lock ${path}`);
 }
 
+async function linkExclusive(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/** The pid in a lock file and the file's inode; undefined when there is none. A lock without a pid is a dead one. */
+async function readHolder(path: string): Promise<{ pid: number; ino: number } | undefined> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const [info, text] = await Promise.all([handle.stat(), handle.readFile('utf8')]);
+    const pid = Number(text.trim());
+    return { pid: Number.isInteger(pid) && pid > 0 ? pid : 0, ino: info.ino };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Renames `path` aside and removes it if it is still the file `ino`; puts a newer one back. */
+async function removeIfSame(path: string, ino: number): Promise<void> {
+  const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return;
+  }
+  const moved = await readHolder(aside);
+  if (moved && moved.ino !== ino) await link(aside, path).catch(() => {});
+  await rm(aside, { force: true });
+}
+
+/** A lock naming no pid, or our own (a pid reused after a reboot), or a dead one, holds nothing. */
+function alive(pid: number): boolean {
+  return pid > 0 && pid !== process.pid && isProcessAlive(pid);
+}

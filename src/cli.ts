@@ -103,6 +103,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))
     .addOption(new Option('--order <order>', 'asc (oldest first) or desc').choices(['asc', 'desc']).default('asc'))
     .option('--incremental', 'fetch only what is newer than the last successful run; append to the output')
+    .option('--adopt', 'with --incremental: continue an existing JSONL/CSV file no state records (its newest message is read from it)')
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--base-url <url>', 'API root (default: the provider\'s)')
     .option('--token <token>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_TOKEN or a profile: flags show in ps)')

@@ -58,6 +58,8 @@ export async function createProgress(options: {
   logger: Logger;
   /** periodic stats lines when no bars are drawn; 0 = none */
   statsIntervalMs?: number;
+  /** channels in the run, started or still queued (for "2 of 10 channels done") */
+  totalChannels?: number;
 }): Promise<Progress> {
   // Only a terminal gets bars: cron and pipes do not pay for loading them.
   const cliProgress = options.enabled ? (await import('cli-progress')).default : undefined;
@@ -99,10 +101,16 @@ export async function createProgress(options: {
     }
   }
 
+  // A second Ctrl-C ends the process at once (src/main.ts): the cursor must not stay hidden.
+  const restoreTerminal = () => {
+    if (multibar?.isActive) multibar.stop();
+  };
+  if (multibar) process.once('exit', restoreTerminal);
+
   const interval = options.statsIntervalMs ?? 0;
   const timer =
     !multibar && interval > 0 && logger.verbosity !== 'quiet'
-      ? setInterval(() => logger.info(formatStatsLine(channels, Date.now() - runStarted)), interval)
+      ? setInterval(() => logger.info(formatStatsLine(channels, Date.now() - runStarted, options.totalChannels)), interval)
       : undefined;
   timer?.unref();
 
@@ -152,6 +160,7 @@ export async function createProgress(options: {
       if (stopped) return;
       stopped = true;
       if (timer) clearInterval(timer);
+      process.off('exit', restoreTerminal);
       multibar?.stop();
       for (const line of formatSummary(channels, Date.now() - runStarted)) logger.info(line);
     },
@@ -165,13 +174,14 @@ const BAR_FULL = '\u2588';
 const BAR_EMPTY = '\u2591';
 
 /**
- * One channel's line, at most `width - 1` columns (the last column would make
- * some terminals wrap). What gives way first: the bar down to 6 columns, the
+ * One channel's line, at most `width - 3` columns: the last column would make
+ * some terminals wrap, and the "^C" a terminal echoes after the line on
+ * Ctrl-C must not wrap either (the display then loses track of its lines). What gives way first: the bar down to 6 columns, the
  * label (cut in the middle, so the end of a long channel id stays) down to
  * 12, then the ETA or date, the rate, the pages; the message count never.
  */
 export function formatBarLine(state: ChannelState, width: number): string {
-  const max = Math.max(20, Math.floor(width) - 1);
+  const max = Math.max(20, Math.floor(width) - 3);
   const label = state.label;
   const parts = statsParts(state);
   for (;;) {
@@ -229,6 +239,7 @@ export function fitMiddle(text: string, room: number): string {
 export function formatStatsLine(
   channels: Array<ChannelState & { stats?: { requests: number; retries: number }; state?: string }>,
   elapsedMs: number,
+  totalChannels = channels.length,
 ): string {
   const messages = channels.reduce((sum, c) => sum + c.messages, 0);
   const pages = channels.reduce((sum, c) => sum + c.pages, 0);
@@ -238,7 +249,7 @@ export function formatStatsLine(
   const seconds = elapsedMs / 1000;
   const head = [
     `stats after ${formatDuration(elapsedMs)}`,
-    `${done} of ${plural(channels.length, 'channel')} done`,
+    `${done} of ${plural(Math.max(totalChannels, channels.length), 'channel')} done`,
     plural(messages, 'message'),
     plural(pages, 'page'),
     plural(requests, 'request'),

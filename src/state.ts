@@ -31,9 +31,20 @@ const stateSchema = z.object({
   pending: z.object({ size: z.number().int().nonnegative() }).nullable(),
   /** normalized API root of the source (states before it was recorded: absent) */
   api: z.string().optional(),
+  /** sha256 of the output's first and last 64 KiB after the last completed write: proof it is still that file */
+  fingerprint: z.object({ head: z.string(), tail: z.string() }).nullable().default(null),
+  /** messages written that are dated beyond the clock: kept out of `newest`, not to be written again */
+  future: z.array(z.object({ id: z.string(), time: z.number() })).default([]),
 });
 
 export type ChannelState = z.infer<typeof stateSchema>;
+
+/** What stateFileName makes: `readable-part-<12 hex>.json`. Nothing else in the state directory is ours. */
+const STATE_NAME = /^[A-Za-z0-9_.-]{1,80}-[0-9a-f]{12}\.json$/;
+
+export function isStateFileName(name: string): boolean {
+  return STATE_NAME.test(name);
+}
 
 /**
  * The file of a profile+channel's state. The API root is part of the hash:
@@ -77,7 +88,7 @@ export async function readState(dir: string, name: string): Promise<ChannelState
   return parsed.data;
 }
 
-export async function writeState(dir: string, name: string, state: ChannelState): Promise<void> {
+export async function writeState(dir: string, name: string, state: z.input<typeof stateSchema>): Promise<void> {
   await writeJsonAtomic(dir, name, stateSchema.parse(state));
 }
 
@@ -103,10 +114,15 @@ export async function writeJsonAtomic(dir: string, name: string, value: unknown)
   await fsyncPath(dir).catch(() => {});
 }
 
+/**
+ * The state files in `dir`: only names stateFileName makes. A file of that
+ * name that does not parse is listed with its error (and is never removed by
+ * `state reset --all`, which removes only files that parse as a state).
+ */
 export async function listStates(dir: string): Promise<Array<{ file: string; state: ChannelState | undefined; error?: string }>> {
   const names = await readdir(dir).catch(() => [] as string[]);
   const out: Array<{ file: string; state: ChannelState | undefined; error?: string }> = [];
-  for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
+  for (const name of names.filter(isStateFileName).sort()) {
     try {
       out.push({ file: join(dir, name), state: await readState(dir, name) });
     } catch (error) {

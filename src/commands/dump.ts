@@ -1,4 +1,4 @@
-import { checkpointDir, lockChannel } from '../checkpoint.js';
+import { checkpointDir, lockChannel, readCheckpoint } from '../checkpoint.js';
 import { printDryRun } from '../dump/dry-run.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
@@ -12,11 +12,12 @@ import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store
 import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
 import { PROVIDERS, getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
-import { channelFilePath } from '../sinks/output-path.js';
+import { outputPathFor } from '../sinks/output-path.js';
 import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
 import { stateFileName } from '../state.js';
 import { chooseTarget } from '../targets/choose.js';
+import type { ChannelStart } from '../targets/types.js';
 import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
 import { createProgress, parseStatsInterval } from '../progress.js';
 
@@ -24,6 +25,8 @@ export type { DumpIo, DumpOptions };
 
 /** Messages held in memory per channel before a sorted run spills to disk. */
 const RUN_SIZE = 2_000;
+/** Spill (and checkpoint) at least this often while a walk brings anything new. */
+const CHECKPOINT_EVERY_MS = 5_000;
 
 /** resolve → plan → for each channel: walk → pipeline → target; failures → exit code. */
 export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
@@ -53,9 +56,10 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     stream: io.stderr,
     logger,
     statsIntervalMs,
+    totalChannels: jobs.length,
   });
   const started = Date.now();
-  const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental) });
+  const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   const context: WalkContext = {
     options,
     plan,
@@ -68,13 +72,17 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     stateDir,
     runSize: numberFromEnv(io.env.CHAT_EXPORT_RUN_SIZE) ?? RUN_SIZE,
     keepHeapSmall: createHeapGuard(),
+    checkpointEveryMs: numberFromEnv(io.env.CHAT_EXPORT_CHECKPOINT_MS) ?? CHECKPOINT_EVERY_MS,
     signal: io.signal,
   };
 
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
   try {
-    const walks = runPool(jobs, profile.concurrency, (job) => walkChannel(job, target, context));
+    // Every channel's output and state is proven usable before the first request (exit 2).
+    const starts: ChannelStart[] = [];
+    for (const job of jobs) starts.push((await target.prepare?.(job)) ?? {});
+    const walks = runPool(jobs, profile.concurrency, (job) => walkChannel(job, target, starts[job.index]!, context));
     // Failures are collected below; until then they must not count as unhandled.
     for (const promise of walks) promise.catch(() => {});
     const deliver = async (job: ChannelJob, walk: Promise<ChannelDone | undefined>): Promise<void> => {
@@ -106,12 +114,38 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
 
-  if (io.signal?.aborted) throw stopError(io.signal.reason);
+  if (io.signal?.aborted) {
+    const reason: unknown = io.signal.reason;
+    // A closed stdout (141) or a failed one (6) ends the run with its own code, quietly for 141.
+    if (reason instanceof ChatExportError && !(reason instanceof InterruptedError)) throw reason;
+    const signal = reason instanceof InterruptedError ? reason.signal : 'SIGINT';
+    // A channel whose output was committed has cleared its checkpoint: what is left is what --resume can use.
+    const saved: ChannelJob[] = [];
+    for (const job of jobs) if (await readCheckpoint(job.checkpoints)) saved.push(job);
+    throw new InterruptedError(
+      saved.length > 0
+        ? `interrupted by ${signal}; checkpoints saved for ${saved.map((job) => job.label).join(', ')}`
+        : `interrupted by ${signal} before any checkpoint was saved; nothing was written for channels still in progress`,
+      { signal, hint: saved.length > 0 ? 'run the same command with --resume to continue' : 'run the same command again' },
+    );
+  }
   failures.sort((a, b) => a.job.index - b.job.index);
   for (const { error } of failures) reportFailure(logger, error);
+  const incomplete = jobs.filter((job) => job.missing.length > 0 && !failures.some((f) => f.job === job));
+  for (const job of incomplete) {
+    for (const { reason, count } of job.missing) {
+      const how = count > 0 ? `${count} message${count === 1 ? '' : 's'} missing` : 'how many are missing is unknown';
+      logger.error(`${job.label}: ${reason} (${how}) — everything else was written; run again later, or ask the server's operator`);
+    }
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   logger.debug(`${http.stats.requests} requests, ${http.stats.retries} retries in ${seconds} s`);
   throwForFailures(failures, succeeded, jobs.length);
+  if (incomplete.length > 0) {
+    throw new PartialError(`${incomplete.length} of ${jobs.length} channels are incomplete: messages known missing are named above`, {
+      hint: 'the output holds everything the server returned',
+    });
+  }
 }
 
 interface ResolvedRun {
@@ -146,21 +180,39 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
     raw: Boolean(options.raw),
   };
   const stateDir = resolveStateDir(options.stateDir, configPath, logger);
+  const host = new URL(plan.apiRoot).host;
   const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
     index,
     target,
     // Labels reach the terminal raw through progress bars: a channel id must not carry escapes there.
     label: sanitizeForTerminal(`${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`),
-    path:
-      plan.output.kind === 'directory'
-        ? channelFilePath(plan.output.dir, profile.provider, target.id, FILE_EXTENSIONS[plan.format])
-        : plan.output.kind === 'file'
-          ? plan.output.path
-          : undefined,
-    stateName: stateFileName(profile.name, target.kind, target.id, plan.baseUrl),
+    path: outputPathFor(plan.output, {
+      profile: profile.name,
+      provider: profile.provider,
+      host,
+      channel: target.id,
+      peer: target.kind === 'peer',
+      ext: FILE_EXTENSIONS[plan.format],
+    }),
+    stateName: stateFileName(profile.name, target.kind, target.id, plan.apiRoot),
+    legacyStateName: stateFileName(profile.name, target.kind, target.id, plan.baseUrl),
     checkpoints: '',
     state: undefined,
+    missing: [],
   }));
+  if (plan.output.kind === 'directory' || plan.output.kind === 'template') {
+    // One file, one source: two channels into one file would overwrite (or interleave) each other.
+    const owners = new Map<string, ChannelJob>();
+    for (const job of jobs) {
+      const other = owners.get(job.path!);
+      if (other) {
+        throw new UsageError(`${other.label} and ${job.label} would both be written to ${job.path}`, {
+          hint: 'use a template with {channel} (and {host} or {profile} across sites), or one run per channel',
+        });
+      }
+      owners.set(job.path!, job);
+    }
+  }
   if (options.incremental) {
     if (plan.output.kind === 'file' && jobs.length > 1) {
       throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {

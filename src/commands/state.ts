@@ -73,7 +73,8 @@ export async function stateReset(
   if (options.all) {
     if (profile !== undefined) throw new UsageError('give a profile or --all, not both');
     let removed = 0;
-    for (const { file } of states) if (await remove(file)) removed++;
+    // Only files that are ours by name and by content: the state directory may be shared with anything.
+    for (const { file, state } of states) if (state && (await remove(file))) removed++;
     ctx.stderr.write(`chat-export: removed ${removed} incremental state${removed === 1 ? '' : 's'} in ${ctx.stateDir}\n`);
     return;
   }

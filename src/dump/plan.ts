@@ -103,6 +103,12 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (!Number.isInteger(profile.retries) || profile.retries < 0) throw new UsageError('--retries must be a whole number, 0 or more');
   if (profile.pageSize !== undefined) positive('--page-size', profile.pageSize, true);
   if (options.limit !== undefined) positive('--limit', options.limit, true);
+  if (options.adopt && !options.incremental) throw new UsageError('--adopt continues a file with --incremental: give both');
+  if (options.incremental && options.limit !== undefined) {
+    throw new UsageError('--incremental with --limit would leave out for good every message between the last run and the newest N', {
+      hint: 'drop --limit (an incremental run fetches only what is new), or export the newest N without --incremental',
+    });
+  }
 
   const now = Date.now();
   const since = options.since !== undefined ? parseTimeSpec(options.since, '--since', now) : undefined;
@@ -131,7 +137,10 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     }
   }
   // --excel is a kind of CSV: it picks CSV when nothing else chose a format.
-  const format = profile.format ?? (output.kind === 'file' ? formatFromPath(output.path) : undefined) ?? (options.excel ? 'csv' : 'jsonl');
+  const format =
+    profile.format ??
+    (output.kind === 'file' ? formatFromPath(output.path) : output.kind === 'template' ? formatFromPath(output.pattern) : undefined) ??
+    (options.excel ? 'csv' : 'jsonl');
   if (options.excel && format !== 'csv') {
     throw new UsageError(`--excel is for CSV output, not ${format}`, { hint: 'use --format csv or an output file ending in .csv' });
   }
@@ -146,6 +155,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     window: { since, until, after: undefined },
     limit: options.limit,
     pageSize: profile.pageSize ?? provider.defaultPageSize,
+    apiRoot: normalizeApiRoot(base),
     displayZone: displayZone(options.tz),
     incremental: Boolean(options.incremental),
     excel: Boolean(options.excel),
@@ -177,6 +187,16 @@ function sourceName(key: 'baseUrl', flag: string, envName: string, profile: Reso
   if (source === 'env') return envName;
   if (source === 'profile') return `profile "${profile.name}" ${key}`;
   return flag;
+}
+
+/**
+ * The API root as an identity (state, checkpoints, output ownership): no
+ * credentials, query or fragment, lower-case host, no default port, no
+ * trailing slash — `https://Site.example/api/` is `https://site.example/api`.
+ */
+export function normalizeApiRoot(url: URL): string {
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.protocol}//${url.host}${path}`;
 }
 
 /** Credentials the provider requires and the profile lacks, each with where to put it. */

@@ -5,6 +5,7 @@ import type { ChannelTarget } from '../providers/types.js';
 import type { OutputPlan } from '../sinks/output-path.js';
 import type { Format } from '../sinks/types.js';
 import type { ChannelState } from '../state.js';
+import type { MissingReport } from '../walk/types.js';
 
 export interface DumpOptions extends ProfileFlags {
   provider: string;
@@ -15,6 +16,8 @@ export interface DumpOptions extends ProfileFlags {
   limit?: number | undefined;
   order?: Order | undefined;
   incremental?: boolean | undefined;
+  /** --incremental: continue an existing file no state records (read it to find its newest message) */
+  adopt?: boolean | undefined;
   resume?: boolean | undefined;
   raw?: boolean | undefined;
   progress?: boolean | undefined;
@@ -46,10 +49,14 @@ export interface ChannelJob {
   /** where this channel's messages go: a file of its own, or the shared stream */
   path: string | undefined;
   stateName: string;
+  /** the state's name before API roots were normalized (read once, then rewritten under stateName) */
+  legacyStateName: string;
   /** where this run spools and checkpoints the channel */
   checkpoints: string;
   /** --incremental: the last successful run's record, after any repair */
   state: ChannelState | undefined;
+  /** messages known missing from this channel's walk (exit 5) */
+  missing: MissingReport[];
 }
 
 export interface ChannelDone {
@@ -58,8 +65,10 @@ export interface ChannelDone {
   result: SpoolResult;
   skip: number;
   take: number;
-  /** newest message kept and every id at its time */
+  /** newest message kept (dated no later than now + clock skew) and every id at its time */
   newest: { time: number; ids: string[] } | undefined;
+  /** messages kept that are dated beyond now + clock skew: written, but not the watermark */
+  future: Array<{ id: string; time: number }>;
   /** this export's checkpoint directory, removed once the output is written */
   checkpoints: string;
   /** bytes this channel put into its output (for the summary) */
@@ -75,6 +84,8 @@ export interface DumpPlan {
   window: TimeWindow;
   limit: number | undefined;
   pageSize: number;
+  /** the API root as an identity: no credentials, no trailing slash, lower-case host */
+  apiRoot: string;
   /** zone transcripts show times in (--tz, else this machine's) */
   displayZone: string;
   incremental: boolean;

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { ChatExportError, UsageError } from '../errors.js';
@@ -30,16 +31,24 @@ export interface WalkContext {
   /** messages held in memory before a sorted run spills to disk */
   runSize: number;
   keepHeapSmall: () => void;
+  /** spill (and so checkpoint) at least this often while anything new was walked */
+  checkpointEveryMs: number;
   signal?: AbortSignal | undefined;
 }
+
+/**
+ * How far ahead of our clock a message may be dated and still move the
+ * incremental watermark. A message dated beyond it (a server clock gone wrong,
+ * a typo'd import) is exported but would otherwise hide every later message.
+ */
+export const CLOCK_SKEW_MS = 10 * 60_000;
 
 /**
  * Walks one channel: into the spool (sorted and checkpointed; the caller then
  * hands the result to `target.deliver`), or batch by batch straight into
  * targets that take batches (then there is nothing left to deliver).
  */
-export async function walkChannel(job: ChannelJob, target: Target, ctx: WalkContext): Promise<ChannelDone | undefined> {
-  const start = (await target.prepare?.(job)) ?? {};
+export async function walkChannel(job: ChannelJob, target: Target, start: ChannelStart, ctx: WalkContext): Promise<ChannelDone | undefined> {
   if (target.openChannel) {
     await walkIntoWriter(job, target, start, ctx);
     return undefined;
@@ -49,7 +58,76 @@ export async function walkChannel(job: ChannelJob, target: Target, ctx: WalkCont
 
 function windowOf(plan: DumpPlan, start: ChannelStart): TimeWindow {
   const window = plan.window;
-  return start.after ? { ...window, after: { time: start.after.time, ids: new Set(start.after.ids) } } : window;
+  return {
+    ...window,
+    after: start.after ? { time: start.after.time, ids: new Set(start.after.ids) } : window.after,
+    written: start.written && start.written.length > 0 ? new Set(start.written) : window.written,
+  };
+}
+
+/** Everything that changes what an export fetches or writes: a checkpoint continues only the very same export. */
+function exportKey(job: ChannelJob, ctx: WalkContext, window: TimeWindow): Record<string, unknown> {
+  const { options, plan, profile, settings } = ctx;
+  return {
+    profile: profile.name,
+    provider: profile.provider,
+    api: plan.apiRoot,
+    channel: job.target,
+    since: options.since ?? null,
+    until: options.until ?? null,
+    after: window.after?.time ?? null,
+    limit: plan.limit ?? null,
+    order: plan.order,
+    // the spool holds format-specific lines (spool-codec.ts)
+    format: plan.format,
+    excel: plan.excel,
+    pageSize: plan.pageSize,
+    raw: settings.raw,
+    timezone: settings.timezone ?? null,
+  };
+}
+
+const KEY_NAMES: Record<string, string> = {
+  profile: 'profile',
+  provider: 'provider',
+  api: 'API root',
+  channel: 'channel',
+  since: '--since',
+  until: '--until',
+  after: 'incremental watermark',
+  limit: '--limit',
+  order: '--order',
+  format: '--format',
+  pageSize: '--page-size',
+  raw: '--raw',
+  timezone: '--timezone',
+  excel: '--excel',
+};
+
+/** "--page-size 10 → 50, --raw false → true": what makes a checkpoint another export's. */
+function describeKeyChange(saved: string, current: Record<string, unknown>): string {
+  let old: Record<string, unknown>;
+  try {
+    old = JSON.parse(saved) as Record<string, unknown>;
+  } catch {
+    return 'an older version of chat-export';
+  }
+  const changes: string[] = [];
+  for (const [name, value] of Object.entries(current)) {
+    const before = JSON.stringify(old[name] ?? null);
+    const after = JSON.stringify(value ?? null);
+    if (before !== after) changes.push(`${KEY_NAMES[name] ?? name} ${before} → ${after}`);
+  }
+  return changes.length > 0 ? changes.join(', ') : 'an older version of chat-export';
+}
+
+/** The spooled runs a checkpoint names must all still be there. */
+async function missingRun(runs: ReadonlyArray<{ path: string }>): Promise<string | undefined> {
+  for (const run of runs) {
+    const info = await stat(run.path).catch(() => undefined);
+    if (!info?.isFile()) return run.path;
+  }
+  return undefined;
 }
 
 function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resumeFrom: WalkOptions['resumeFrom'], stats: WalkOptions['stats']): AsyncGenerator<WalkBatch> {
@@ -78,6 +156,7 @@ async function walkIntoWriter(job: ChannelJob, target: Target, start: ChannelSta
     for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
       const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
       kept += entries.length;
+      if (batch.missing) job.missing.push(...batch.missing);
       await writer.batch({ ...batch, entries });
       bar.update(batch, kept);
       ctx.keepHeapSmall();
@@ -95,21 +174,23 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
   const { options, plan, profile, logger } = ctx;
   let window = windowOf(plan, start);
   const checkpoints = job.checkpoints;
-  const key = JSON.stringify({
-    profile: profile.name,
-    channel: job.target,
-    since: options.since ?? null,
-    until: options.until ?? null,
-    after: window.after?.time ?? null,
-    limit: plan.limit ?? null,
-    order: plan.order,
-    // the spool holds format-specific lines (spool-codec.ts)
-    format: plan.format,
-    excel: plan.excel,
-  });
-  const saved = options.resume ? await readCheckpoint(checkpoints) : undefined;
-  const resumed = saved?.key === key ? saved : undefined;
-  if (options.resume && !resumed) logger.info(`${job.label}: no checkpoint of this export to resume; starting from the beginning`);
+  const keyFields = exportKey(job, ctx, window);
+  const key = JSON.stringify(keyFields);
+  let resumed = options.resume ? await readCheckpoint(checkpoints) : undefined;
+  if (options.resume) {
+    if (!resumed) {
+      logger.warn(`${job.label}: no checkpoint to resume; starting from the beginning`);
+    } else if (resumed.key !== key) {
+      logger.warn(`${job.label}: the checkpoint is of another export (${describeKeyChange(resumed.key, keyFields)}); starting from the beginning`);
+      resumed = undefined;
+    } else {
+      const gone = await missingRun(resumed.runs);
+      if (gone !== undefined) {
+        logger.warn(`${job.label}: the checkpoint's spooled messages (${gone}) are gone; starting from the beginning`);
+        resumed = undefined;
+      }
+    }
+  }
   if (!resumed) await clearCheckpoint(checkpoints);
   if (resumed) {
     window = { ...window, since: resumed.since ?? undefined, until: resumed.until ?? undefined };
@@ -117,18 +198,28 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
   }
   const bar = ctx.progress.start(job.label, { totalIsExact: !resumed && isWhole(plan, window) });
   const codec = spoolCodecFor(plan.format, { excel: plan.excel });
-  const spool = new Spool(join(checkpoints, 'spool'), plan.order, ctx.runSize, resumed?.runs ?? [], undefined, codec.keyOf);
+  const spool = new Spool(join(checkpoints, 'spool'), plan.order, ctx.runSize, resumed?.runs ?? [], ctx.checkpointEveryMs, codec.keyOf);
   let kept = resumed?.kept ?? 0;
   let newest: ChannelDone['newest'] = resumed?.newest ?? undefined;
+  const future = new Map<string, number>((resumed?.future ?? []).map((f) => [f.id, f.time]));
+  if (resumed?.missing) job.missing.push(...resumed.missing);
+  const shared = checkpoints === checkpointDir(ctx.stateDir, job.stateName);
+  const futureList = () => [...future].map(([id, time]) => ({ id, time }));
+  let position = resumed?.walk;
   try {
-    for await (const batch of startWalk(job, ctx, window, resumed?.walk, bar.stats)) {
+    // A checkpoint of a walk that ended needs no walk: only its output was not written.
+    const walk = resumed?.complete ? emptyWalk() : startWalk(job, ctx, window, resumed?.walk, bar.stats);
+    for await (const batch of walk) {
+      position = batch.checkpoint;
       for (const entry of batch.entries) {
         if (!inWindow(window, entry.time, entry.message.id)) continue;
         spool.add(entry.time, entry.message.id, codec.encode(entry.message));
         kept++;
-        if (!newest || entry.time > newest.time) newest = { time: entry.time, ids: [entry.message.id] };
+        if (entry.time > Date.now() + CLOCK_SKEW_MS) future.set(entry.message.id, entry.time);
+        else if (!newest || entry.time > newest.time) newest = { time: entry.time, ids: [entry.message.id] };
         else if (entry.time === newest.time) newest.ids.push(entry.message.id);
       }
+      if (batch.missing) job.missing.push(...batch.missing);
       bar.update(batch, kept);
       ctx.keepHeapSmall();
       if (await spool.maybeFlush()) {
@@ -139,6 +230,8 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
           walk: batch.checkpoint,
           kept,
           newest: newest ?? null,
+          future: futureList(),
+          missing: job.missing,
           since: window.since ?? null,
           until: window.until ?? null,
         });
@@ -147,24 +240,42 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
       if (plan.limit !== undefined && kept >= plan.limit) break;
     }
     const result = await spool.finish();
+    if (shared && spool.spilled.length > 0 && position) {
+      // Kept until the output is committed: an interruption while writing must not lose the walk.
+      await saveCheckpoint(checkpoints, {
+        version: 1,
+        key,
+        runs: [...spool.spilled],
+        walk: position,
+        complete: true,
+        kept,
+        newest: newest ?? null,
+        future: futureList(),
+        missing: job.missing,
+        since: window.since ?? null,
+        until: window.until ?? null,
+      });
+    }
     // --limit keeps the newest N, wherever the order puts them.
     const take = plan.limit === undefined ? result.count : Math.min(plan.limit, result.count);
     const skip = plan.order === 'asc' ? result.count - take : 0;
     bar.finish(take);
     // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-    return { job, spool, result, skip, take, newest, checkpoints, written: { bytes: 0 } };
+    return { job, spool, result, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 } };
   } catch (caught) {
     const error = asLocalIoError(caught, { label: job.label });
     bar.fail();
     // Keep what is on disk for --resume; a walk that spilled nothing, or spooled
     // privately beside a concurrent run, has nothing --resume could find.
-    if (spool.spilled.length === 0 || checkpoints !== checkpointDir(ctx.stateDir, job.stateName)) await clearCheckpoint(checkpoints);
+    if (spool.spilled.length === 0 || !shared) await clearCheckpoint(checkpoints);
     else if (error instanceof ChatExportError && !(error instanceof UsageError)) {
       throw withHint(error, `run the same command with --resume to continue from the ${kept} messages already fetched`);
     }
     throw error;
   }
 }
+
+async function* emptyWalk(): AsyncGenerator<WalkBatch> {}
 
 /** The API's total is what this run exports only when nothing narrows it (progress shows "of N" then). */
 function isWhole(plan: DumpPlan, window: TimeWindow): boolean {

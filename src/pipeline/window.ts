@@ -49,6 +49,8 @@ export interface TimeWindow {
   until: number | undefined;
   /** --incremental: the newest message already exported and the ids at its time */
   after: { time: number; ids: ReadonlySet<string> } | undefined;
+  /** --incremental: ids already written that are dated after `after` (messages dated in the future) */
+  written?: ReadonlySet<string> | undefined;
 }
 
 export function inWindow(window: TimeWindow, time: number, id: string): boolean {
@@ -56,6 +58,7 @@ export function inWindow(window: TimeWindow, time: number, id: string): boolean 
   if (window.until !== undefined && time >= window.until) return false;
   const after = window.after;
   if (after && (time < after.time || (time === after.time && after.ids.has(id)))) return false;
+  if (window.written?.has(id)) return false;
   return true;
 }
 

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, open as openFd } from 'node:fs';
 import { Socket } from 'node:net';
 import { promisify } from 'node:util';
-import { lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { ChatExportError, UsageError } from '../errors.js';
@@ -51,9 +51,11 @@ export async function openAtomic(target: string): Promise<OutputHandle> {
   }
 }
 
-async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
-  const existing = await lstat(target).catch(() => undefined);
-  const followed = existing?.isSymbolicLink() ? await stat(target).catch(() => undefined) : existing;
+async function openAtomicUnchecked(shown: string): Promise<OutputHandle> {
+  // A symbolic link is written through, as cp and curl -o do: the link stays and
+  // the file it points to is replaced, atomically, by a temp file beside that file.
+  const target = await followLinks(shown);
+  const followed = await stat(target).catch(() => undefined);
   if (followed && !followed.isFile()) {
     if (followed.isDirectory()) throw new UsageError(`${target} is a directory`);
     if (followed.isFIFO()) return openFifo(target);
@@ -62,7 +64,7 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
     stream.on('error', () => {});
     return {
       stream,
-      path: target,
+      path: shown,
       commit: () => endStream(stream),
       abort: async () => {
         stream.destroy();
@@ -78,7 +80,7 @@ async function openAtomicUnchecked(target: string): Promise<OutputHandle> {
   stream.on('error', () => {});
   return {
     stream,
-    path: target,
+    path: shown,
     async commit() {
       await endStream(stream);
       await fsyncPath(temp);
@@ -111,6 +113,17 @@ async function openFifo(target: string): Promise<OutputHandle> {
       stream.destroy();
     },
   };
+}
+
+/** The path a chain of symbolic links ends at (which need not exist yet). */
+async function followLinks(path: string): Promise<string> {
+  let current = path;
+  for (let hops = 0; hops < 40; hops++) {
+    const info = await lstat(current).catch(() => undefined);
+    if (!info?.isSymbolicLink()) return current;
+    current = resolve(dirname(current), await readlink(current));
+  }
+  throw new UsageError(`${path}: too many levels of symbolic links`);
 }
 
 async function endStream(stream: Writable): Promise<void> {

@@ -6,11 +6,20 @@ import { UsageError } from '../errors.js';
 export type OutputPlan =
   | { kind: 'stdout' }
   | { kind: 'file'; path: string }
-  | { kind: 'directory'; dir: string };
+  | { kind: 'directory'; dir: string }
+  | { kind: 'template'; pattern: string };
 
-/** `-` is stdout; an existing directory or a path ending in `/` is a directory; else a file. */
+const TOKENS = ['profile', 'provider', 'host', 'channel', 'ext'] as const;
+const TOKEN = /\{(profile|provider|host|channel|ext)\}/g;
+
+/**
+ * `-` is stdout; a path with `{profile}` `{provider}` `{host}` `{channel}` or
+ * `{ext}` is a template; an existing directory or a path ending in `/` is a
+ * directory; else a file.
+ */
 export function planOutput(output: string): OutputPlan {
   if (output === '-' || output === '') return { kind: 'stdout' };
+  if (TOKENS.some((token) => output.includes(`{${token}}`))) return { kind: 'template', pattern: resolve(output) };
   if (output.endsWith('/') || output.endsWith(sep)) return { kind: 'directory', dir: resolve(output) };
   // ENOTDIR (a file where a directory must be) and the like are reported by the path probes.
   let info: ReturnType<typeof statSync> | undefined;
@@ -45,6 +54,54 @@ export function channelFileName(provider: string, channel: string, ext: string):
     name = `${name.slice(0, MAX_NAME_BYTES - ext.length - 18)}~${hash}`;
   }
   return `${name}.${ext}`;
+}
+
+/** Any text as one safe file-name segment: the same %-encoding as channel ids. */
+export function safeSegment(text: string): string {
+  const safe = Array.from(Buffer.from(text, 'utf8'))
+    .map((byte) => {
+      const char = String.fromCharCode(byte);
+      return /[A-Za-z0-9_.-]/.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    })
+    .join('');
+  return safe.replace(/^\.+/, (dots) => '%2E'.repeat(dots.length));
+}
+
+export interface OutputNaming {
+  /** the profile name (what --provider said) */
+  profile: string;
+  provider: string;
+  /** host of the API root */
+  host: string;
+  channel: string;
+  peer: boolean;
+  ext: string;
+}
+
+/**
+ * Where one channel goes: `{profile}-{channel}.{ext}` (peers
+ * `{profile}-peer-{id}.{ext}`) in a directory, or the template filled in with
+ * every value %-encoded so none can add a path level; undefined for stdout.
+ */
+export function outputPathFor(output: OutputPlan, naming: OutputNaming): string | undefined {
+  switch (output.kind) {
+    case 'stdout':
+      return undefined;
+    case 'file':
+      return output.path;
+    case 'directory':
+      return channelFilePath(output.dir, `${safeSegment(naming.profile)}${naming.peer ? '-peer' : ''}`, naming.channel, naming.ext);
+    case 'template': {
+      const values: Record<string, string> = {
+        profile: safeSegment(naming.profile),
+        provider: safeSegment(naming.provider),
+        host: safeSegment(naming.host),
+        channel: (naming.peer ? 'peer-' : '') + channelFileName('', naming.channel, 'x').slice(1, -2),
+        ext: naming.ext,
+      };
+      return output.pattern.replace(TOKEN, (_, token: string) => values[token]!);
+    }
+  }
 }
 
 export function channelFilePath(dir: string, provider: string, channel: string, ext: string): string {

@@ -5,9 +5,10 @@ import { createStreamTarget } from './stream-target.js';
 import type { Target } from './types.js';
 
 /** The one target of a run, from its plan. */
-export function chooseTarget(ctx: TargetContext, options: { incremental: boolean }): Target {
+export function chooseTarget(ctx: TargetContext, options: { incremental: boolean; adopt: boolean }): Target {
   const { output } = ctx.plan;
-  if (output.kind === 'directory') return options.incremental ? createIncrementalTarget(ctx) : createFileTarget(ctx);
-  if (output.kind === 'file' && options.incremental) return createIncrementalTarget(ctx);
-  return createStreamTarget(ctx, { path: output.kind === 'file' ? output.path : undefined, incremental: options.incremental });
+  if (output.kind === 'stdout') return createStreamTarget(ctx, { incremental: options.incremental });
+  if (options.incremental) return createIncrementalTarget(ctx, { adopt: options.adopt });
+  if (output.kind === 'file') return createStreamTarget(ctx, { path: output.path, incremental: false });
+  return createFileTarget(ctx);
 }

@@ -4,9 +4,9 @@ import { openAtomic } from '../sinks/atomic-file.js';
 import type { ChannelDone } from '../dump/types.js';
 import type { TargetContext } from './context.js';
 import type { Target } from './types.js';
-import { writeInto } from './write-spooled.js';
+import { releaseDelivered, writeInto } from './write-spooled.js';
 
-/** One file per channel, each replaced atomically once its channel is complete. */
+/** One file per channel, each replaced atomically once its channel is complete; its checkpoint goes only then. */
 export function createFileTarget(ctx: TargetContext): Target {
   return {
     ordered: false,
@@ -14,6 +14,7 @@ export function createFileTarget(ctx: TargetContext): Target {
       const path = done.job.path!;
       await mkdir(dirname(path), { recursive: true });
       await writeInto(await openAtomic(path), done, ctx.plan, ctx.profile, 0, true, ctx.signal);
+      await releaseDelivered(done);
     },
     async close(): Promise<void> {},
   };

@@ -1,78 +1,201 @@
 import { createReadStream } from 'node:fs';
-import { open, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, stat, truncate } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { clearCheckpoint } from '../checkpoint.js';
-import type { Logger } from '../log.js';
+import { CLOCK_SKEW_MS } from '../dump/walk-channel.js';
+import type { ChannelDone, ChannelJob, DumpPlan } from '../dump/types.js';
+import { UsageError } from '../errors.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { openAtomic } from '../sinks/atomic-file.js';
 import { lastDayWritten } from '../sinks/markdown.js';
 import { createSink } from '../sinks/registry.js';
 import { writeChannel, writeChunk } from '../sinks/write.js';
-import { readState, writeState, type ChannelState } from '../state.js';
-import type { ChannelDone, ChannelJob, DumpPlan } from '../dump/types.js';
+import { listStates, readState, removeState, writeState, type ChannelState } from '../state.js';
+import { readExisting } from './adopt.js';
 import type { TargetContext } from './context.js';
+import { fingerprintFile } from './fingerprint.js';
 import type { ChannelStart, Target } from './types.js';
 import { summaryOf, writeInto } from './write-spooled.js';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 
 /**
- * --incremental state of one channel, repaired if the last append was cut
- * short. A state whose output is gone, or that was written for another
- * output, format or order, starts over with a full export.
+ * --incremental into a file per channel (or the one file of a one-channel
+ * run). It appends only to a file it can prove it wrote last (its size and
+ * fingerprint in the state), keeps only messages newer than the state's
+ * watermark, appends after the whole new window is fetched, then records the
+ * file again. Anything it cannot prove is exit 2 before any request.
  */
-export async function loadIncrementalState(stateDir: string, job: ChannelJob, plan: DumpPlan, logger: Logger): Promise<ChannelState | undefined> {
-  const state = await readState(stateDir, job.stateName);
-  if (!state) return undefined;
-  const output = job.path ?? '-';
-  if (state.output !== output || state.format !== plan.format || state.order !== plan.order) {
-    logger.warn(`${job.label}: last incremental run wrote ${state.output} (${state.format}, ${state.order}); starting over with a full export to ${output}`);
+export function createIncrementalTarget(ctx: TargetContext, options: { adopt: boolean }): Target {
+  return {
+    ordered: false,
+    async prepare(job: ChannelJob): Promise<ChannelStart> {
+      job.state = await provenState(ctx, job, options.adopt);
+      return startOf(job.state);
+    },
+    async deliver(done: ChannelDone): Promise<void> {
+      const path = done.job.path!;
+      await mkdir(dirname(path), { recursive: true });
+      await deliverIncremental(done, path, ctx);
+      await done.spool.dispose();
+      await clearCheckpoint(done.checkpoints);
+    },
+    async close(): Promise<void> {},
+  };
+}
+
+export function startOf(state: ChannelState | undefined): ChannelStart {
+  return { after: state?.newest ?? undefined, written: state?.future.map((f) => f.id) };
+}
+
+/** The state of a channel whose output is stdout (nothing to prove). */
+export async function loadStreamState(ctx: TargetContext, job: ChannelJob): Promise<ChannelState | undefined> {
+  const state = (await readState(ctx.stateDir, job.stateName)) ?? (await readState(ctx.stateDir, job.legacyStateName));
+  if (state && (state.output !== '-' || state.format !== ctx.plan.format || state.order !== ctx.plan.order)) {
+    ctx.logger.warn(`${job.label}: the last incremental run wrote ${state.output} (${state.format}, ${state.order}); this one writes everything to stdout`);
     return undefined;
-  }
-  if (output === '-') return state;
-  const info = await stat(output).catch(() => undefined);
-  if (!info) {
-    logger.warn(`${job.label}: ${output} is gone; starting over with a full export`);
-    return undefined;
-  }
-  if (state.order === 'desc') {
-    // Newest-first files are rewritten whole (atomically), never appended to: nothing is cut back. A size
-    // other than the recorded one means a rewrite was renamed into place but its state never written (or
-    // the file was edited): which messages it holds is unknown, so start over rather than add some twice.
-    if (info.size !== state.size) {
-      logger.warn(`${job.label}: ${output} is not the file the last run recorded (${state.size} → ${info.size} bytes); starting over with a full export`);
-      return undefined;
-    }
-    return state.pending ? { ...state, pending: null } : state;
-  }
-  if (state.pending) {
-    // The previous run died while appending: cut the output back to where that append began.
-    if (info.size > state.pending.size) await truncate(output, state.pending.size);
-    logger.warn(`${job.label}: the last run was interrupted while appending to ${output}; removed its partial append`);
-    const repaired: ChannelState = { ...state, size: state.pending.size, pending: null };
-    await writeState(stateDir, job.stateName, repaired);
-    return repaired;
-  }
-  if (info.size !== state.size) {
-    logger.warn(`${job.label}: ${output} changed since the last run (${state.size} → ${info.size} bytes); appending after its current end`);
   }
   return state;
 }
 
+function sourceOf(ctx: TargetContext, job: ChannelJob): string {
+  return `${ctx.profile.provider} ${ctx.plan.apiRoot} ${job.target.kind === 'peer' ? 'peer' : 'channel'} ${job.target.id}`;
+}
+
+/**
+ * The state of this source, proven to describe `job.path` as it is now; or
+ * undefined for a first run into an absent or empty file. Everything else —
+ * a file no state of this source records, a file another source's state owns,
+ * a file changed since (size or fingerprint), a recorded file that is gone —
+ * is exit 2, naming the file and the way forward.
+ */
+async function provenState(ctx: TargetContext, job: ChannelJob, adopt: boolean): Promise<ChannelState | undefined> {
+  const { plan, stateDir, logger } = ctx;
+  const output = job.path!;
+  let state = (await readState(stateDir, job.stateName)) ?? (await readState(stateDir, job.legacyStateName));
+  const source = sourceOf(ctx, job);
+
+  for (const other of await listStates(stateDir)) {
+    if (!other.state || other.state.output !== output) continue;
+    if (other.file.endsWith(`/${job.stateName}`) || other.file.endsWith(`/${job.legacyStateName}`)) continue;
+    const owner = other.state;
+    if (owner.provider === ctx.profile.provider && owner.channel === job.target.id && owner.kind === job.target.kind && (owner.api ?? ctx.plan.apiRoot) === ctx.plan.apiRoot) continue;
+    throw new UsageError(
+      `${output} belongs to the incremental export of ${owner.provider} ${owner.api ?? ''} ${owner.kind} ${owner.channel} (profile ${owner.profile}); refusing to add ${source} to it`,
+      { hint: 'give this channel its own output (-o dir/ or a template with {host} / {profile}), or forget the other with chat-export state reset' },
+    );
+  }
+
+  const info = await stat(output).catch(() => undefined);
+  const exists = info !== undefined && (!info.isFile() || info.size > 0);
+  if (info && !info.isFile()) {
+    throw new UsageError(`--incremental appends to a regular file; ${output} is not one`, { hint: 'write to a file, or use stdout (-o -)' });
+  }
+
+  if (state && (state.output !== output || state.format !== plan.format || state.order !== plan.order)) {
+    if (exists && !adopt) {
+      throw new UsageError(`${output} already exists, and the last incremental run of ${source} wrote ${state.output} (${state.format}, ${state.order})`, {
+        hint: `refusing to append to or replace a file it cannot prove it wrote: pass --adopt to continue ${output} (its newest message is read from it), or choose another -o`,
+      });
+    }
+    if (!exists) logger.warn(`${job.label}: the last incremental run wrote ${state.output} (${state.format}, ${state.order}); starting a new full export into ${output}`);
+    state = undefined;
+  }
+
+  if (!state) {
+    if (!exists) return undefined;
+    if (!adopt) {
+      throw new UsageError(`${output} already exists and no incremental state of ${source} records it`, {
+        hint: 'refusing to append to or replace a file this run cannot prove it wrote: pass --adopt to continue it (its newest message is read from it), or choose another -o',
+      });
+    }
+    return adoptFile(ctx, job, output, undefined);
+  }
+
+  if (!info) {
+    throw new UsageError(
+      `${output} is gone, but the incremental state of ${source} says it held ${state.messages} messages (the newest ${state.newest ? new Date(state.newest.time).toISOString() : 'none'})`,
+      { hint: `restore the file; or, to start a new file with a full export, forget the state first: chat-export state reset ${ctx.profile.name} --${job.target.kind} ${job.target.id}` },
+    );
+  }
+
+  let current = info.size;
+  if (state.pending && state.order === 'asc' && current > state.pending.size && state.pending.size === state.size) {
+    // The previous run died while appending: cut the output back to where that append began.
+    await truncate(output, state.pending.size);
+    current = state.pending.size;
+    logger.warn(`${job.label}: the last run was interrupted while appending to ${output}; removed its partial append`);
+  }
+  const changed =
+    current !== state.size
+      ? `its size changed since the last run (${state.size} → ${current} bytes)`
+      : state.fingerprint && !sameFingerprint(state.fingerprint, await fingerprintFile(output, current))
+        ? 'its content changed since the last run'
+        : undefined;
+  if (changed) {
+    if (adopt) return adoptFile(ctx, job, output, state);
+    throw new UsageError(`${output} is not the file the last incremental run of ${source} wrote: ${changed}`, {
+      hint: 'restore it as that run left it; or pass --adopt to continue it as it is now (its newest message is read from it)',
+    });
+  }
+  if (state.pending) {
+    state = { ...state, pending: null };
+    await writeState(stateDir, job.stateName, state);
+  }
+  return state;
+}
+
+function sameFingerprint(a: { head: string; tail: string }, b: { head: string; tail: string }): boolean {
+  return a.head === b.head && a.tail === b.tail;
+}
+
+/** --adopt: take the file as it is, its newest message read from it. */
+async function adoptFile(ctx: TargetContext, job: ChannelJob, output: string, previous: ChannelState | undefined): Promise<ChannelState | undefined> {
+  // An empty file holds nothing to continue: the run is a first one (header and all).
+  if ((await stat(output)).size === 0) return undefined;
+  const read = await readExisting(output, ctx.plan.format, { provider: ctx.profile.provider, channel: job.target.id }, Date.now() + CLOCK_SKEW_MS);
+  const { size } = await stat(output);
+  const state: ChannelState = {
+    version: 1,
+    profile: ctx.profile.name,
+    provider: ctx.profile.provider,
+    channel: job.target.id,
+    kind: job.target.kind,
+    newest: read.newest,
+    output,
+    format: ctx.plan.format,
+    order: ctx.plan.order,
+    size,
+    lastDay: null,
+    messages: read.messages,
+    updatedAt: new Date().toISOString(),
+    pending: null,
+    api: ctx.plan.apiRoot,
+    fingerprint: await fingerprintFile(output, size),
+    future: read.future,
+  };
+  await writeState(ctx.stateDir, job.stateName, state);
+  ctx.logger.info(
+    `${job.label}: adopted ${output} (${read.messages} messages${previous ? '; it differed from the last recorded run' : ''}); continuing after ${read.newest ? new Date(read.newest.time).toISOString() : 'its start'}`,
+  );
+  return state;
+}
+
 export async function recordState(
-  stateDir: string,
+  ctx: TargetContext,
   done: ChannelDone,
   output: string,
-  plan: DumpPlan,
-  profile: ResolvedProfile,
   file: { size: number; lastDay: string | null },
 ): Promise<void> {
+  const { plan, profile } = ctx;
   const previous = done.job.state;
   let newest = previous?.newest ?? null;
   if (done.newest && (!newest || done.newest.time > newest.time)) newest = done.newest;
   else if (done.newest && newest && done.newest.time === newest.time) {
     newest = { time: newest.time, ids: [...new Set([...newest.ids, ...done.newest.ids])] };
   }
-  await writeState(stateDir, done.job.stateName, {
+  // Messages once in the future that the clock has since passed are below the watermark now.
+  const future = new Map<string, number>();
+  for (const f of [...(previous?.future ?? []), ...done.future]) if (!newest || f.time > newest.time) future.set(f.id, f.time);
+  await writeState(ctx.stateDir, done.job.stateName, {
     version: 1,
     profile: profile.name,
     provider: profile.provider,
@@ -87,29 +210,12 @@ export async function recordState(
     messages: (previous?.messages ?? 0) + done.take,
     updatedAt: new Date().toISOString(),
     pending: null,
-    api: plan.baseUrl,
+    api: plan.apiRoot,
+    fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
+    future: [...future].map(([id, time]) => ({ id, time })),
   });
-}
-
-/**
- * --incremental into a file per channel (or the one file of a one-channel
- * run): only messages newer than the state's newest are kept, appended after
- * the whole new window is fetched, then the state records the file.
- */
-export function createIncrementalTarget(ctx: TargetContext): Target {
-  return {
-    ordered: false,
-    async prepare(job: ChannelJob): Promise<ChannelStart> {
-      job.state = await loadIncrementalState(ctx.stateDir, job, ctx.plan, ctx.logger);
-      return { after: job.state?.newest ?? undefined };
-    },
-    async deliver(done: ChannelDone): Promise<void> {
-      const path = done.job.path!;
-      await mkdir(dirname(path), { recursive: true });
-      await deliverIncremental(done, path, ctx.plan, ctx.profile, ctx.stateDir, ctx.logger);
-    },
-    async close(): Promise<void> {},
-  };
+  // A state found under its name from before API roots were normalized now lives under the new one.
+  if (done.job.legacyStateName !== done.job.stateName) await removeState(ctx.stateDir, done.job.legacyStateName);
 }
 
 /**
@@ -117,26 +223,18 @@ export function createIncrementalTarget(ctx: TargetContext): Target {
  * now), then records state. Newest-first files get the new messages at the
  * top, which means rewriting them (atomically).
  */
-async function deliverIncremental(
-  done: ChannelDone,
-  path: string,
-  plan: DumpPlan,
-  profile: ResolvedProfile,
-  stateDir: string,
-  logger: Logger,
-): Promise<void> {
+async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetContext): Promise<void> {
+  const { plan, profile, stateDir, logger } = ctx;
   const state = done.job.state;
   if (!state) {
     const summary = summaryOf(done, plan, profile);
     await writeInto(await openAtomic(path), done, plan, profile, 0);
     const { size } = await stat(path);
-    await recordState(stateDir, done, path, plan, profile, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
+    await recordState(ctx, done, path, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
     return;
   }
   if (done.take === 0) {
     logger.info(`${done.job.label}: nothing new since ${state.updatedAt}`);
-    await done.spool.dispose();
-    await clearCheckpoint(done.checkpoints);
     return;
   }
   if (plan.order === 'desc') {
@@ -161,7 +259,7 @@ async function deliverIncremental(
       throw error;
     }
     const { size } = await stat(path);
-    await recordState(stateDir, done, path, plan, profile, { size, lastDay: null });
+    await recordState(ctx, done, path, { size, lastDay: null });
     return;
   }
   const start = (await stat(path)).size;
@@ -186,10 +284,8 @@ async function deliverIncremental(
     await reopened.sync();
     await reopened.close();
   } finally {
-    await done.spool.dispose();
-    await clearCheckpoint(done.checkpoints);
     if (!stream.closed) stream.destroy();
   }
   const { size } = await stat(path);
-  await recordState(stateDir, done, path, plan, profile, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
+  await recordState(ctx, done, path, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
 }

@@ -1,9 +1,9 @@
 import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
 import type { ChannelDone, ChannelJob } from '../dump/types.js';
 import type { TargetContext } from './context.js';
-import { loadIncrementalState, recordState } from './incremental-target.js';
+import { loadStreamState, recordState, startOf } from './incremental-target.js';
 import type { ChannelStart, Target } from './types.js';
-import { writeInto } from './write-spooled.js';
+import { releaseDelivered, writeInto } from './write-spooled.js';
 import { asLocalIoError } from '../fs-errors.js';
 
 /** Resolves once everything written so far has left the process (or the stream failed). */
@@ -16,28 +16,30 @@ function flushed(stream: NodeJS.WritableStream): Promise<void> {
 
 /**
  * Every channel into one stream — stdout, or one file replaced atomically at
- * the end — in the order the channels were given. `--incremental` to stdout
- * keeps a state per channel (there is no file to prove anything about).
+ * the end — in the order the channels were given. Checkpoints are cleared
+ * only once the whole output is committed: an interrupted final write keeps
+ * them. `--incremental` to stdout keeps a state per channel, recorded once
+ * its messages are on their way (there is no file to prove anything about).
  */
 export function createStreamTarget(ctx: TargetContext, options: { path?: string | undefined; incremental: boolean }): Target {
   let handle: OutputHandle | undefined;
-  let written = 0;
+  const delivered: ChannelDone[] = [];
   return {
     ordered: true,
     async prepare(job: ChannelJob): Promise<ChannelStart> {
       if (!options.incremental) return {};
-      job.state = await loadIncrementalState(ctx.stateDir, job, ctx.plan, ctx.logger);
-      return { after: job.state?.newest ?? undefined };
+      job.state = await loadStreamState(ctx, job);
+      return startOf(job.state);
     },
     async deliver(done: ChannelDone): Promise<void> {
       handle ??= options.path === undefined ? openStdout() : await openAtomic(options.path);
-      await writeInto(handle, done, ctx.plan, ctx.profile, written, false, ctx.signal);
-      written++;
+      await writeInto(handle, done, ctx.plan, ctx.profile, delivered.length, false, ctx.signal);
+      delivered.push(done);
       if (options.incremental) {
         // A reader that went away (EPIPE, `| head`) is only known once the write is flushed: no state before.
         await flushed(handle.stream);
         if (ctx.signal?.aborted) return;
-        await recordState(ctx.stateDir, done, '-', ctx.plan, ctx.profile, { size: 0, lastDay: null });
+        await recordState(ctx, done, '-', { size: 0, lastDay: null });
       }
     },
     async close({ succeeded, interrupted }): Promise<void> {
@@ -50,6 +52,7 @@ export function createStreamTarget(ctx: TargetContext, options: { path?: string 
           await current.abort();
           throw asLocalIoError(error, { path: current.path });
         });
+        for (const done of delivered) await releaseDelivered(done);
       } else await current.abort();
     },
   };

@@ -42,6 +42,8 @@ export interface Target {
 export interface ChannelStart {
   /** keep only messages after this one (newest already written) */
   after?: { time: number; ids: string[] } | undefined;
+  /** ids already written that are newer than `after` (dated in the future): not to be written again */
+  written?: string[] | undefined;
   /** continue the walk from here (targets keeping their own position) */
   resumeFrom?: WalkCheckpoint | undefined;
 }

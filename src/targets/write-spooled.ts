@@ -30,16 +30,15 @@ export async function writeInto(
     if (commit) await handle.commit();
   } catch (error) {
     if (commit) await handle.abort();
-    const local = asLocalIoError(error, { path: handle.path, label: done.job.label });
-    // Disk full while writing: the fetched messages stay spooled for --resume once there is room.
-    keepCheckpoint = local instanceof LocalIoError;
-    throw local;
-  } finally {
-    if (!keepCheckpoint) {
-      await done.spool.dispose();
-      await clearCheckpoint(done.checkpoints);
-    }
+    // Disk full while writing: exit 6 naming the file and the channel; the checkpoint stays (released only after a commit).
+    throw asLocalIoError(error, { path: handle.path, label: done.job.label });
   }
+}
+
+/** After the output holding a channel is committed: its spool and checkpoint are no longer needed. */
+export async function releaseDelivered(done: ChannelDone): Promise<void> {
+  await done.spool.dispose();
+  await clearCheckpoint(done.checkpoints);
 }
 
 export function summaryOf(done: ChannelDone, plan: DumpPlan, profile: ResolvedProfile, append?: ChannelSummary['append']): ChannelSummary {

@@ -48,6 +48,8 @@ const EMOJI_SHORTCODE = /^:[A-Za-z0-9_+-]+:/;
 const TAG_START = /[A-Za-z/!?]/;
 const WORD = /[\p{L}\p{N}]/u;
 const BLANK = /\s/;
+// every character needsEscape can answer true for
+const CANDIDATES = /[\\`[|^{*~_<&$=+:]/;
 const THEMATIC_BREAK = /^([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const SETEXT_UNDERLINE = /^(?:-+|=+)[ \t]*$/;
 const ATX_HEADING = /^#{1,6}(?:[ \t]|$)/;
@@ -101,6 +103,8 @@ function needsEscape(text: string, i: number): boolean {
 
 /** Escape what would be inline markup where it stands; no line-start rules. */
 export function escapePunctuation(text: string): string {
+  // most chat lines hold none of the characters that can need it
+  if (!CANDIDATES.test(text)) return text;
   let out = '';
   let from = 0;
   for (let i = 0; i < text.length; i++) {

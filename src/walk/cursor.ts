@@ -3,7 +3,7 @@ import { DedupeWindow } from '../pipeline/dedupe.js';
 import type { CursorProvider, Entry } from '../providers/types.js';
 import { redactUrl } from '../text/sanitize.js';
 import { fetchEntries } from './fetch-page.js';
-import type { WalkBatch, WalkOptions } from './types.js';
+import type { MissingReport, WalkBatch, WalkOptions } from './types.js';
 
 /** "No upper bound" for the first request; some servers require the parameter. */
 const NO_BOUND = Number.MAX_SAFE_INTEGER;
@@ -80,6 +80,7 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
       const full = count > 0 && (count >= limit || (count >= largestAnswer && largestAnswer >= MIN_SUSPECTED_CAP));
 
       let next: number | 'end' = 'end';
+      let atRisk: MissingReport | undefined;
       if (count === 0) {
         next = 'end';
       } else if (!atCursor) {
@@ -102,6 +103,10 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
         next = cursor - 1;
         limit = baseLimit;
         lengthBeforeGrowth = undefined;
+        atRisk = {
+          reason: `${count} messages share the millisecond ${new Date(cursor).toISOString()} and the server returns at most ${count} per request: any more at that millisecond could not be fetched (GET ${shownRequest(cursor, limit)})`,
+          count: 0,
+        };
       }
 
       const boundary = next === 'end' ? [] : idsAt(all, next);
@@ -113,6 +118,7 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
         page: number,
         total: undefined,
         checkpoint: { kind: 'cursor', maxCreateAt: next === 'end' ? cursor : next, boundaryIds: boundary },
+        ...(atRisk ? { missing: [atRisk] } : {}),
       };
       if (next === 'end') return;
       cursor = next;

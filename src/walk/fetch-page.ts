@@ -4,7 +4,7 @@ import type { Entry, Provider, ProviderPage } from '../providers/types.js';
 import { sanitizeForTerminal } from '../text/sanitize.js';
 import type { WalkOptions } from './types.js';
 
-const COUNT_MISSING = false;
+const COUNT_MISSING = true;
 
 export interface FetchedPage {
   page: ProviderPage;

@@ -13,6 +13,12 @@ const MAX_SEAM_ATTEMPTS = 8;
  * number (it would otherwise re-read the same page until `last_page`, or forever).
  */
 const MAX_STALE_PAGES = 2;
+/**
+ * Re-reads of a page that came back empty or short before the end the API
+ * announced (DESIGN.md section 4: like a transient failure), before the walk
+ * goes on past it and reports what the server withheld.
+ */
+const MAX_SHORT_REREADS = 3;
 
 interface Fetched {
   number: number;
@@ -86,12 +92,13 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   let firstTotal: number | undefined = resume?.total;
 
   const reported = new Set<string>();
-  const emit = (fetched: Fetched, entries: Entry[]): WalkBatch => {
+  const emit = (fetched: Fetched, entries: Entry[], withheld?: WalkBatch['missing']): WalkBatch => {
     let oldest: number | undefined;
     for (const entry of fetched.entries) if (oldest === undefined || entry.time < oldest) oldest = entry.time;
     // a page read again reports its impossible messages once
-    const missing = fetched.missing.filter((m) => !reported.has(m.reason));
-    for (const m of missing) reported.add(m.reason);
+    const impossible = fetched.missing.filter((m) => !reported.has(m.reason));
+    for (const m of impossible) reported.add(m.reason);
+    const missing = [...(withheld ?? []), ...impossible];
     return {
       entries,
       ...(missing.length > 0 ? { missing } : {}),
@@ -99,8 +106,10 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       page: fetched.number,
       total: fetched.page.total,
       checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids] },
+      ...(missing ? { missing } : {}),
     };
   };
+  let shortReads = 0;
   const fresh = (fetched: Fetched): Entry[] => fetched.entries.filter((e) => seen.add(e.message.id));
 
   try {
@@ -136,6 +145,23 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         continue;
       }
       attempts = 0;
+      // A page emptier than the API's own announcement (total, last page, next link) is not the end.
+      const expected = expectedOn(current);
+      if (current.entries.length < expected && shortReads < MAX_SHORT_REREADS) {
+        shortReads++;
+        options.logger.debug(`${label}: page ${number} held ${current.entries.length} of the ${expected} messages announced; reading it again`);
+        continue;
+      }
+      const withheld =
+        current.entries.length < expected
+          ? [
+              {
+                reason: `page ${number} came back with ${current.entries.length} of ${expected} messages ${shortReads + 1} times, though the server announced ${announced(current)} (GET ${shownPage(number)})`,
+                count: expected - current.entries.length,
+              },
+            ]
+          : undefined;
+      shortReads = 0;
       const added = fresh(current);
       if (added.length > 0 || current.entries.length + current.missing.length === 0) {
         stale = 0;
@@ -147,20 +173,42 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
           { hint: 'check --base-url points at the API itself (not a proxy or cache that drops the query)' },
         );
       }
-      yield emit(current, added);
+      yield emit(current, added, withheld);
       anchor = current;
       const page = current.page;
+      const announcedMore = page.hasNext === true || (lastPage !== undefined && number < lastPage);
+      // an item left out as impossible still filled a place in the page
       const served = current.entries.length + current.missing.length;
       const isLast =
-        served === 0 ||
-        served < perPage ||
         page.hasNext === false ||
-        (lastPage !== undefined && number >= lastPage);
+        (lastPage !== undefined && number >= lastPage) ||
+        (!announcedMore && (served === 0 || served < perPage));
       if (isLast) return;
       number++;
     }
   } finally {
     abort.abort(new Error('walk ended'));
+  }
+
+  /** Messages the API's own answer says this page holds: 0 when it announces no end beyond it. */
+  function expectedOn(fetched: Fetched): number {
+    const page = fetched.page;
+    const n = fetched.number;
+    const total = page.total;
+    if (total !== undefined) return Math.max(0, Math.min(perPage, total - (n - 1) * perPage));
+    const last = page.lastPage ?? lastPage;
+    if (last !== undefined && n < last) return perPage;
+    if (last !== undefined && n === last) return 1;
+    return page.hasNext === true ? perPage : 0;
+  }
+
+  function announced(fetched: Fetched): string {
+    const page = fetched.page;
+    const said: string[] = [];
+    if (page.total !== undefined) said.push(`${page.total} messages`);
+    if (page.lastPage !== undefined) said.push(`${page.lastPage} pages`);
+    if (page.hasNext === true) said.push('a next page');
+    return said.join(', ') || 'more';
   }
 
   /** Pages' worth of messages the list gained since it had `since` (0 when either total is unknown). */

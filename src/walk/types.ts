@@ -15,10 +15,20 @@ export interface WalkBatch {
   /** a checkpoint after this batch: feeding it back continues the walk after it */
   checkpoint: WalkCheckpoint;
   /**
-   * Messages known to be missing from this walk (a message with an impossible
-   * value, …): the channel is still written, and the run exits 5 naming each cause.
+   * Messages known to be missing from this walk (pages the server withheld, a
+   * tie beyond the page cap, a message with an impossible value): the channel
+   * is still written, and the run exits 5 naming each cause.
    */
-  missing?: Array<{ reason: string; count: number }> | undefined;
+  missing?: MissingReport[] | undefined;
+}
+
+/**
+ * One known cause of loss: `reason` names the ids or pages (sanitized), `count`
+ * the messages (1 for one message; 0 when some are at risk but how many is unknown).
+ */
+export interface MissingReport {
+  reason: string;
+  count: number;
 }
 
 export type WalkCheckpoint =

@@ -174,3 +174,24 @@ describe('ids in a URL path', () => {
     expect(server.hits[0]!.url).toBe('/api/v1/im/a%2F..%2Fb%3Fc%23d/message/1');
   });
 });
+
+describe('one message with an impossible value', () => {
+  it('is reported by id and counted missing (exit 5), not retried; the rest is exported with exact big sender ids', async () => {
+    const bad = '{"id":"2","createAt":"99999999999999999","from":7,"content":"b"}';
+    const one = '{"id":"1","createAt":"1000","from":12345678901234567890,"content":"a"}';
+    const three = '{"id":"3","createAt":"3000","from":12345678901234567891,"content":"c"}';
+    const server = await scriptedServer(cleanups, (req, res) => {
+      const max = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams.get('maxCreateAt');
+      const items = max === '1000' ? [one] : [three, bad, one];
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`{"code":"0","data":[${items.join(',')}]}`);
+    });
+    const result = await runCli(['dump', '--provider', 'relation', '--base-url', server.url, '--channel', 'C1', '-q', ...FAST], { env: sandbox().env() });
+    expect(result.code, explain(result)).toBe(5);
+    const messages = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: string; sender: { id: string } });
+    expect(messages.map((m) => m.id)).toEqual(['1', '3']);
+    // 2^64-ish sender ids: JSON.parse would round both to 12345678901234567000
+    expect(messages.map((m) => m.sender.id)).toEqual(['12345678901234567890', '12345678901234567891']);
+    expect(result.stderr).toMatch(/message 2: timestamp out of range/);
+    expect(server.hits).toHaveLength(2);
+  });
+});

@@ -4,7 +4,7 @@
  * the final history would write, fetch only what is new, and survive a crash
  * at any point (the output is repaired from the state's `pending` record).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -325,7 +325,7 @@ describe.concurrent('crash points of an incremental run', () => {
   it.each([
     ['with no pending record', false],
     ['with a pending record', true],
-  ])('--order desc: killed after the rewrite but before the new state (%s) → the rerun adds no duplicates', async (_name, pending) => {
+  ])('--order desc: killed after the rewrite but before the new state (%s) → the rerun refuses (exit 2, the file untouched); --adopt continues it with no duplicates', async (_name, pending) => {
     const server = await serve([{ provider: 'relation', id: 'crash-desc', count: 50 }]);
     const box = sandbox();
     const target = join(box.dir, 'out', 'backup.jsonl');
@@ -341,7 +341,13 @@ describe.concurrent('crash points of an incremental run', () => {
     writeStateJson(box, { ...oldState, pending: pending ? { size: oldState.size } : null });
 
     server.insert('relation', 'crash-desc', 2);
-    const rerun = await dump(server, box, args);
+    server.resetLog();
+    const refused = await dump(server, box, args);
+    expect(refused.code, explain(refused)).toBe(2);
+    expect(refused.stderr).toMatch(/backup\.jsonl is not the file the last incremental run .* wrote: its size changed [\s\S]*--adopt/);
+    expect(server.log).toHaveLength(0);
+    expect(readFileSync(target, 'utf8')).toBe(rewritten);
+    const rerun = await dump(server, box, [...args, '--adopt']);
     expect(rerun.code, explain(rerun)).toBe(0);
     const got = readFileSync(target, 'utf8');
     expect(got.endsWith(rewritten.slice(rewritten.indexOf('\n') + 1))).toBe(true);
@@ -349,7 +355,7 @@ describe.concurrent('crash points of an incremental run', () => {
     expect(got).toBe(await fullExport(server, 'relation', 'crash-desc', 'full.jsonl', ['--order', 'desc']));
   });
 
-  it('killed between the first full export and its first state write → the rerun rewrites it whole, no duplicates', async () => {
+  it('killed between the first full export and its first state write → the rerun refuses (exit 2); --adopt continues the file, no duplicates', async () => {
     const server = await serve([{ provider: 'discuz', id: '33', count: 70 }]);
     const box = sandbox();
     const target = join(box.dir, 'out', 'backup.jsonl');
@@ -357,8 +363,15 @@ describe.concurrent('crash points of an incremental run', () => {
     const first = await dump(server, box, args);
     expect(first.code, explain(first)).toBe(0);
     rmSync(stateFile(box));
+    const written = readFileSync(target, 'utf8');
     server.insert('discuz', '33', 3);
-    const rerun = await dump(server, box, args);
+    server.resetLog();
+    const refused = await dump(server, box, args);
+    expect(refused.code, explain(refused)).toBe(2);
+    expect(refused.stderr).toMatch(/backup\.jsonl already exists and no incremental state of discuz .* records it[\s\S]*--adopt/);
+    expect(server.log).toHaveLength(0);
+    expect(readFileSync(target, 'utf8')).toBe(written);
+    const rerun = await dump(server, box, [...args, '--adopt']);
     expect(rerun.code, explain(rerun)).toBe(0);
     expect(readFileSync(target, 'utf8')).toBe(await fullExport(server, 'discuz', '33', 'full.jsonl'));
   });
@@ -432,7 +445,7 @@ function runKilled(
 }
 
 describe.concurrent('state command and unreadable state', () => {
-  it('state list shows the channel after an incremental run; state reset makes the next run a full export', async () => {
+  it('state list shows the channel after an incremental run; after state reset the next run refuses the existing file, and a full export once it is moved away', async () => {
     const server = await serve([{ provider: 'dishawang', id: '43', count: 40 }]);
     const box = sandbox();
     const target = join(box.dir, 'out', 'backup.jsonl');
@@ -462,6 +475,11 @@ describe.concurrent('state command and unreadable state', () => {
     expect(readdirSync(stateDirOf(box)).filter((name) => name.endsWith('.json'))).toEqual([]);
 
     server.resetLog();
+    const refused = await dump(server, box, args);
+    expect(refused.code, explain(refused)).toBe(2);
+    expect(readFileSync(target, 'utf8')).toBe('hand-edited\n');
+    expect(server.log.length).toBe(0);
+    renameSync(target, `${target}.old`);
     const again = await dump(server, box, args);
     expect(again.code, explain(again)).toBe(0);
     expect(server.log.length).toBe(5); // 42 messages, 10 a page: the whole walk again

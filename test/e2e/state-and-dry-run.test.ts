@@ -65,7 +65,11 @@ describe.concurrent('--dry-run', () => {
         timezone: string | null;
         tz?: string;
       };
-    expect((await dry('dishawang')).timezone).toBe('+08:00');
+    const dishawang = await dry('dishawang');
+    expect(dishawang.timezone).toBe('+08:00');
+    // dishawang takes no API key: none is shown (relation's is)
+    expect('apiKey' in dishawang).toBe(false);
+    expect('apiKey' in (await dry('relation'))).toBe(true);
     expect((await dry('dishawang', ['--timezone', 'Asia/Tokyo'])).timezone).toBe('Asia/Tokyo');
     expect((await dry('relation')).timezone).toBeNull();
     expect((await dry('relation', ['--format', 'md', '--tz', 'Asia/Tokyo'])).tz).toBe('Asia/Tokyo');

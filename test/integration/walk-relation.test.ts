@@ -182,14 +182,15 @@ describe('relation: a tie cluster larger than the server will ever return', () =
   const server = useServer({ channels: [{ provider: 'relation', id: CH, count: 600, ties: [{ at: 300, size: 150 }], pageCap: 100 }] });
   const sandbox = useSandbox();
 
-  it('steps past with a warning naming the count, losing only the tie members it could not get', async () => {
+  it('steps past with a warning naming the count, losing only the tie members it could not get, and exits 5 naming the millisecond', async () => {
     const truth = server().messages('relation', CH);
     const result = await runCli(
       ['dump', '--provider', 'relation', '--channel', CH, '--base-url', server().url, '--page-size', String(PAGE), '--rate', '1000', '--no-progress'],
       { env: sandbox().env(), timeoutMs: 20_000 },
     );
-    expect(result.code).toBe(0);
+    expect(result.code).toBe(5);
     expect(result.stderr).toMatch(/warning: .*100 messages share the millisecond .*stepping past/);
+    expect(result.stderr).toMatch(/chat-export: relation channel \w+: 100 messages share the millisecond .*could not be fetched .*how many are missing is unknown/);
     const oldestFirst = orderedIds(truth);
     // served newest first (larger id first on a tie): the 50 smallest ids of the cluster are out of reach
     const unreachable = new Set(oldestFirst.slice(300, 350));

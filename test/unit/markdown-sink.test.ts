@@ -538,3 +538,38 @@ describe('Markdown sink', () => {
     });
   });
 });
+
+describe('escaping holds for random punctuation soup (seeded)', () => {
+  // Every character any CommonMark construct or common extension gives meaning to, plus
+  // letters, digits, blanks and line breaks, in random strings: whatever the mix, the
+  // transcript has only its own structure and reads back as typed.
+  const ALPHABET = ['*', '_', '`', '~', '[', ']', '(', ')', '<', '>', '!', '#', '-', '+', '=', '|', '\\', '&', ';', ':', '$', '^', '{', '}', '.', '1', 'a', 'b', 'Ω', ' ', ' ', '\t', '\n', 'h', 't', 'p', '/', '@', '"', "'"];
+  let seed = 20241126;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const texts = Array.from({ length: 1500 }, () => Array.from({ length: 1 + Math.floor(random() * 24) }, () => ALPHABET[Math.floor(random() * ALPHABET.length)]!).join(''));
+  const base = Date.parse('2024-01-23T17:50:40Z');
+  const messages = texts.map((text, i) => message({ id: String(i), time: base + i * 1000, text }));
+  const markdown = render(messages);
+  const md = new MarkdownIt({ html: true });
+  const tokens = md.parse(markdown, {});
+
+  it('creates no structure but the transcript\'s', () => {
+    const allowed = new Set(['heading_open', 'heading_close', 'inline', 'paragraph_open', 'paragraph_close', 'text', 'text_special', 'strong_open', 'strong_close', 'softbreak', 'hardbreak']);
+    const bad = flatten(tokens).filter((t) => !allowed.has(t.type));
+    expect(bad.map((t) => t.type)).toEqual([]);
+    expect(count(flatten(tokens), 'heading_open')).toBe(2);
+    expect(count(flatten(tokens), 'strong_open')).toBe(messages.length);
+  });
+
+  it('every text reads back as typed', () => {
+    const paras = paragraphs(tokens);
+    let next = 0;
+    for (const m of messages) {
+      const [, ...body] = (paras[next++] ?? '').split('\n');
+      expect(readerLines(body.join('\n')), JSON.stringify(m.text)).toEqual(readerLines(cleanText(m.text)));
+    }
+  });
+});

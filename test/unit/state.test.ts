@@ -39,6 +39,8 @@ function sample(overrides: Partial<ChannelState> = {}): ChannelState {
     messages: 321,
     updatedAt: '2024-01-23T10:00:00.000Z',
     pending: null,
+    fingerprint: null,
+    future: [],
     ...overrides,
   };
 }
@@ -163,19 +165,20 @@ describe('writeState / readState', () => {
 });
 
 describe('listStates / removeState', () => {
-  it('lists readable and unreadable states in name order, skipping temp files and other entries', async () => {
+  it('lists readable and unreadable states in name order, skipping temp files and files not named like a state', async () => {
     const a = stateFileName('work', 'channel', 'A');
     const b = stateFileName('work', 'channel', 'B');
     await writeState(dir, a, sample({ channel: 'A' }));
     await writeState(dir, b, sample({ channel: 'B' }));
-    fs.writeFileSync(join(dir, 'broken.json'), '{');
+    fs.writeFileSync(join(dir, 'broken-0123456789ab.json'), '{');
+    fs.writeFileSync(join(dir, 'package.json'), '{}'); // not a name the tool writes
     fs.writeFileSync(join(dir, `.${a}.123.abcd.tmp`), '{');
     fs.writeFileSync(join(dir, 'notes.txt'), 'hello');
     fs.mkdirSync(join(dir, 'checkpoints'));
 
     const listed = await listStates(dir);
-    expect(listed.map((entry) => entry.file)).toEqual([join(dir, 'broken.json'), join(dir, a), join(dir, b)].sort());
-    const broken = listed.find((entry) => entry.file.endsWith('broken.json'))!;
+    expect(listed.map((entry) => entry.file)).toEqual([join(dir, 'broken-0123456789ab.json'), join(dir, a), join(dir, b)].sort());
+    const broken = listed.find((entry) => entry.file.endsWith('broken-0123456789ab.json'))!;
     expect(broken.state).toBeUndefined();
     expect(broken.error).toMatch(/not valid JSON/);
     expect(listed.find((entry) => entry.file === join(dir, a))?.state?.channel).toBe('A');
@@ -212,12 +215,12 @@ describe('checkpoints', () => {
     await saveCheckpoint(cpDir, saved);
     fs.mkdirSync(join(cpDir, 'spool'));
     fs.writeFileSync(saved.runs[0]!.path, `${saved.runs[0]!.first.line}\n`);
-    expect(await readCheckpoint(cpDir)).toEqual(saved);
+    expect(await readCheckpoint(cpDir)).toEqual({ ...saved, complete: false, future: [], missing: [] });
     expect(fs.readdirSync(cpDir).sort()).toEqual(['checkpoint.json', 'spool']);
 
     const pages: Checkpoint = { ...saved, walk: { kind: 'pages', nextPage: 7, total: 600, lastIds: ['a', 'b'] } };
     await saveCheckpoint(cpDir, pages);
-    expect(await readCheckpoint(cpDir)).toEqual(pages);
+    expect(await readCheckpoint(cpDir)).toEqual({ ...pages, complete: false, future: [], missing: [] });
 
     await clearCheckpoint(cpDir);
     expect(fs.existsSync(cpDir)).toBe(false);
@@ -249,14 +252,14 @@ describe('state list / state reset', () => {
   it('list prints one tab-separated line per channel (in file name order) and flags unreadable ones', async () => {
     await writeState(dir, stateFileName('work', 'channel', 'C1'), sample({ api: 'https://user:pw@api.example.com' }));
     await writeState(dir, stateFileName('work', 'peer', 'P9'), sample({ kind: 'peer', channel: 'P9', newest: null, messages: 0 }));
-    fs.writeFileSync(join(dir, 'zz-broken.json'), 'nope');
+    fs.writeFileSync(join(dir, 'zz-broken-0123456789ab.json'), 'nope');
     const { ctx, out } = io();
     await stateList(ctx);
     const lines = out().trimEnd().split('\n');
     expect(lines).toEqual([
       ['work', 'C1', redactUrl('https://user:pw@api.example.com').replace(/\/$/, ''), '/srv/chat/relation-C1.jsonl', 'jsonl', `newest ${new Date(1_706_000_000_123).toISOString()}`, '321 messages', 'updated 2024-01-23T10:00:00.000Z'].join('\t'),
       ['work', 'peer:P9', '(API root not recorded)', '/srv/chat/relation-C1.jsonl', 'jsonl', 'newest -', '0 messages', 'updated 2024-01-23T10:00:00.000Z'].join('\t'),
-      expect.stringMatching(/^.*zz-broken\.json\tunreadable: .*not valid JSON/),
+      expect.stringMatching(/^.*zz-broken-0123456789ab\.json\tunreadable: .*not valid JSON/),
     ]);
     // the API root is shown without its credentials
     expect(lines[0]!.split('\t')[2]).toMatch(/api\.example\.com/);
