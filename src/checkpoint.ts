@@ -22,6 +22,16 @@ const checkpointSchema = z.object({
   walk: z.union([
     z.object({ kind: z.literal('cursor'), maxCreateAt: z.number(), boundaryIds: z.array(z.string()) }),
     z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()) }),
+    z.object({
+      kind: z.literal('sequential'),
+      position: z.union([
+        z.object({ start: z.literal(true) }),
+        z.object({ offset: z.number() }),
+        z.object({ token: z.string() }),
+        z.object({ link: z.string() }),
+      ]),
+      lastIds: z.array(z.string()),
+    }),
   ]),
   /** the walk ended: only the output is left to write */
   complete: z.boolean().default(false),

@@ -51,6 +51,7 @@ Environment:
   CHAT_EXPORT_BASE_URL  API root
   CHAT_EXPORT_CONFIG    config file (as --config)
   TZ                    the zone Markdown transcripts show times in (see --tz)
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   proxies, as curl reads them (lower-case names win)
 
 Exit codes:
   0      every message of every channel exported (also when nothing was new)
@@ -96,13 +97,17 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--provider <name>', 'a profile name from the config file, else relation | discuz | dishawang')
     .option('--channel <id>', 'channel / dialog / conversation id (repeatable)', collect)
     .option('--peer <id>', 'relation: a direct conversation (toRelationId) (repeatable)', collect)
-    .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md']))
+    .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'html']))
     .option('-o, --output <path>', '"-" = stdout; a file; or a directory (exists or ends in /) for one file per channel')
     .option('--since <time>', 'oldest time to include: ISO 8601, epoch seconds (10 digits) or ms (13), or relative (90m, 36h, 7d)')
     .option('--until <time>', 'exclusive upper bound, same forms as --since')
     .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))
     .addOption(new Option('--order <order>', 'asc (oldest first) or desc').choices(['asc', 'desc']).default('asc'))
     .option('--incremental', 'fetch only what is newer than the last successful run; append to the output')
+    .option('--partition <n>', 'split each file output into parts of at most N messages (NAME.ext, NAME.2.ext, …)', number('--partition', true))
+    .option('--media', 'download attachments, pictures and avatars; the outputs link the local copies')
+    .option('--media-dir <path>', 'where --media stores files (default: media/ beside the output)')
+    .option('--media-max-size <size>', 'largest file --media keeps, in bytes or with a unit (100M, 1G; default 100M)')
     .option('--adopt', 'with --incremental: continue an existing JSONL/CSV file no state records (its newest message is read from it)')
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--base-url <url>', 'API root (default: the provider\'s)')
@@ -135,14 +140,31 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command('providers')
-    .description('list the built-in providers: credentials, paging, defaults')
-    .option('--json', 'as JSON')
+    .description('list providers (built-in and the config\'s definitions); "providers show NAME" prints a definition; "providers check NAME --channel ID" tries one request')
+    .argument('[action]', 'show | check (default: list)')
+    .argument('[name]', 'a provider or profile name')
+    .option('--json', 'as JSON (list)')
+    .option('--channel <id>', 'check: the channel to ask for')
+    .option('--peer <id>', 'check: a direct conversation to ask for')
+    .option('--base-url <url>', 'check: API root')
+    .option('--token <token>', 'check: credential')
+    .option('--api-key <key>', 'check: credential')
+    .option('--timezone <tz>', 'check: zone for naive times')
+    .option('--page-size <n>', 'check: page size', (value: string) => Number(value))
+    .option('--count <n>', 'check: normalized messages shown (3)', (value: string) => Number(value))
+    .option('--allow-insecure', 'check: permit http:// to a non-loopback host')
     .addOption(configOption())
-    .action(async (options: { json?: boolean }) => {
-      const { listProviders } = await import('./commands/providers.js');
-      listProviders(io.stdout, Boolean(options.json));
+    .action(async (action: string | undefined, name: string | undefined, options: Record<string, unknown> & { json?: boolean; config?: string }) => {
+      const commands = await import('./commands/providers.js');
+      const config = globalConfig(options.config);
+      if (action === undefined) return commands.listProviders(io.stdout, Boolean(options.json), { config, env: io.env, stderr: io.stderr });
+      const { UsageError } = await import('./errors.js');
+      if (action !== 'show' && action !== 'check') throw new UsageError(`providers: unknown action "${action}"`, { hint: 'use "providers", "providers show NAME" or "providers check NAME --channel ID"' });
+      if (!name) throw new UsageError(`providers ${action} needs a provider name`);
+      if (action === 'show') return commands.showProvider(name, { ...io, config });
+      await commands.checkProvider(name, { ...(options as object), config }, io);
     })
-    .addHelpText('after', examples('chat-export providers', 'chat-export providers --json | jq -r \'.[].name\''));
+    .addHelpText('after', examples('chat-export providers', 'chat-export providers show relation > my-api.json', 'chat-export providers check my-api --channel C1 --base-url https://chat.example.com'));
 
   const profile = program.command('profile').description('manage named profiles in the config file');
   const ctx = async (config: string | undefined) => {
@@ -182,7 +204,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--retries <n>', 'retries per request', number('--retries', true))
     .option('--timeout <ms>', 'per-request timeout', number('--timeout', true))
     .option('--timezone <tz>', 'zone for naive timestamps')
-    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv', 'md']))
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv', 'md', 'html']))
     .option('-o, --output <path>', 'default output')
     .option('--force', 'replace an existing profile')
     .addOption(configOption())

@@ -7,12 +7,16 @@ export interface Sender {
   id: string;
   name: string | null;
   avatar: string | null;
+  /** --media: the downloaded avatar, relative to the output file */
+  avatarFile?: string;
 }
 
 export interface Attachment {
   url: string;
   name: string | null;
   type: string | null;
+  /** --media: the downloaded file, relative to the output file */
+  file?: string;
 }
 
 export interface Message {

@@ -20,7 +20,7 @@ const stateSchema = z.object({
   kind: z.enum(['channel', 'peer']),
   newest: z.object({ time: z.number(), ids: z.array(z.string()) }).nullable(),
   output: z.string(),
-  format: z.enum(['jsonl', 'csv', 'md']),
+  format: z.enum(['jsonl', 'csv', 'md', 'html']),
   order: z.enum(['asc', 'desc']),
   /** output size in bytes after the last completed write */
   size: z.number().int().nonnegative(),
@@ -35,6 +35,8 @@ const stateSchema = z.object({
   fingerprint: z.object({ head: z.string(), tail: z.string() }).nullable().default(null),
   /** messages written that are dated beyond the clock: kept out of `newest`, not to be written again */
   future: z.array(z.object({ id: z.string(), time: z.number() })).default([]),
+  /** Markdown: [id, author, text start] of the last messages written, for replies in later appends to quote */
+  replies: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
 });
 
 export type ChannelState = z.infer<typeof stateSchema>;

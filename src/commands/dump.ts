@@ -1,16 +1,19 @@
+import { dirname } from 'node:path';
 import { checkpointDir, lockChannel, readCheckpoint } from '../checkpoint.js';
 import { printDryRun } from '../dump/dry-run.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
+import { credentialHeaders, finishMedia, openMediaStage } from '../dump/media-run.js';
 import { ChatExportError, ExitError, InterruptedError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import { HttpClient } from '../http/client.js';
+import { proxyFromEnv } from '../http/proxy.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { createHeapGuard } from '../pipeline/heap-guard.js';
 import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store.js';
 import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
-import { PROVIDERS, getProvider } from '../providers/registry.js';
+import { getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { outputPathFor } from '../sinks/output-path.js';
 import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
@@ -42,7 +45,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     return;
   }
 
-  await probePaths(plan, stateDir, options);
+  await probePaths(plan, jobs, stateDir, options);
   const unlocks = await lockJobs(jobs, stateDir, options);
   const http = new HttpClient({
     timeoutMs: profile.timeout,
@@ -50,6 +53,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     rate: profile.rate,
     logger,
     retryBaseMs: numberFromEnv(io.env.CHAT_EXPORT_RETRY_BASE_MS),
+    env: io.env,
   });
   const progress = await createProgress({
     enabled: options.progress !== false && verbosity !== 'quiet' && Boolean(io.stderr.isTTY),
@@ -58,6 +62,13 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     statsIntervalMs,
     totalChannels: jobs.length,
   });
+  const media = await openMediaStage(plan, settings, credentialHeaders(provider, settings, plan.targets[0]!), http, logger, io.signal).catch(async (error: unknown) => {
+    progress.stop();
+    await http.close();
+    await Promise.all(unlocks.map((unlock) => unlock()));
+    throw error;
+  });
+  for (const job of jobs) job.media = media?.forChannel(job.path, job.label);
   const started = Date.now();
   const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   const context: WalkContext = {
@@ -78,6 +89,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
+  let mediaError: ChatExportError | undefined;
   try {
     // Every channel's output and state is proven usable before the first request (exit 2).
     const starts: ChannelStart[] = [];
@@ -103,6 +115,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     if (target.ordered) for (const [index, walk] of walks.entries()) await deliver(jobs[index]!, walk);
     else await Promise.all(walks.map((walk, index) => deliver(jobs[index]!, walk)));
     await target.close({ succeeded, interrupted: Boolean(io.signal?.aborted) });
+    if (media && !io.signal?.aborted) mediaError = await finishMedia(media, jobs, logger);
   } catch (error) {
     await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
     // Writing to a stdout that was closed or failed, or stopped by a signal: the stop's own reason is what counts.
@@ -110,6 +123,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     throw asLocalIoError(error, { path: plan.output.kind === 'file' ? plan.output.path : undefined });
   } finally {
     progress.stop();
+    // What this run downloaded stays indexed even when it fails.
+    if (media) await media.close().catch(() => {});
     await http.close();
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
@@ -146,6 +161,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       hint: 'the output holds everything the server returned',
     });
   }
+  // Every channel written, some files missing: the causes are on stderr already.
+  if (mediaError) throw new ExitError(mediaError.exitCode);
 }
 
 interface ResolvedRun {
@@ -162,15 +179,17 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
   const configPath = resolveConfigPath(options.config, io.env);
   const config = loadConfig(configPath, (line) => logger.warn(line));
   const profile = resolveProfileOutput(
-    resolveProfile(options.provider, options, io.env, config, (name) => ({ baseUrl: PROVIDERS[name].defaultBaseUrl })),
+    resolveProfile(options.provider, options, io.env, config, (name) => ({ baseUrl: getProvider(name, config.providers ?? {}).defaultBaseUrl })),
     configPath,
   );
   registerSecret(profile.token);
   registerSecret(profile.apiKey);
-  const provider = getProvider(profile.provider);
+  const provider = getProvider(profile.provider, config.providers ?? {});
   const warnings: string[] = [];
   const plan = planDump(options, profile, provider, warnings);
   for (const line of warnings) logger.warn(line);
+  // A proxy variable that cannot be used is a usage error now, before locks and requests.
+  proxyFromEnv(io.env);
 
   const settings: ProviderSettings = {
     baseUrl: plan.baseUrl,
@@ -219,6 +238,11 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
         hint: 'each channel keeps its own file and state',
       });
     }
+    if (plan.format === 'html') {
+      throw new UsageError('--incremental does not apply to HTML: a page is one document with its header and count', {
+        hint: 'export HTML without --incremental (or keep an incremental JSONL / archive and render HTML from it)',
+      });
+    }
     if (plan.format === 'md' && plan.order === 'desc') {
       throw new UsageError('--incremental Markdown transcripts grow at the end: use --order asc');
     }
@@ -226,11 +250,16 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
   return { profile, provider, plan, settings, stateDir, jobs };
 }
 
-/** Output and state paths are tried before the first request: exit 2 naming the path (DESIGN.md section 5). */
-async function probePaths(plan: DumpPlan, stateDir: string, options: DumpOptions): Promise<void> {
+/** Output, state and media paths are tried before the first request: exit 2 naming the path (DESIGN.md section 5). */
+async function probePaths(plan: DumpPlan, jobs: ChannelJob[], stateDir: string, options: DumpOptions): Promise<void> {
   if (plan.output.kind === 'file') await probeWritableFile(plan.output.path, '--output');
   else if (plan.output.kind === 'directory') await probeWritableDir(plan.output.dir, '--output');
+  else if (plan.output.kind === 'template') {
+    // Each channel's own directory: `backups/{host}/{channel}.jsonl` may name several.
+    for (const dir of new Set(jobs.map((job) => dirname(job.path!)))) await probeWritableDir(dir, '--output');
+  }
   await probeWritableDir(stateDir, options.stateDir ? '--state-dir' : 'state directory');
+  if (plan.media) await probeWritableDir(plan.media.dir, '--media-dir');
 }
 
 /** How a stopped run ends: the signal's 128+N, 141 for a closed stdout, 6 for a stdout that failed. */

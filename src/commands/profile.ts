@@ -55,7 +55,7 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
   }
 
   const config = loadConfig(ctx.configPath, (line) => log.warn(line));
-  const known = [...BUILTIN_PROVIDER_NAMES, ...Object.keys((config as { providers?: Record<string, unknown> }).providers ?? {})];
+  const known = [...BUILTIN_PROVIDER_NAMES, ...Object.keys(config.providers ?? {})];
   if (!known.includes(options.provider)) {
     const guess = suggestName(options.provider, known);
     throw new UsageError(`unknown provider "${options.provider}"${guess ? `; did you mean ${guess}?` : ''}`, {

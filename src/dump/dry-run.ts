@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { redactSecret } from '../profile/redact.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
+import { firstRequest } from '../providers/engine.js';
 import { readState } from '../state.js';
 import { redactUrl } from '../text/sanitize.js';
 import { missingCredentials } from './plan.js';
@@ -22,13 +23,7 @@ export async function printDryRun(
   stateDir: string,
 ): Promise<void> {
   const first = jobs[0]!;
-  const request =
-    provider.paging === 'cursor'
-      ? provider.buildRequest(settings, first.target, {
-          maxCreateAt: plan.window.until !== undefined ? plan.window.until - 1 : Number.MAX_SAFE_INTEGER,
-          limit: plan.pageSize,
-        })
-      : provider.buildRequest(settings, first.target, { number: 1, size: plan.pageSize });
+  const request = firstRequest(provider, settings, first.target, plan.pageSize, plan.window.until);
   const headers = Object.fromEntries(
     Object.entries(request.headers).map(([key, value]) => [key, redactHeader(value, profile)]),
   );

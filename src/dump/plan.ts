@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseTimeSpec } from '../pipeline/window.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
@@ -14,11 +14,11 @@ import type { DumpOptions, DumpPlan } from './types.js';
 export function planDump(options: DumpOptions, profile: ResolvedProfile, provider: Provider, warnings: string[]): DumpPlan {
   const channels = options.channel ?? [];
   const peers = options.peer ?? [];
-  if (peers.length > 0 && provider.name !== 'relation') {
-    throw new UsageError(`--peer is only for the relation provider (${provider.name} has no direct conversations by peer id)`);
+  if (peers.length > 0 && !provider.definition.request.peer) {
+    throw new UsageError(`--peer is only for providers with direct conversations, like relation (${provider.name} has no direct conversations by peer id)`);
   }
   if (channels.length + peers.length === 0) {
-    throw new UsageError('no channel to export', { hint: 'give --channel ID (repeatable)' + (provider.name === 'relation' ? ' or --peer ID' : '') });
+    throw new UsageError('no channel to export', { hint: 'give --channel ID (repeatable)' + (provider.definition.request.peer ? ' or --peer ID' : '') });
   }
   for (const id of [...channels, ...peers]) {
     if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');
@@ -62,7 +62,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   }
   // In a URL path `.` and `..` would climb (`/im/../message/1` is `/message/1`): never an id a server gave out.
   for (const target of targets) {
-    if ((target.id === '.' || target.id === '..') && idInPath(provider, target, profile.baseUrl)) {
+    if ((target.id === '.' || target.id === '..') && idInPath(provider, target)) {
       throw new UsageError(`${JSON.stringify(target.id)} cannot be a ${provider.name} ${target.kind} id: it would change the request path`);
     }
   }
@@ -144,13 +144,46 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (options.excel && format !== 'csv') {
     throw new UsageError(`--excel is for CSV output, not ${format}`, { hint: 'use --format csv or an output file ending in .csv' });
   }
-  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv or md, not ${JSON.stringify(format)}`);
+  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv, md or html, not ${JSON.stringify(format)}`);
+
+  const partition = profile.partition;
+  if (partition !== undefined) {
+    positive('--partition', partition, true);
+    if (options.incremental) {
+      throw new UsageError('--partition cannot be used with --incremental', {
+        hint: 'an incremental output grows at one end; partition a full export instead',
+      });
+    }
+    if (output.kind === 'stdout') {
+      throw new UsageError('--partition writes files: give -o FILE or -o DIR/', { hint: 'stdout cannot be split into parts' });
+    }
+  }
+  let media: DumpPlan['media'];
+  if (profile.media) {
+    const beside = output.kind === 'directory' ? output.dir : output.kind === 'file' ? dirname(output.path) : process.cwd();
+    media = {
+      dir: resolve(profile.mediaDir ?? join(beside, 'media')),
+      maxBytes: profile.mediaMaxSize === undefined ? DEFAULT_MEDIA_MAX_BYTES : parseSize(profile.mediaMaxSize, '--media-max-size'),
+    };
+    // A file in the way (here or above: ENOTDIR), no permission, a read-only disk: the path probes say which, naming it.
+    let existing: ReturnType<typeof statSync> | undefined;
+    try {
+      existing = statSync(media.dir, { throwIfNoEntry: false });
+    } catch {
+      existing = undefined;
+    }
+    if (existing && !existing.isDirectory()) throw new UsageError(`--media-dir ${media.dir} is not a directory`);
+  } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag') {
+    throw new UsageError(`${profile.sources.mediaDir === 'flag' ? '--media-dir' : '--media-max-size'} needs --media`);
+  }
 
   return {
     targets,
     baseUrl: profile.baseUrl,
     format,
     output,
+    partition,
+    media,
     order,
     window: { since, until, after: undefined },
     limit: options.limit,
@@ -167,19 +200,11 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** 1/rate must fit a timer: one request every 1e6 s is the slowest rate accepted. */
 export const MIN_RATE = 0.000001;
 
-/** Whether the provider puts this kind of id into the URL path (dishawang), not the query. */
-function idInPath(provider: Provider, target: ChannelTarget, baseUrl: string): boolean {
-  const probe = { ...target, id: 'chat-export-id-probe' };
-  const settings = { baseUrl, token: undefined, apiKey: undefined, timezone: undefined, raw: false };
-  try {
-    const request =
-      provider.paging === 'cursor'
-        ? provider.buildRequest(settings, probe, { maxCreateAt: 0, limit: 1 })
-        : provider.buildRequest(settings, probe, { number: 1, size: 1 });
-    return request.url.pathname.split('/').includes(probe.id);
-  } catch {
-    return true;
-  }
+/** Whether the definition puts this kind of id into the URL path (dishawang), not the query. */
+function idInPath(provider: Provider, target: ChannelTarget): boolean {
+  const request = provider.definition.request;
+  const template = (target.kind === 'peer' ? request.peer?.path : undefined) ?? request.path;
+  return /\{(channel|peer)\}/.test(template);
 }
 
 function sourceName(key: 'baseUrl', flag: string, envName: string, profile: ResolvedProfile): string {
@@ -265,4 +290,23 @@ export function numberFromEnv(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
   return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+export const DEFAULT_MEDIA_MAX_BYTES = 100 * 1024 * 1024;
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** "100M", "1.5G", "512k", "1048576" → bytes (units are powers of 1024). */
+export function parseSize(value: string | number, flag: string): number {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value > 0) return value;
+    throw new UsageError(`${flag} must be a whole number of bytes above 0`);
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
+  const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is not a size`, { hint: 'give bytes, or a number with K, M or G (100M)' });
+  }
+  return bytes;
 }

@@ -5,6 +5,7 @@ import type { ChannelTarget } from '../providers/types.js';
 import type { OutputPlan } from '../sinks/output-path.js';
 import type { Format } from '../sinks/types.js';
 import type { ChannelState } from '../state.js';
+import type { ChannelMedia } from '../media/stage.js';
 import type { MissingReport } from '../walk/types.js';
 
 export interface DumpOptions extends ProfileFlags {
@@ -55,6 +56,8 @@ export interface ChannelJob {
   checkpoints: string;
   /** --incremental: the last successful run's record, after any repair */
   state: ChannelState | undefined;
+  /** --media: this channel's use of the media stage (its counters and failures) */
+  media?: ChannelMedia | undefined;
   /** messages known missing from this channel's walk (exit 5) */
   missing: MissingReport[];
 }
@@ -84,6 +87,10 @@ export interface DumpPlan {
   window: TimeWindow;
   limit: number | undefined;
   pageSize: number;
+  /** --partition: at most this many messages per file */
+  partition?: number | undefined;
+  /** --media: where files go and the largest one kept */
+  media?: { dir: string; maxBytes: number } | undefined;
   /** the API root as an identity: no credentials, no trailing slash, lower-case host */
   apiRoot: string;
   /** zone transcripts show times in (--tz, else this machine's) */

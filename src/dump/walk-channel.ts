@@ -14,6 +14,8 @@ import { spoolCodecFor } from '../sinks/spool-codec.js';
 import type { ChannelStart, Target } from '../targets/types.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
+import { walkSequential } from '../walk/sequential.js';
+import { createHash } from 'node:crypto';
 import type { WalkBatch, WalkOptions } from '../walk/types.js';
 import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from './types.js';
 
@@ -81,9 +83,13 @@ function exportKey(job: ChannelJob, ctx: WalkContext, window: TimeWindow): Recor
     // the spool holds format-specific lines (spool-codec.ts)
     format: plan.format,
     excel: plan.excel,
+    // and, with --media, references to local copies
+    media: Boolean(plan.media),
     pageSize: plan.pageSize,
     raw: settings.raw,
     timezone: settings.timezone ?? null,
+    // an edited definition walks differently (paging, fields): its checkpoint is not this export's
+    definition: definitionDigest(ctx.provider),
   };
 }
 
@@ -91,6 +97,7 @@ const KEY_NAMES: Record<string, string> = {
   profile: 'profile',
   provider: 'provider',
   api: 'API root',
+  definition: 'provider definition',
   channel: 'channel',
   since: '--since',
   until: '--until',
@@ -144,7 +151,14 @@ function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resume
     resumeFrom,
     stats,
   };
-  return ctx.provider.paging === 'cursor' ? walkCursor(ctx.provider, options) : walkPages(ctx.provider, options);
+  switch (ctx.provider.paging) {
+    case 'cursor':
+      return walkCursor(ctx.provider, options);
+    case 'pages':
+      return walkPages(ctx.provider, options);
+    case 'sequential':
+      return walkSequential(ctx.provider, options);
+  }
 }
 
 async function walkIntoWriter(job: ChannelJob, target: Target, start: ChannelStart, ctx: WalkContext): Promise<void> {
@@ -155,6 +169,7 @@ async function walkIntoWriter(job: ChannelJob, target: Target, start: ChannelSta
   try {
     for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
       const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+      await job.media?.apply(entries);
       kept += entries.length;
       if (batch.missing) job.missing.push(...batch.missing);
       await writer.batch({ ...batch, entries });
@@ -211,8 +226,10 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const walk = resumed?.complete ? emptyWalk() : startWalk(job, ctx, window, resumed?.walk, bar.stats);
     for await (const batch of walk) {
       position = batch.checkpoint;
-      for (const entry of batch.entries) {
-        if (!inWindow(window, entry.time, entry.message.id)) continue;
+      // --media: a stage between the walk and the spool, rewriting references to the local copies.
+      const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+      await job.media?.apply(entries);
+      for (const entry of entries) {
         spool.add(entry.time, entry.message.id, codec.encode(entry.message));
         kept++;
         if (entry.time > Date.now() + CLOCK_SKEW_MS) future.set(entry.message.id, entry.time);
@@ -237,7 +254,8 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
         });
       }
       if (passedWindow(window, batch.oldest)) break;
-      if (plan.limit !== undefined && kept >= plan.limit) break;
+      // served oldest first, the first N are the oldest: --limit (the newest N) must read on
+      if (plan.limit !== undefined && kept >= plan.limit && ctx.provider.order === 'newest-first') break;
     }
     const result = await spool.finish();
     if (shared && spool.spilled.length > 0 && position) {
@@ -285,4 +303,8 @@ function isWhole(plan: DumpPlan, window: TimeWindow): boolean {
 function withHint(error: ChatExportError, hint: string): ChatExportError {
   Object.defineProperty(error, 'hint', { value: error.hint ? `${error.hint}; ${hint}` : hint });
   return error;
+}
+
+function definitionDigest(provider: Provider): string {
+  return createHash('sha256').update(JSON.stringify(provider.definition)).digest('hex').slice(0, 16);
 }

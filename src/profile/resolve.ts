@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { BUILTIN_PROVIDER_NAMES, isProviderName, type ProviderName } from '../providers/names.js';
+import { BUILTIN_PROVIDER_NAMES, isProviderName } from '../providers/names.js';
 import type { Format } from '../sinks/types.js';
 import { suggestName } from '../text/suggest.js';
 import type { ConfigFile, Profile } from './schema.js';
@@ -18,6 +18,10 @@ export interface ProfileFlags {
   timezone?: string | undefined;
   format?: Format | undefined;
   output?: string | undefined;
+  partition?: number | undefined;
+  media?: boolean | undefined;
+  mediaDir?: string | undefined;
+  mediaMaxSize?: string | number | undefined;
 }
 
 export type Source = 'flag' | 'env' | 'profile' | 'default';
@@ -25,7 +29,8 @@ export type Source = 'flag' | 'env' | 'profile' | 'default';
 export interface ResolvedProfile {
   /** what --provider said: a profile name or a built-in provider */
   name: string;
-  provider: ProviderName;
+  /** a built-in provider or a definition of the config's "providers" */
+  provider: string;
   /** the profile the values came from, if any */
   profile: Profile | undefined;
   baseUrl: string | undefined;
@@ -39,6 +44,10 @@ export interface ResolvedProfile {
   timezone: string | undefined;
   format: Format | undefined;
   output: string;
+  partition: number | undefined;
+  media: boolean;
+  mediaDir: string | undefined;
+  mediaMaxSize: string | number | undefined;
   /** where each value came from (for --dry-run) */
   sources: Partial<Record<keyof ProfileFlags, Source>>;
 }
@@ -55,20 +64,21 @@ export function resolveProfile(
   flags: ProfileFlags,
   env: NodeJS.ProcessEnv,
   config: ConfigFile,
-  builtinDefaults: (provider: ProviderName) => { baseUrl: string | undefined },
+  builtinDefaults: (provider: string) => { baseUrl: string | undefined },
 ): ResolvedProfile {
   const profile = Object.hasOwn(config.profiles, providerFlag) ? config.profiles[providerFlag] : undefined;
   const providerName = profile?.provider ?? providerFlag;
-  if (!isProviderName(providerName)) {
+  const definitions = config.providers ?? {};
+  if (!isProviderName(providerName) && !Object.hasOwn(definitions, providerName)) {
     const profiles = Object.keys(config.profiles);
+    const own = Object.keys(definitions);
+    const known = `built-in providers: ${BUILTIN_PROVIDER_NAMES.join(', ')}${own.length ? `; defined in the config: ${own.join(', ')}` : ''}`;
     if (profile) {
-      throw new UsageError(`profile "${providerFlag}" names unknown provider "${providerName}"`, {
-        hint: `built-in providers: ${BUILTIN_PROVIDER_NAMES.join(', ')}`,
-      });
+      throw new UsageError(`profile "${providerFlag}" names unknown provider "${providerName}"`, { hint: known });
     }
-    const guess = suggestName(providerFlag, [...BUILTIN_PROVIDER_NAMES, ...profiles]);
+    const guess = suggestName(providerFlag, [...BUILTIN_PROVIDER_NAMES, ...own, ...profiles]);
     throw new UsageError(`unknown provider or profile "${providerFlag}"${guess ? `; did you mean ${guess}?` : ''}`, {
-      hint: `built-in providers: ${BUILTIN_PROVIDER_NAMES.join(', ')}; profiles: ${profiles.length ? profiles.join(', ') : '(none)'}`,
+      hint: `${known}; profiles: ${profiles.length ? profiles.join(', ') : '(none)'}`,
     });
   }
   const sources: ResolvedProfile['sources'] = {};
@@ -118,6 +128,10 @@ export function resolveProfile(
     timezone: pick('timezone', [], undefined),
     format: pick('format', [], undefined),
     output: pick('output', [], DEFAULTS.output)!,
+    partition: pick('partition', [], undefined),
+    media: pick('media', [], undefined) ?? false,
+    mediaDir: pick('mediaDir', [], undefined),
+    mediaMaxSize: pick('mediaMaxSize', [], undefined),
     sources,
   };
 }

@@ -3,7 +3,7 @@ import { BUILTIN_PROVIDER_NAMES } from '../providers/names.js';
 import { suggestName } from '../text/suggest.js';
 import { parseZone } from '../text/zone.js';
 
-export const FORMATS = ['jsonl', 'csv', 'md'] as const;
+export const FORMATS = ['jsonl', 'csv', 'md', 'html'] as const;
 
 /** A zone offset like +08:00 / -05:30 / Z, or an IANA name like Asia/Shanghai. */
 const timezone = z
@@ -42,16 +42,37 @@ export const profileSchema = z.strictObject({
   timezone: timezone.optional(),
   format: z.enum(FORMATS).optional(),
   output: z.string().min(1).optional(),
+  partition: z.number().int().positive().optional(),
+  media: z.boolean().optional(),
+  mediaDir: z.string().min(1).optional(),
+  mediaMaxSize: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
 });
+
+const PROVIDER_NAME = /^[a-z][a-z0-9_-]*$/;
 
 export const configSchema = z
   .strictObject({
     profiles: z.record(z.string(), profileSchema).default({}),
+    /**
+     * Provider definitions (DESIGN.md section 4b). Checked against the
+     * definition schema when used (dump, providers show/check), so one broken
+     * definition does not stop every other command.
+     */
+    providers: z
+      .record(z.string().regex(PROVIDER_NAME, 'a provider name is lower-case letters, digits, - and _'), z.record(z.string(), z.unknown()))
+      .optional()
+      .superRefine((providers = {}, ctx) => {
+        for (const name of Object.keys(providers)) {
+          if ((BUILTIN_PROVIDER_NAMES as readonly string[]).includes(name)) {
+            ctx.addIssue({ code: 'custom', path: [name], message: 'is a built-in provider: give the definition its own name' });
+          }
+        }
+      }),
   })
   .superRefine((config, ctx) => {
     // A profile is checked when written and when read: a typo in "provider" is
     // named by its key here, not as an unknown --provider at dump time.
-    const defined = Object.keys((config as { providers?: Record<string, unknown> }).providers ?? {});
+    const defined = Object.keys(config.providers ?? {});
     const known = [...BUILTIN_PROVIDER_NAMES, ...defined];
     for (const [name, profile] of Object.entries(config.profiles)) {
       // A profile named like a built-in holds your settings for that built-in; naming another

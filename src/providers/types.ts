@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LossyNumberError, type HttpRequest, type StatusDescriber } from '../http/client.js';
 import type { Message } from '../message.js';
-import type { ProviderName } from './names.js';
+import type { Definition } from './definition.js';
 
 /** A channel, dialog or conversation as the user named it. */
 export interface ChannelTarget {
@@ -38,13 +38,31 @@ export interface ProviderPage {
   hasNext?: boolean | undefined;
   /** page-wide data items refer to (JSON:API `included`) */
   context?: unknown;
+  /** records in the answer before the definition's filter (short-page checks count these) */
+  records?: number | undefined;
+  /** oldest time among the records the filter dropped (a time cursor must still move past them) */
+  filteredOldest?: number | undefined;
+  /** the next token or link (sequential walks); null = the API says there is none */
+  next?: string | null | undefined;
+}
+
+/** What a parser may read from the response besides its body. */
+export interface ResponseMeta {
+  headers: Record<string, string | string[] | undefined>;
+  url?: URL | undefined;
 }
 
 export type Requirement = 'required' | 'optional' | 'unused';
 
 interface ProviderBase {
-  name: ProviderName;
+  name: string;
   summary: string;
+  /** the definition this provider was compiled from */
+  definition: Definition;
+  /** the order the API serves messages in */
+  order: 'newest-first' | 'oldest-first';
+  /** false when the API has no page-size parameter (dishawang) */
+  takesPageSize: boolean;
   credentials: { token: Requirement; apiKey: Requirement; how: string };
   defaultBaseUrl: string | undefined;
   defaultPageSize: number;
@@ -52,7 +70,7 @@ interface ProviderBase {
   /** zone naive timestamps are read in when --timezone is not given (dishawang +08:00); undefined: times carry their zone */
   defaultTimezone?: string | undefined;
   /** Validate the envelope; throw typed errors for the API's own error codes. */
-  parsePage(body: unknown, target: ChannelTarget): ProviderPage;
+  parsePage(body: unknown, target: ChannelTarget, response?: ResponseMeta): ProviderPage;
   /** Map one raw item (zod-checked) to the normalized message. */
   normalize(item: unknown, target: ChannelTarget, settings: ProviderSettings, page: ProviderPage): Entry;
   describeStatus?: StatusDescriber;
@@ -65,12 +83,20 @@ export interface CursorProvider extends ProviderBase {
 
 export interface PageProvider extends ProviderBase {
   paging: 'pages';
-  /** false when the API has no page-size parameter (dishawang) */
-  takesPageSize: boolean;
   buildRequest(settings: ProviderSettings, target: ChannelTarget, page: { number: number; size: number }): HttpRequest;
 }
 
-export type Provider = CursorProvider | PageProvider;
+/** Where a sequential walk is: nothing yet, an offset, a token, or a link to follow. */
+export type SequentialPosition = { start: true } | { offset: number } | { token: string } | { link: string };
+
+/** Offset, next-token and next-link APIs: each answer says where the next one is. */
+export interface SequentialProvider extends ProviderBase {
+  paging: 'sequential';
+  step: 'offset' | 'cursor' | 'link';
+  buildRequest(settings: ProviderSettings, target: ChannelTarget, position: SequentialPosition, size: number): HttpRequest;
+}
+
+export type Provider = CursorProvider | PageProvider | SequentialProvider;
 
 /** Join a base URL that may carry a path prefix with an API path. */
 export function apiUrl(baseUrl: string, path: string): URL {

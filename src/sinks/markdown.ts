@@ -10,7 +10,7 @@
  *     second line
  *
  *     **bob** · 09:16 · _edited 2024-01-23 09:20_
- *     > ↪ reply to 96
+ *     > ↪ reply to **alice**: first line second line
  *
  *     text of the reply\
  *     📎 photo.png <https://example.com/photo.png>
@@ -22,20 +22,26 @@
 import { messageTime, type Attachment, type Message } from '../message.js';
 import {
   HARD_BREAK,
+  cleanText,
   escapeMarkdownInline,
   escapeMarkdownLines,
   markdownImage,
   markdownUrl,
 } from '../text/escape-markdown.js';
 import { UTC, formatLocal, parseZone, type Zone } from '../text/zone.js';
+import { relativeUrl } from './html.js';
+import { EMPTY_REPLY_INDEX, type ReplyIndex } from './reply-context.js';
 import type { ChannelSummary, Sink } from './types.js';
 
 export function createMarkdownSink(): Sink {
   let zone: Zone = UTC;
   let currentDay: string | null = null;
+  let replies: ReplyIndex = EMPTY_REPLY_INDEX;
   return {
+    quotesReplies: true,
     begin(summary) {
       zone = parseZone(summary.timezone ?? 'UTC');
+      replies = summary.replies ?? EMPTY_REPLY_INDEX;
       // Continuing a file: its last day heading still applies to the same day.
       currentDay = summary.append ? summary.append.lastDay : null;
       if (summary.append) return '';
@@ -49,7 +55,7 @@ export function createMarkdownSink(): Sink {
         currentDay = local.day;
         out = `\n## ${local.day}\n`;
       }
-      return `${out}\n${formatMessage(message, local.time, zone)}`;
+      return `${out}\n${formatMessage(message, local.time, zone, replies)}`;
     },
     end: () => '',
   };
@@ -86,24 +92,36 @@ function formatTitle(summary: ChannelSummary, zone: Zone): string {
   const zoneName = zone.kind === 'fixed' && zone.name !== 'UTC' ? `UTC${zone.name}` : zone.name;
   const provider = escapeMarkdownInline(summary.provider);
   const channel = escapeMarkdownInline(summary.channel);
-  return `# ${provider} · ${channel} — ${what} (times in ${escapeMarkdownInline(zoneName)})`;
+  const part = summary.part && summary.part.count > 1 ? `, part ${summary.part.index} of ${summary.part.count}` : '';
+  return `# ${provider} · ${channel} — ${what} (times in ${escapeMarkdownInline(zoneName)})${part}`;
 }
 
-function formatMessage(message: Message, time: string, zone: Zone): string {
+function formatMessage(message: Message, time: string, zone: Zone, replies: ReplyIndex): string {
   const head = formatHead(message, time, zone);
   const body = [...formatText(message), ...message.attachments.map(formatAttachment)];
   if (message.replyTo) {
     // A block quote may interrupt the head's paragraph, but the body needs a
     // blank line after it or it would continue the quote lazily.
-    const quote = `> ↪ reply to ${escapeMarkdownInline(message.replyTo)}`;
+    const quote = `> ↪ reply to ${formatQuoted(message.replyTo, replies)}`;
     return body.length > 0 ? `${head}\n${quote}\n\n${body.join(HARD_BREAK)}\n` : `${head}\n${quote}\n`;
   }
   return body.length > 0 ? `${head}${HARD_BREAK}${body.join(HARD_BREAK)}\n` : `${head}\n`;
 }
 
+/** The quoted message's author and the start of its text when it is in the export, else its id. */
+function formatQuoted(id: string, replies: ReplyIndex): string {
+  const quoted = replies.get(id);
+  if (!quoted) return `message ${escapeMarkdownInline(id)}`;
+  const author = escapeMarkdownInline(quoted.author) || escapeMarkdownInline(id);
+  const text = escapeMarkdownInline(quoted.text);
+  return text === '' ? `**${author}**` : `**${author}**: ${text}`;
+}
+
 /** An image message whose text is the image's URL (relation IMAGE) shows the image; any other text is text. */
 function formatText(message: Message): string[] {
   if (message.type === 'image') {
+    // --media: the local copy is shown among the attachments instead of the remote picture.
+    if (message.attachments.some((a) => a.url === message.text && a.file)) return [];
     const image = markdownImage(message.text);
     if (image !== undefined) return [image];
   }
@@ -137,5 +155,26 @@ function formatHead(message: Message, time: string, zone: Zone): string {
 
 function formatAttachment(attachment: Attachment): string {
   const label = attachment.name !== null && attachment.name !== attachment.url ? escapeMarkdownInline(attachment.name) : '';
+  if (attachment.file) {
+    // --media: the local copy, by a relative link whose every segment is percent-encoded (so
+    // nothing in it can end the destination); pictures are shown. The label escapes every
+    // punctuation mark: inside [ ] a bare ] or ( would end it and start a link of its own.
+    const target = `(<${relativeUrl(attachment.file)}>)`;
+    const name = attachment.name !== null && attachment.name !== attachment.url ? attachment.name : (attachment.file.split('/').pop() ?? '');
+    const text = linkLabel(name) || 'file';
+    return isPicture(attachment) ? `📎 ![${text}]${target}` : `📎 [${text}]${target}`;
+  }
   return `📎 ${label === '' ? '' : `${label} `}${markdownUrl(attachment.url)}`;
+}
+
+function linkLabel(text: string): string {
+  return cleanText(text)
+    .replace(/[\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[!-/:-@[-`{-~]/g, '\\$&');
+}
+
+function isPicture(attachment: Attachment): boolean {
+  return /^image(\/|$)/i.test(attachment.type ?? '') || /\.(png|jpe?g|gif|webp|avif|bmp)$/i.test(attachment.file ?? '');
 }

@@ -1,11 +1,12 @@
 import { extname } from 'node:path';
 import { createCsvSink, type CsvOptions } from './csv.js';
+import { createHtmlSink } from './html.js';
 import { createJsonlSink } from './jsonl.js';
 import { createMarkdownSink } from './markdown.js';
 import type { Format, Sink } from './types.js';
 
 /** File extension (no dot) used for `{provider}-{channel}.{ext}` in an output directory. */
-export const FILE_EXTENSIONS: Record<Format, string> = { jsonl: 'jsonl', csv: 'csv', md: 'md' };
+export const FILE_EXTENSIONS: Record<Format, string> = { jsonl: 'jsonl', csv: 'csv', md: 'md', html: 'html' };
 
 const FORMAT_BY_EXTENSION: ReadonlyMap<string, Format> = new Map([
   ['.jsonl', 'jsonl'],
@@ -14,6 +15,8 @@ const FORMAT_BY_EXTENSION: ReadonlyMap<string, Format> = new Map([
   ['.csv', 'csv'],
   ['.md', 'md'],
   ['.markdown', 'md'],
+  ['.html', 'html'],
+  ['.htm', 'html'],
 ]);
 
 /** The format an output file's extension implies (case-insensitive), if any. */
@@ -30,7 +33,9 @@ export function createSink(format: Format, options: CsvOptions = {}): Sink {
       return createCsvSink(options);
     case 'md':
       return createMarkdownSink();
+    case 'html':
+      return createHtmlSink();
     default:
-      throw new Error(`unknown output format "${String(format satisfies never)}": expected jsonl, csv or md`);
+      throw new Error(`unknown output format "${String(format satisfies never)}": expected jsonl, csv, md or html`);
   }
 }

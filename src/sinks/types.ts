@@ -1,6 +1,7 @@
 import type { Message } from '../message.js';
+import type { ReplyIndex } from './reply-context.js';
 
-export type Format = 'jsonl' | 'csv' | 'md';
+export type Format = 'jsonl' | 'csv' | 'md' | 'html';
 
 /** What a sink knows about the channel before the first message is written. */
 export interface ChannelSummary {
@@ -27,6 +28,27 @@ export interface ChannelSummary {
   growing?: boolean | undefined;
   /** another channel was written before this one in the same stream */
   continues?: boolean | undefined;
+  /** what replies show of the messages they quote (Markdown, HTML) */
+  replies?: ReplyIndex | undefined;
+  /** --partition: this part of the output, and where a message at a given export position lives */
+  part?: PartInfo | undefined;
+}
+
+export interface PartInfo {
+  /** 1-based */
+  index: number;
+  count: number;
+  /** the file name (no directory) of the part holding the message at this export position */
+  fileOf(position: number): string;
+  /** this part's own file name */
+  file: string;
+}
+
+/** What a whole document (one file, or one stream for several channels) is about. */
+export interface DocumentInfo {
+  provider: string;
+  channels: string[];
+  part?: PartInfo | undefined;
 }
 
 /**
@@ -37,6 +59,11 @@ export interface Sink {
   begin(summary: ChannelSummary): string;
   format(message: Message): string;
   end(): string;
+  /** Needs `summary.replies` (the writer builds it with one extra pass over the spool). */
+  readonly quotesReplies?: boolean;
+  /** Text opening / closing a whole document that holds one or more channels (HTML's page). */
+  openDocument?(info: DocumentInfo): string;
+  closeDocument?(): string;
 }
 
 export type SinkFactory = () => Sink;

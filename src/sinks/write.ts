@@ -1,8 +1,9 @@
 import type { Writable } from 'node:stream';
 import type { Message } from '../message.js';
 import type { SpoolResult } from '../pipeline/order.js';
+import { buildReplyIndex } from './reply-context.js';
 import { csvRowOf } from './spool-codec.js';
-import type { ChannelSummary, Format, Sink } from './types.js';
+import type { ChannelSummary, DocumentInfo, Format, Sink } from './types.js';
 
 const CHUNK = 1 << 16;
 
@@ -15,6 +16,10 @@ export interface WriteOptions {
   headerless?: boolean;
   /** a stop (signal, closed stdout) ends a write blocked on a slow reader */
   signal?: AbortSignal | undefined;
+  /** this channel starts a document: write the sink's document head first (HTML) */
+  openDocument?: DocumentInfo | undefined;
+  /** this channel ends its document: write the sink's document tail after it */
+  closeDocument?: boolean | undefined;
   /** bytes written are added here */
   counter?: { bytes: number } | undefined;
 }
@@ -30,7 +35,11 @@ export async function writeChannel(
   spool: SpoolResult,
   options: WriteOptions,
 ): Promise<number> {
-  let buffer = options.headerless ? '' : sink.begin(summary);
+  if (sink.quotesReplies && summary.replies === undefined) {
+    summary = { ...summary, replies: await buildReplyIndex(() => spool.lines(), { skip: options.skip, take: options.take }) };
+  }
+  let buffer = options.openDocument && sink.openDocument ? sink.openDocument(options.openDocument) : '';
+  buffer += options.headerless ? '' : sink.begin(summary);
   const counter = options.counter;
   const writeChunk = counter
     ? (target: Writable, chunk: string | Buffer, signal?: AbortSignal) => {
@@ -42,19 +51,24 @@ export async function writeChannel(
     // The spool's runs are already JSONL: copy them as they are.
     if (buffer) await writeChunk(stream, buffer, options.signal);
     for await (const chunk of spool.chunks()) await writeChunk(stream, chunk, options.signal);
-    const end = sink.end();
+    const end = sink.end() + closing(sink, options);
     if (end) await writeChunk(stream, end, options.signal);
     return spool.count;
   }
   let index = 0;
   let written = 0;
   // JSONL is the spool's own line and CSV rows were finished during the walk
-  // (spool-codec.ts): only Markdown is formatted here.
+  // (spool-codec.ts): only Markdown and HTML are formatted here.
   const jsonl = options.format === 'jsonl';
   const csv = options.format === 'csv';
-  for await (const line of spool.lines()) {
+  // Pulled one at a time, never past `take`: a partitioned export hands every
+  // part the same iterator, and a line read but not written would be lost.
+  const lines = spool.lines()[Symbol.asyncIterator]();
+  while (written < options.take) {
+    const next = await lines.next();
+    if (next.done) break;
+    const line = next.value;
     if (index++ < options.skip) continue;
-    if (written >= options.take) break;
     written++;
     if (jsonl) buffer += `${line}\n`;
     else if (csv) buffer += csvRowOf(line);
@@ -64,9 +78,14 @@ export async function writeChannel(
       buffer = '';
     }
   }
-  buffer += sink.end();
+  if (written >= options.take) await lines.return?.();
+  buffer += sink.end() + closing(sink, options);
   if (buffer) await writeChunk(stream, buffer, options.signal);
   return written;
+}
+
+function closing(sink: Sink, options: WriteOptions): string {
+  return options.closeDocument && sink.closeDocument ? sink.closeDocument() : '';
 }
 
 export const writeChunk = writeChunkTo;

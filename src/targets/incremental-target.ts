@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
 import { mkdir, open, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { clearCheckpoint } from '../checkpoint.js';
 import { CLOCK_SKEW_MS } from '../dump/walk-channel.js';
 import type { ChannelDone, ChannelJob, DumpPlan } from '../dump/types.js';
@@ -8,6 +10,7 @@ import { UsageError } from '../errors.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { openAtomic } from '../sinks/atomic-file.js';
 import { lastDayWritten } from '../sinks/markdown.js';
+import { buildReplyIndex, nextReplyWindow, withEarlier, type ReplyWindow } from '../sinks/reply-context.js';
 import { createSink } from '../sinks/registry.js';
 import { writeChannel, writeChunk } from '../sinks/write.js';
 import { listStates, readState, removeState, writeState, type ChannelState } from '../state.js';
@@ -183,7 +186,7 @@ export async function recordState(
   ctx: TargetContext,
   done: ChannelDone,
   output: string,
-  file: { size: number; lastDay: string | null },
+  file: { size: number; lastDay: string | null; replies?: ReplyWindow | undefined },
 ): Promise<void> {
   const { plan, profile } = ctx;
   const previous = done.job.state;
@@ -213,6 +216,7 @@ export async function recordState(
     api: plan.apiRoot,
     fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
     future: [...future].map(([id, time]) => ({ id, time })),
+    ...(file.replies ? { replies: file.replies } : {}),
   });
   // A state found under its name from before API roots were normalized now lives under the new one.
   if (done.job.legacyStateName !== done.job.stateName) await removeState(ctx.stateDir, done.job.legacyStateName);
@@ -228,9 +232,10 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
   const state = done.job.state;
   if (!state) {
     const summary = summaryOf(done, plan, profile);
+    const replies = plan.format === 'md' ? await nextReplyWindow(undefined, () => done.result.lines(), done) : undefined;
     await writeInto(await openAtomic(path), done, plan, profile, 0);
     const { size } = await stat(path);
-    await recordState(ctx, done, path, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
+    await recordState(ctx, done, path, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null, replies });
     return;
   }
   if (done.take === 0) {
@@ -265,9 +270,17 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
   const start = (await stat(path)).size;
   await writeState(stateDir, done.job.stateName, { ...state, pending: { size: start } });
   const append = { lastDay: state.lastDay };
-  const summary = summaryOf(done, plan, profile, append);
+  let summary = summaryOf(done, plan, profile, append);
+  let replies: ReplyWindow | undefined;
+  if (plan.format === 'md') {
+    // Replies to messages of earlier runs are quoted as a full export would quote them.
+    summary = { ...summary, replies: withEarlier(await buildReplyIndex(() => done.result.lines(), done), state.replies) };
+    replies = await nextReplyWindow(state.replies, () => done.result.lines(), done);
+  }
   const file = await open(path, 'a');
   const stream = file.createWriteStream();
+  // A failed append (disk full) is seen at the next write or at the end, not as an unheard 'error' event.
+  stream.on('error', () => {});
   try {
     await writeChannel(stream, createSink(plan.format, { excel: plan.excel }), summary, done.result, {
       format: plan.format,
@@ -276,16 +289,22 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
       counter: done.written,
     });
     stream.end();
-    await new Promise<void>((resolve, reject) => {
-      stream.once('finish', resolve);
-      stream.once('error', reject);
-    });
+    await finished(stream);
     const reopened = await open(path, 'r');
     await reopened.sync();
     await reopened.close();
+  } catch (error) {
+    // The earlier output stays as it was: the half-written append is cut off now (and, should
+    // that fail too, by the next run through the state's pending size).
+    if (!stream.closed) {
+      stream.destroy();
+      await once(stream, 'close').catch(() => {});
+    }
+    await truncate(path, start).catch(() => {});
+    throw error;
   } finally {
     if (!stream.closed) stream.destroy();
   }
   const { size } = await stat(path);
-  await recordState(ctx, done, path, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null });
+  await recordState(ctx, done, path, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null, replies });
 }

@@ -3,7 +3,8 @@ import type { ChannelDone, ChannelJob } from '../dump/types.js';
 import type { TargetContext } from './context.js';
 import { loadStreamState, recordState, startOf } from './incremental-target.js';
 import type { ChannelStart, Target } from './types.js';
-import { releaseDelivered, writeInto } from './write-spooled.js';
+import { writeChunk } from '../sinks/write.js';
+import { closeDocumentOf, releaseDelivered, writeInto } from './write-spooled.js';
 import { asLocalIoError } from '../fs-errors.js';
 
 /** Resolves once everything written so far has left the process (or the stream failed). */
@@ -47,11 +48,16 @@ export function createStreamTarget(ctx: TargetContext, options: { path?: string 
       const current = handle;
       // Never rename an interrupted run's output over an earlier complete one.
       if (succeeded > 0 && !interrupted && !ctx.signal?.aborted) {
-        await current.commit().catch(async (error: unknown) => {
-          // A full disk at the last flush or the rename: no temp file survives it.
+        try {
+          // One document for every channel (HTML): its tail once, after the last.
+          const tail = closeDocumentOf(ctx.plan);
+          if (tail) await writeChunk(current.stream, tail, ctx.signal);
+          await current.commit();
+        } catch (error) {
+          // A full disk at the tail, the last flush or the rename: no temp file survives it.
           await current.abort();
           throw asLocalIoError(error, { path: current.path });
-        });
+        }
         for (const done of delivered) await releaseDelivered(done);
       } else await current.abort();
     },

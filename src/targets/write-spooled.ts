@@ -1,10 +1,9 @@
 import { clearCheckpoint } from '../checkpoint.js';
-import { LocalIoError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { OutputHandle } from '../sinks/atomic-file.js';
 import { createSink } from '../sinks/registry.js';
-import type { ChannelSummary } from '../sinks/types.js';
+import type { ChannelSummary, DocumentInfo } from '../sinks/types.js';
 import { writeChannel } from '../sinks/write.js';
 import type { ChannelDone, DumpPlan } from '../dump/types.js';
 
@@ -17,7 +16,6 @@ export async function writeInto(
   commit = true,
   signal?: AbortSignal,
 ): Promise<void> {
-  let keepCheckpoint = false;
   try {
     const sink = createSink(plan.format, { excel: plan.excel });
     await writeChannel(
@@ -25,7 +23,18 @@ export async function writeInto(
       sink,
       { ...summaryOf(done, plan, profile), continues: position > 0 },
       done.result,
-      { format: plan.format, skip: done.skip, take: done.take, headerless: plan.format === 'csv' && position > 0, counter: done.written, signal },
+      {
+        format: plan.format,
+        skip: done.skip,
+        take: done.take,
+        headerless: plan.format === 'csv' && position > 0,
+        counter: done.written,
+        // A file of its own is a whole document; a shared stream opens one before its first channel
+        // and closes it once (closeDocumentOf) after its last.
+        openDocument: position === 0 ? documentOf(plan, profile, commit ? [done.job.target.id] : plan.targets.map((t) => t.id)) : undefined,
+        closeDocument: commit,
+        signal,
+      },
     );
     if (commit) await handle.commit();
   } catch (error) {
@@ -59,4 +68,13 @@ function spanOf(done: ChannelDone): { first: string | null; last: string | null 
   if (oldest === undefined || newest === undefined || done.take === 0) return { first: null, last: null };
   // With --limit the span starts later than the spool's oldest; the title is approximate only then.
   return { first: new Date(oldest).toISOString(), last: new Date(newest).toISOString() };
+}
+
+export function documentOf(plan: DumpPlan, profile: ResolvedProfile, channels: string[]): DocumentInfo {
+  return { provider: profile.provider, channels };
+}
+
+/** The tail of a document several channels shared (HTML's </body></html>); '' for formats without one. */
+export function closeDocumentOf(plan: DumpPlan): string {
+  return createSink(plan.format).closeDocument?.() ?? '';
 }

@@ -51,7 +51,7 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
   const reported = new Set<string>();
   try {
     for (let number = 1; ; number++) {
-      const { entries: normalized, missing: dropped } = await pending;
+      const { page, entries: normalized, missing: dropped } = await pending;
       // an answer asked for again (a grown page) reports its impossible messages once
       const missing = dropped.filter((m) => !reported.has(m.reason));
       for (const m of missing) reported.add(m.reason);
@@ -65,8 +65,10 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
         all.push(entry);
         if (seen.add(entry.message.id)) entries.push(entry);
       }
-      // An item left out as impossible still filled a place in the page.
-      const count = normalized.length + dropped.length;
+      // A definition's filter drops events (joins, reactions): they still fill the page and move the cursor.
+      if (page.filteredOldest !== undefined && page.filteredOldest < oldest) oldest = page.filteredOldest;
+      // So does an item left out as impossible (records counts it; a provider without records adds it here).
+      const count = page.records ?? normalized.length + dropped.length;
       if (count > 0 && newest > cursor) {
         throw new RemoteError(
           `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor (GET ${shownRequest(cursor, limit)})`,
@@ -111,14 +113,15 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
 
       const boundary = next === 'end' ? [] : idsAt(all, next);
       if (next !== 'end') pending = request(next, limit);
+      if (atRisk) missing.push(atRisk);
       yield {
         entries,
         ...(missing.length > 0 ? { missing } : {}),
-        oldest: normalized.length > 0 ? oldest : undefined,
+        // a page of impossible items only has no time to go by
+        oldest: count > 0 && Number.isFinite(oldest) ? oldest : undefined,
         page: number,
         total: undefined,
         checkpoint: { kind: 'cursor', maxCreateAt: next === 'end' ? cursor : next, boundaryIds: boundary },
-        ...(atRisk ? { missing: [atRisk] } : {}),
       };
       if (next === 'end') return;
       cursor = next;

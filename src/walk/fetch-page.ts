@@ -4,8 +4,6 @@ import type { Entry, Provider, ProviderPage } from '../providers/types.js';
 import { sanitizeForTerminal } from '../text/sanitize.js';
 import type { WalkOptions } from './types.js';
 
-const COUNT_MISSING = true;
-
 export interface FetchedPage {
   page: ProviderPage;
   entries: Entry[];
@@ -22,17 +20,16 @@ export function fetchEntries(provider: Provider, options: WalkOptions, req: Http
   const { settings, target } = options;
   return options.http.getJson(
     req,
-    (body) => {
-      const page = provider.parsePage(body, target);
+    (body, response) => {
+      const page = provider.parsePage(body, target, response);
       const entries: Entry[] = [];
       const missing: FetchedPage['missing'] = [];
       page.items.forEach((item, index) => {
         try {
           entries.push(provider.normalize(item, target, settings, page));
         } catch (error) {
-          // One message nothing can represent is counted missing; the rest of the page is good.
-          // (Until the run accounts for WalkBatch.missing, dropping it would be a silent loss: fail instead.)
-          if (error instanceof ImpossibleValueError && COUNT_MISSING) missing.push({ reason: sanitizeForTerminal(error.message), count: 1 });
+          // One message nothing can represent is counted missing (exit 5); the rest of the page is good.
+          if (error instanceof ImpossibleValueError) missing.push({ reason: sanitizeForTerminal(error.message), count: 1 });
           else throw prefixIssues(error, index);
         }
       });

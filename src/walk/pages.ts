@@ -106,9 +106,10 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       page: fetched.number,
       total: fetched.page.total,
       checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids] },
-      ...(missing ? { missing } : {}),
     };
   };
+  // records the server served: before the definition's filter, and counting items left out as impossible
+  const recordsOf = (fetched: Fetched): number => fetched.page.records ?? fetched.entries.length + fetched.missing.length;
   let shortReads = 0;
   const fresh = (fetched: Fetched): Entry[] => fetched.entries.filter((e) => seen.add(e.message.id));
 
@@ -147,17 +148,17 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       attempts = 0;
       // A page emptier than the API's own announcement (total, last page, next link) is not the end.
       const expected = expectedOn(current);
-      if (current.entries.length < expected && shortReads < MAX_SHORT_REREADS) {
+      if (recordsOf(current) < expected && shortReads < MAX_SHORT_REREADS) {
         shortReads++;
-        options.logger.debug(`${label}: page ${number} held ${current.entries.length} of the ${expected} messages announced; reading it again`);
+        options.logger.debug(`${label}: page ${number} held ${recordsOf(current)} of the ${expected} messages announced; reading it again`);
         continue;
       }
       const withheld =
-        current.entries.length < expected
+        recordsOf(current) < expected
           ? [
               {
-                reason: `page ${number} came back with ${current.entries.length} of ${expected} messages ${shortReads + 1} times, though the server announced ${announced(current)} (GET ${shownPage(number)})`,
-                count: expected - current.entries.length,
+                reason: `page ${number} came back with ${recordsOf(current)} of ${expected} messages ${shortReads + 1} times, though the server announced ${announced(current)} (GET ${shownPage(number)})`,
+                count: expected - recordsOf(current),
               },
             ]
           : undefined;
@@ -176,13 +177,13 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       yield emit(current, added, withheld);
       anchor = current;
       const page = current.page;
+      // records before the definition's filter: a page of events is full, not the end
+      const records = recordsOf(current);
       const announcedMore = page.hasNext === true || (lastPage !== undefined && number < lastPage);
-      // an item left out as impossible still filled a place in the page
-      const served = current.entries.length + current.missing.length;
       const isLast =
         page.hasNext === false ||
         (lastPage !== undefined && number >= lastPage) ||
-        (!announcedMore && (served === 0 || served < perPage));
+        (!announcedMore && (records === 0 || records < perPage));
       if (isLast) return;
       number++;
     }
@@ -221,7 +222,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   function learn(fetched: Fetched): void {
     const page = fetched.page;
     firstTotal ??= page.total;
-    const count = fetched.entries.length + fetched.missing.length;
+    const count = recordsOf(fetched);
     if (page.perPage !== undefined && page.perPage > 0) perPage = page.perPage;
     else if (
       fetched.number === 1 &&

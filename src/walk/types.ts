@@ -1,6 +1,6 @@
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../log.js';
-import type { Entry, ChannelTarget, ProviderSettings } from '../providers/types.js';
+import type { Entry, ChannelTarget, ProviderSettings, SequentialPosition } from '../providers/types.js';
 
 /** What a walker hands on after each answer. */
 export interface WalkBatch {
@@ -33,7 +33,8 @@ export interface MissingReport {
 
 export type WalkCheckpoint =
   | { kind: 'cursor'; maxCreateAt: number; boundaryIds: string[] }
-  | { kind: 'pages'; nextPage: number; total?: number | undefined; lastIds: string[] };
+  | { kind: 'pages'; nextPage: number; total?: number | undefined; lastIds: string[] }
+  | { kind: 'sequential'; position: SequentialPosition; lastIds: string[] };
 
 export interface WalkOptions {
   http: HttpClient;

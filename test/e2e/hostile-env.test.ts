@@ -155,6 +155,39 @@ describe('paths are checked before the first request (exit 2, naming the path)',
   });
 });
 
+describe('the media directory is checked like the output (exit 2, naming it)', () => {
+  it('--media-dir where a file is, or under one → exit 2 before any request', async () => {
+    const server = await serve();
+    const box = sandbox();
+    const file = join(box.dir, 'not-a-dir');
+    writeFileSync(file, 'mine\n');
+    const before = server.log.length;
+    for (const mediaDir of [file, join(file, 'media')]) {
+      const result = await runCli(args(server, SMALL, ['-o', join(box.dir, 'out.jsonl'), '--media', '--media-dir', mediaDir]), { env: box.env() });
+      expect(result.code, explain(result)).toBe(2);
+      expect(result.stderr).toContain('--media-dir');
+      expect(result.stderr).toContain(file);
+      expect(result.stderr).not.toMatch(/internal error/);
+    }
+    expect(server.log.length - before).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('mine\n');
+  });
+
+  it('--media-dir on a read-only file system → exit 2 before any request', async (ctx) => {
+    const box = sandbox();
+    const ro = readOnlyDir(box, 'ro-media');
+    if (!ro) return ctx.skip('cannot mount a read-only bind here');
+    const server = await serve();
+    const before = server.log.length;
+    for (const mediaDir of [ro, join(ro, 'new-sub')]) {
+      const result = await runCli(args(server, SMALL, ['-o', join(box.dir, 'out.jsonl'), '--media', '--media-dir', mediaDir]), { env: box.env() });
+      expect(result.code, explain(result)).toBe(2);
+      expect(result.stderr).toMatch(new RegExp(`--media-dir ${mediaDir}.*read-only file system`));
+    }
+    expect(server.log.length - before).toBe(0);
+  });
+});
+
 describe('a disk that fills up during the run → exit 6', () => {
   it('-o file on a full disk: one line naming the file and the channel, no temp file, the old file intact, the checkpoint kept', async (ctx) => {
     const box = sandbox();
@@ -190,6 +223,67 @@ describe('a disk that fills up during the run → exit 6', () => {
     const alone = await runCli(args(server, BIG, ['-o', `${disk}/`]), { env: box.env(ENV) });
     expect(alone.code, explain(alone)).toBe(6);
     expect(readdirSync(disk).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it.for<[string, string[], string]>([
+    ['--partition', ['--partition', '1500'], 'out.jsonl'],
+    ['--format html', ['--format', 'html'], 'out.html'],
+  ])('%s into a full disk: exit 6 naming the file and the channel, no temp file, no part renamed, the checkpoint kept', async ([, extra, name], ctx) => {
+    const box = sandbox();
+    const disk = smallTmpfs(box, `small-disk-${name}`);
+    if (!disk) return ctx.skip('cannot mount a tmpfs here');
+    const server = await serve();
+    const target = join(disk, name);
+    const result = await runCli(args(server, BIG, ['-o', target, ...extra]), { env: box.env(ENV) });
+    expect(result.code, explain(result)).toBe(6);
+    expect(result.stderr).toMatch(new RegExp(`relation channel ${BIG}: cannot write ${disk}/.*: disk full \\(ENOSPC\\)`));
+    expect(result.stderr).not.toMatch(/internal error|this is a bug/);
+    expect(readdirSync(disk)).toEqual([]);
+    expect(listOrEmpty(join(stateDirOf(box), 'checkpoints'))).toHaveLength(1);
+    expect(listOrEmpty(join(stateDirOf(box), 'locks'))).toEqual([]);
+  });
+
+  it('--incremental appending to a file on a full disk: exit 6, the file cut back to what it was, the state not advanced', async (ctx) => {
+    const box = sandbox();
+    const disk = smallTmpfs(box, 'small-disk-inc');
+    if (!disk) return ctx.skip('cannot mount a tmpfs here');
+    const server = await serve();
+    const target = join(disk, 'big.jsonl');
+    // the 100 newest (messages() is newest first)
+    const cut = server.messages('relation', BIG)[99]!.time;
+    const first = await runCli(args(server, BIG, ['-o', target, '--incremental', '--since', String(cut)]), { env: box.env(ENV) });
+    expect(first.code, explain(first)).toBe(0);
+    const before = readFileSync(target, 'utf8');
+    server.insert('relation', BIG, 1500);
+    const second = await runCli(args(server, BIG, ['-o', target, '--incremental']), { env: box.env(ENV) });
+    expect(second.code, explain(second)).toBe(6);
+    expect(second.stderr).toMatch(new RegExp(`relation channel ${BIG}: cannot write ${target}: disk full \\(ENOSPC\\)`));
+    expect(readFileSync(target, 'utf8')).toBe(before);
+    expect(readdirSync(disk)).toEqual(['big.jsonl']);
+    // the state still describes the file as the first run left it
+    const states = listOrEmpty(stateDirOf(box))
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => JSON.parse(readFileSync(join(stateDirOf(box), file), 'utf8')) as { output?: string; size?: number });
+    expect(states.filter((state) => state.output === target).map((state) => state.size)).toEqual([Buffer.byteLength(before)]);
+  });
+
+  it('--media into a full media directory: exit 6 naming it and the channel, no temp file there', async (ctx) => {
+    const box = sandbox();
+    const disk = smallTmpfs(box, 'small-disk-media');
+    if (!disk) return ctx.skip('cannot mount a tmpfs here');
+    const server = await startFixtureServer({
+      channels: [{ provider: 'discuz', id: '31', count: 20, mediaBase: 'self', attachmentsAt: { 5: { url: '{self}/media/huge.png', name: 'huge.png', type: 'image/png' } } }],
+    });
+    servers.push(server);
+    const out = join(box.dir, 'm1.jsonl');
+    const result = await runCli(
+      ['dump', '--provider', 'discuz', '--base-url', server.url, '--channel', '31', '--no-progress', '--rate', '1000', '-o', out, '--media', '--media-dir', disk, '--media-max-size', '10m'],
+      { env: box.env(ENV) },
+    );
+    expect(result.code, explain(result)).toBe(6);
+    expect(result.stderr).toMatch(new RegExp(`discuz channel 31: cannot write in the media directory ${disk}: disk full \\(ENOSPC\\)`));
+    expect(readdirSync(disk).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('stdout on /dev/full → exit 6 naming stdout, not an internal error', async () => {

@@ -544,8 +544,9 @@ const BIG_CHANNELS: ChannelSpec[] = [
 function orderOf(format: 'jsonl' | 'csv' | 'md', text: string): string[] {
   if (format === 'jsonl') return ids(text);
   if (format === 'csv') return parseCsv(text).slice(1).map((row) => row[0]!);
-  // "#N" at the end of a text is not markup there, so it is written as it is (no "\#")
-  return [...text.matchAll(/#(\d+)(?:\\)?$/gm)].map((match) => match[1]!);
+  // "#N" at the end of a text is not markup there, so it is written as it is (no "\#");
+  // a reply's quote line ends with the start of the quoted text: only message bodies count.
+  return [...text.matchAll(/^(?!> ).*#(\d+)(?:\\)?$/gm)].map((match) => match[1]!);
 }
 
 // One provider at a time (asc and desc side by side): these 18 exports are the bulk of this file.

@@ -4,7 +4,7 @@
  * independently of src/ so the exporter is checked against the contract
  * (DESIGN.md section 3), not against itself.
  */
-import type { CanonicalMessage, Provider } from '../../fixtures/server.js';
+import type { Api as Provider, CanonicalMessage } from '../../fixtures/server.js';
 
 /** The normalized message, keys in contract order. */
 export interface ExportedMessage {

@@ -3,8 +3,10 @@
  * and a forward proxy that counts what passes through it. Both close in
  * afterAll/afterEach through the cleanup list the caller owns.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { once } from 'node:events';
 
 export type Cleanup = () => Promise<void> | void;
@@ -51,12 +53,15 @@ export interface CountingProxy {
   forwarded: string[];
   /** CONNECT tunnels opened (host:port) */
   tunnels: string[];
+  /** every byte the client sent through the tunnels (encrypted, for an https target) */
+  tunnelled: () => Buffer;
 }
 
 /** A forward proxy as corporate networks run them: absolute-URI GETs forwarded, CONNECT tunnelled. */
 export async function countingProxy(cleanups: Cleanup[]): Promise<CountingProxy> {
   const forwarded: string[] = [];
   const tunnels: string[] = [];
+  const seen: Buffer[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     forwarded.push(req.url ?? '');
@@ -84,6 +89,8 @@ export async function countingProxy(cleanups: Cleanup[]): Promise<CountingProxy>
     const upstream = connect(Number(port), host!, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
+      seen.push(head);
+      client.on('data', (chunk: Buffer) => seen.push(chunk));
       upstream.pipe(client);
       client.pipe(upstream);
     });
@@ -92,5 +99,39 @@ export async function countingProxy(cleanups: Cleanup[]): Promise<CountingProxy>
     client.on('error', () => upstream.destroy());
   });
   cleanups.push(() => sockets.forEach((socket) => socket.destroy()));
-  return { url: await listen(server, cleanups), forwarded, tunnels };
+  return { url: await listen(server, cleanups), forwarded, tunnels, tunnelled: () => Buffer.concat(seen) };
+}
+
+/**
+ * Test-only TLS material (./tls): a CA and a certificate for 127.0.0.1 and
+ * localhost signed by it, valid until 2126. The CLI trusts the CA through
+ * NODE_EXTRA_CA_CERTS=TEST_CA; nothing else ever does.
+ */
+export const TEST_CA = new URL('./tls/ca.pem', import.meta.url).pathname;
+
+/**
+ * An https:// front on 127.0.0.1 for a plain-http server: TLS is ended here
+ * and the bytes go on to `target` (an http://127.0.0.1:PORT root) as they are.
+ */
+export async function tlsFront(cleanups: Cleanup[], target: string): Promise<string> {
+  const port = Number(new URL(target).port);
+  const sockets = new Set<Socket>();
+  const server = createTlsServer(
+    { key: readFileSync(new URL('./tls/server-key.pem', import.meta.url)), cert: readFileSync(new URL('./tls/server-cert.pem', import.meta.url)) },
+    (socket) => {
+      const upstream = connect(port, '127.0.0.1');
+      sockets.add(socket).add(upstream);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    },
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(async () => {
+    sockets.forEach((socket) => socket.destroy());
+    server.close();
+    await once(server, 'close').catch(() => {});
+  });
+  return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }

@@ -176,3 +176,65 @@ describe('a closed client', () => {
     expect(server.hits).toHaveLength(0);
   });
 });
+
+describe('media downloads go through the same redirects, decoding and caps', () => {
+  const save = async (body: AsyncIterable<Buffer>): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  };
+  const download = (http: HttpClient, url: string, credentialOrigin: string, maxBytes = 1024 * 1024) =>
+    http.download(new URL(url), { ctx: { label: 'relation channel C1 media' }, maxBytes, credentials: { authorization: 'Bearer s3cret-token' }, credentialOrigin }, save);
+
+  it('a file the server gzips anyway is stored decoded', async () => {
+    const file = Buffer.from('\x89PNG pretend picture bytes '.repeat(50));
+    const server = await scriptedServer(cleanups, (_req, res) => {
+      const body = gzipSync(file);
+      res.writeHead(200, { 'content-type': 'image/png', 'content-encoding': 'gzip', 'content-length': body.length }).end(body);
+    });
+    expect(await download(client(), `${server.url}/a.png`, server.url)).toEqual(file);
+  });
+
+  it('a gzip bomb hits the media cap on its decoded size, without retries', async () => {
+    const bomb = gzipSync(Buffer.alloc(16 * 1024 * 1024));
+    const server = await scriptedServer(cleanups, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-encoding': 'gzip', 'content-length': bomb.length }).end(bomb);
+    });
+    const error = await failure(download(client(), `${server.url}/bomb.png`, server.url, 256 * 1024));
+    expect(error.message).toMatch(/over the 262144-byte media size cap/);
+    expect(server.hits).toHaveLength(1);
+  });
+
+  it('a CDN hand-off is followed, the credential sent to the API origin only, hop by hop', async () => {
+    const cdn = await scriptedServer(cleanups, (_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end('cdn bytes'));
+    const api = await scriptedServer(cleanups, (req, res) => {
+      if (req.url === '/files/1') res.writeHead(302, { location: '/files/1/signed' }).end();
+      else res.writeHead(307, { location: `${cdn.url}/blob/1` }).end();
+    });
+    expect((await download(client(), `${api.url}/files/1`, api.url)).toString()).toBe('cdn bytes');
+    expect(api.hits.map((hit) => [hit.url, hit.headers.authorization])).toEqual([
+      ['/files/1', 'Bearer s3cret-token'],
+      ['/files/1/signed', 'Bearer s3cret-token'],
+    ]);
+    expect(cdn.hits.map((hit) => [hit.url, hit.headers.authorization])).toEqual([['/blob/1', undefined]]);
+  });
+
+  it(`more than ${MAX_REDIRECTS} hops is the same error as for the API`, async () => {
+    const server = await scriptedServer(cleanups, (req, res) => res.writeHead(302, { location: `${req.url}x` }).end());
+    const error = await failure(download(client(), `${server.url}/m`, server.url));
+    expect(error.message).toMatch(/more than 5 redirects/);
+    expect(server.hits).toHaveLength(MAX_REDIRECTS + 1);
+  });
+});
+
+describe('the API: a redirect hop waits for the rate limit and counts as a request', () => {
+  it('two hops, two requests in the stats', async () => {
+    const server = await scriptedServer(cleanups, (req, res) => {
+      if (req.url === '/a') res.writeHead(301, { location: '/b' }).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page));
+    });
+    const http = client();
+    await http.getJson({ url: new URL(`${server.url}/a`), headers: {} }, parse, { label: 'test' });
+    expect(http.stats.requests).toBe(2);
+  });
+});

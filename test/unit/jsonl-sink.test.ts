@@ -63,6 +63,8 @@ describe('sink registry', () => {
     ['notes.markdown', 'md'],
     ['NOTES.MD', 'md'],
     ['/srv/chat/Out.CSV', 'csv'],
+    ['page.html', 'html'],
+    ['PAGE.HTM', 'html'],
   ])('reads the format of %s as %s', (path, format) => {
     expect(formatFromPath(path)).toBe(format);
   });
@@ -72,7 +74,7 @@ describe('sink registry', () => {
   });
 
   it('names file extensions per format', () => {
-    expect(FILE_EXTENSIONS).toEqual({ jsonl: 'jsonl', csv: 'csv', md: 'md' });
+    expect(FILE_EXTENSIONS).toEqual({ jsonl: 'jsonl', csv: 'csv', md: 'md', html: 'html' });
   });
 
   it.each<Format>(['jsonl', 'csv', 'md'])('creates a fresh %s sink each time', (format) => {

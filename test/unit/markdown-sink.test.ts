@@ -5,6 +5,7 @@ import { createMessage, type Attachment, type Message, type MessageFields } from
 import { createMarkdownSink, dayOf, lastDayWritten } from '../../src/sinks/markdown.js';
 import type { ChannelSummary } from '../../src/sinks/types.js';
 import { cleanText } from '../../src/text/escape-markdown.js';
+import { buildReplyIndex, type ReplyIndex } from '../../src/sinks/reply-context.js';
 
 const HOSTILE_TEXTS = [
   '# heading',
@@ -113,9 +114,10 @@ function summaryOf(
   };
 }
 
-function render(messages: Message[], options: Parameters<typeof summaryOf>[1] = {}): string {
+function render(messages: Message[], options: Parameters<typeof summaryOf>[1] & { replies?: ReplyIndex } = {}): string {
   const sink = createMarkdownSink();
-  return sink.begin(summaryOf(messages, options)) + messages.map((m) => sink.format(m)).join('') + sink.end();
+  const summary = { ...summaryOf(messages, options), replies: options.replies };
+  return sink.begin(summary) + messages.map((m) => sink.format(m)).join('') + sink.end();
 }
 
 function flatten(tokens: Token[]): Token[] {
@@ -159,7 +161,7 @@ function readerLines(text: string): string[] {
 }
 
 describe('Markdown sink', () => {
-  it('renders a small channel as this exact transcript', () => {
+  it('renders a small channel as this exact transcript', async () => {
     const base = Date.parse('2024-01-23T17:50:40Z');
     const messages = [
       message({ id: '96', time: base, text: 'first line\nsecond line' }),
@@ -183,7 +185,10 @@ describe('Markdown sink', () => {
         ],
       }),
     ];
-    expect(render(messages, { timezone: '+08:00' })).toBe(
+    const replies = await buildReplyIndex(async function* () {
+      for (const m of messages) yield JSON.stringify(m);
+    });
+    expect(render(messages, { timezone: '+08:00', replies })).toBe(
       [
         `# relation · ${CHANNEL} — 4 messages, 2024-01-24 → 2024-01-25 (times in UTC+08:00)`,
         '',
@@ -194,7 +199,7 @@ describe('Markdown sink', () => {
         'second line',
         '',
         '**bob_the \\*builder\\*** · 01:51 · _edited 2024-01-24 01:59_',
-        '> ↪ reply to 96',
+        '> ↪ reply to **alice**: first line second line',
         '',
         'see \\[this](http://x)',
         '',
@@ -292,7 +297,7 @@ describe('Markdown sink', () => {
         let body = rest;
         if (m.replyTo !== null) {
           expect(rest).toEqual([]);
-          expect(paras[next++]).toBe(`↪ reply to ${m.replyTo}`);
+          expect(paras[next++]).toBe(`↪ reply to message ${m.replyTo}`);
           body = expected.length > 0 ? (paras[next++] ?? '').split('\n') : [];
         }
         expect(readerLines(body.join('\n')), JSON.stringify(m.text)).toEqual(expected);
@@ -426,11 +431,11 @@ describe('Markdown sink', () => {
       expect(tokens[strong + 2]?.type).toBe('strong_close');
     });
 
-    it('quotes the replied-to id in a block quote that the text does not continue', () => {
+    it('quotes the replied-to id in a block quote that the text does not continue when the quoted message is not in the export', () => {
       const out = render([message({ time, replyTo: '1578671129496899586', text: 'lazy\ncontinuation?' })]);
       const tokens = md.parse(out, {});
       const quote = tokens.findIndex((t) => t.type === 'blockquote_open');
-      expect(tokens[quote + 2]?.content).toBe('↪ reply to 1578671129496899586');
+      expect(tokens[quote + 2]?.content).toBe('↪ reply to message 1578671129496899586');
       expect(tokens[quote + 4]?.type).toBe('blockquote_close');
       expect(paragraphs(tokens).at(-1)).toBe('lazy\ncontinuation?');
     });

@@ -1,0 +1,243 @@
+/**
+ * The provider definition format (DESIGN.md section 4b): a chat API described
+ * as data. The built-ins are definitions in this format (./definitions/), and
+ * a user adds an API with one under `"providers"` in the config file. The
+ * schema is the reference; the README's "Add your own API" is its manual.
+ *
+ * Expressions are JMESPath (./expression.ts), checked here when the
+ * definition is read, so a typo is exit 2 before any request.
+ */
+import { z } from 'zod';
+import { BUILTIN_VARIABLES, compileExpression, ExpressionError } from './expression.js';
+
+/**
+ * Built on first use: a run of a built-in provider never needs it (the
+ * built-ins are checked by the tests), and building it costs start-up time.
+ */
+function buildSchema() {
+  /** An expression, compiled once to check it; variables are checked again with the lookups known. */
+  const expr = z.string().min(1).superRefine((text, ctx) => {
+    try {
+      // variables depend on the definition's lookups: checked in checkVariables
+      compileExpression(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    }
+  });
+
+  const name = z.string().regex(/^[A-Za-z0-9_.\-[\]]+$/, 'expected a parameter name (letters, digits, _ . - [ ])');
+  const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP header name');
+  const credential = z.enum(['token', 'apiKey']);
+
+  const auth = z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('bearer'), from: credential.default('token'), optional: z.boolean().optional() }),
+    z.strictObject({
+      type: z.literal('basic'),
+      /** user name: the token or the API key, or a fixed text (Basic with the token as password) */
+      username: z.union([credential, z.strictObject({ text: z.string() })]),
+      password: z.union([credential, z.strictObject({ text: z.string() })]),
+      optional: z.boolean().optional(),
+    }),
+    z.strictObject({ type: z.literal('header'), name: headerName, from: credential, prefix: z.string().optional(), optional: z.boolean().optional() }),
+    z.strictObject({ type: z.literal('query'), name, from: credential, optional: z.boolean().optional() }),
+  ]);
+
+  /** Query values: text (a template: `{channel}`), numbers, booleans; objects and arrays are sent as JSON. */
+  const queryValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.unknown()), z.record(z.string(), z.unknown())]);
+
+  const requestShape = {
+    /** appended to the API root; `{channel}` is the percent-encoded channel id, `{page}` the page number */
+    path: z.string().startsWith('/', 'must start with /'),
+    query: z.record(z.string(), queryValue).optional(),
+    headers: z.record(headerName, z.string()).optional(),
+  };
+  const request = z.strictObject({
+    ...requestShape,
+    /** how `--peer ID` (a direct conversation) is asked for; without it --peer is refused */
+    peer: z.strictObject({ path: requestShape.path.optional(), query: requestShape.query }).optional(),
+  });
+
+  const size = z.strictObject({
+    /** the page-size parameter; absent = the server fixes the size */
+    param: name.optional(),
+    default: z.number().int().positive(),
+    max: z.number().int().positive(),
+  });
+
+  /** A value taken from the answer: a body expression or a response header. */
+  const source = z.union([z.strictObject({ body: expr }), z.strictObject({ header: headerName })]);
+
+  const paging = z.discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('pages'),
+      /** the page-number parameter; absent = `{page}` in the path */
+      param: name.optional(),
+      first: z.union([z.literal(0), z.literal(1)]).default(1),
+      size,
+    }),
+    z.strictObject({ type: z.literal('offset'), param: name, size }),
+    z.strictObject({
+      type: z.literal('cursor'),
+      /** the parameter the token is sent back in */
+      param: name,
+      from: source,
+      size: size.optional(),
+    }),
+    z.strictObject({
+      type: z.literal('link'),
+      /** `{ "header": "Link" }` reads rel="next" of an RFC 8288 Link header */
+      from: source,
+      size: size.optional(),
+    }),
+    z.strictObject({
+      type: z.literal('time'),
+      /** the parameter carrying the time bound */
+      param: name,
+      format: z.enum(['epoch-ms']).default('epoch-ms'),
+      /** true: the server returns messages at or before the bound (relation maxCreateAt) */
+      inclusive: z.boolean(),
+      size,
+    }),
+  ]);
+
+  const errorKind = z.enum(['usage', 'auth', 'remote']);
+  const errorRule = z.strictObject({ kind: errorKind, note: z.string().optional(), hint: z.string().optional() });
+
+  const envelope = z.strictObject({
+    /** the envelope is a success when this path holds one of these values (compared as text) */
+    success: z.strictObject({ path: expr, equals: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1) }).optional(),
+    /** the server's explanation of a failure */
+    message: expr.optional(),
+    /** the failure code shown and mapped below; default: the success path */
+    code: expr.optional(),
+    codes: z.record(z.string(), errorRule).optional(),
+    /** rules by the text of the message (a regular expression), when the API has no codes */
+    messages: z.array(errorRule.extend({ pattern: z.string() })).optional(),
+    hint: z.string().optional(),
+  });
+
+  const httpStatusRule = z.strictObject({ kind: errorKind, text: z.string().optional(), hint: z.string().optional() });
+  const httpErrors = z.strictObject({
+    /** an explanation in an error body (JSON:API errors[].detail) */
+    message: expr.optional(),
+    status: z.record(z.string().regex(/^[1-5]\d\d$/, 'expected an HTTP status'), httpStatusRule).optional(),
+  });
+
+  const timeFormat = z.enum(['epoch-ms', 'epoch-s', 'iso', 'local']);
+  const timeField = z.strictObject({ path: expr, format: timeFormat });
+
+  const fields = z.strictObject({
+    id: expr,
+    time: timeField,
+    sender: z.strictObject({ id: expr.optional(), name: expr.optional(), avatar: expr.optional() }).optional(),
+    type: z
+      .strictObject({
+        path: expr.optional(),
+        default: z.string().default('text'),
+        lowercase: z.boolean().default(true),
+        /** value map after lower-casing (`{ "sys": "system" }`) */
+        map: z.record(z.string(), z.string()).optional(),
+        /** the type of a message that has attachments and no text */
+        attachmentsOnly: z.string().optional(),
+      })
+      .optional(),
+    text: expr.optional(),
+    replyTo: expr.optional(),
+    /** the provider's update time: editedAt when later than `time` */
+    updated: timeField.optional(),
+    /** true (the JSON value) marks a deleted / revoked message */
+    deleted: expr.optional(),
+    /** an array of { url, name, type } objects */
+    attachments: expr.optional(),
+  });
+
+  const schema = z
+    .strictObject({
+      summary: z.string().optional(),
+      /** default API root; absent = self-hosted, --base-url required */
+      baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** word for a channel in messages ("conversation", "dialog") */
+      noun: z.string().default('channel'),
+      auth: z.array(auth).default([]),
+      request,
+      paging,
+      order: z.enum(['newest-first', 'oldest-first']),
+      /** per-page indexes: `{ "users": { "from": "included[?type=='users']", "key": "id" } }` → `lookup($users, …)` */
+      lookups: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name'), z.strictObject({ from: expr, key: expr })).optional(),
+      /** the list of records in the body; null or missing = an empty page */
+      records: expr,
+      /** which records are messages (truthy = keep) */
+      filter: expr.optional(),
+      end: z
+        .strictObject({
+          total: expr.optional(),
+          lastPage: expr.optional(),
+          perPage: expr.optional(),
+          /** false = no next page */
+          hasMore: expr.optional(),
+        })
+        .optional(),
+      envelope: envelope.optional(),
+      httpErrors: httpErrors.optional(),
+      /** zone of `local` times unless --timezone says otherwise */
+      timezone: z.string().optional(),
+      fields,
+    })
+    .superRefine((definition, ctx) => {
+      const variables = [...BUILTIN_VARIABLES, ...Object.keys(definition.lookups ?? {})];
+      checkVariables(definition, [], variables, ctx);
+      const paging = definition.paging;
+      if (paging.type === 'pages' && paging.param === undefined && !definition.request.path.includes('{page}')) {
+        ctx.addIssue({ code: 'custom', path: ['paging', 'param'], message: 'required unless request.path contains {page}' });
+      }
+      for (const [code, _rule] of Object.entries(definition.envelope?.codes ?? {})) {
+        if (!definition.envelope?.success) ctx.addIssue({ code: 'custom', path: ['envelope', 'codes', code], message: 'needs envelope.success' });
+      }
+      for (const [index, rule] of (definition.envelope?.messages ?? []).entries()) {
+        try {
+          new RegExp(rule.pattern, 'i');
+        } catch {
+          ctx.addIssue({ code: 'custom', path: ['envelope', 'messages', index, 'pattern'], message: 'not a regular expression' });
+        }
+      }
+    });
+  return schema;
+}
+
+let built: ReturnType<typeof buildSchema> | undefined;
+export function definitionSchema(): ReturnType<typeof buildSchema> {
+  built ??= buildSchema();
+  return built;
+}
+
+export type Definition = z.output<ReturnType<typeof buildSchema>>;
+export type DefinitionInput = z.input<ReturnType<typeof buildSchema>>;
+export type Paging = Definition['paging'];
+export type TimeFormat = Definition['fields']['time']['format'];
+
+/** Keys whose values are expressions (their variables are checked against the lookups). */
+const EXPRESSION_KEYS = new Set(['records', 'filter', 'from', 'key', 'body', 'path', 'message', 'code', 'id', 'text', 'replyTo', 'deleted', 'attachments', 'name', 'avatar', 'total', 'lastPage', 'perPage', 'hasMore']);
+const NOT_EXPRESSIONS = new Set(['request', 'auth', 'summary', 'baseUrl', 'noun', 'timezone', 'paging']);
+
+function checkVariables(value: unknown, path: PropertyKey[], variables: string[], ctx: z.RefinementCtx): void {
+  if (typeof value === 'string') {
+    const key = path[path.length - 1];
+    if (typeof key !== 'string' || !EXPRESSION_KEYS.has(key)) return;
+    try {
+      compileExpression(value, variables);
+    } catch (error) {
+      if (error instanceof ExpressionError && /unknown variable/.test(error.message)) ctx.addIssue({ code: 'custom', path, message: error.message });
+    }
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const [key, child] of Object.entries(value)) {
+    if (path.length === 0 && NOT_EXPRESSIONS.has(key) && key !== 'paging') continue;
+    if (path.length === 0 && key === 'paging') {
+      const from = (child as { from?: { body?: string } }).from;
+      if (from?.body) checkVariables(from.body, ['paging', 'from', 'body'], variables, ctx);
+      continue;
+    }
+    checkVariables(child, [...path, key], variables, ctx);
+  }
+}

@@ -1,0 +1,131 @@
+import { RemoteError } from '../errors.js';
+import { DedupeWindow } from '../pipeline/dedupe.js';
+import type { Entry, SequentialPosition, SequentialProvider } from '../providers/types.js';
+import { redactUrl } from '../text/sanitize.js';
+import { fetchEntries, type FetchedPage } from './fetch-page.js';
+import type { WalkBatch, WalkOptions } from './types.js';
+
+/** Pages in a row that add nothing new before the walk decides the server is not moving on. */
+const MAX_STALE_PAGES = 2;
+/** Re-reads of an empty or short page the API said was not the last, before stepping past it. */
+const MAX_REREADS = 2;
+
+/**
+ * Walks an API whose every answer says where the next one starts: an offset
+ * (the records read so far), an opaque next token, or a next link. One request
+ * at a time: the position of page N+1 is only known from page N.
+ *
+ * New messages posted during the walk: served oldest first they join the end
+ * and are read when the walk gets there; served newest first they push read
+ * ones forward (offset APIs), which only repeats messages — dedupe drops them.
+ * A token or link the server repeats, or pages that add nothing new beyond
+ * what new messages explain, end the walk with an error instead of a spin.
+ */
+export async function* walkSequential(provider: SequentialProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
+  const { settings, target, label } = options;
+  const size = provider.takesPageSize ? Math.min(Math.max(1, options.pageSize), provider.maxPageSize) : options.pageSize;
+  const seen = new DedupeWindow(Math.max(10_000, 4 * provider.maxPageSize));
+  const newestFirst = provider.order === 'newest-first';
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  const resume = options.resumeFrom?.kind === 'sequential' ? options.resumeFrom : undefined;
+  let position: SequentialPosition = resume?.position ?? { start: true };
+  for (const id of resume?.lastIds ?? []) seen.add(id);
+  const shown = (at: SequentialPosition) => redactUrl(provider.buildRequest(settings, target, at, size).url);
+  const fetch = (at: SequentialPosition): Promise<FetchedPage> => fetchEntries(provider, options, provider.buildRequest(settings, target, at, size), signal);
+  // tokens and links already followed: one coming back would loop forever
+  const followed = new Set<string>();
+  let stale = 0;
+  let firstTotal: number | undefined;
+  // an answer read again reports its impossible messages once
+  const reported = new Set<string>();
+
+  try {
+    for (let number = 1; ; number++) {
+      let fetched = await fetch(position);
+      let records = recordsOf(fetched);
+      // The walk-end rule: an empty or short page before the end the API announced is read again.
+      for (let reread = 0; reread < MAX_REREADS && announcesMore(fetched, records) && records < size && provider.step === 'offset'; reread++) {
+        options.logger.debug(`${label}: page ${number} is short (${records}) though the API says more follow; reading it again`);
+        fetched = await fetch(position);
+        records = recordsOf(fetched);
+      }
+      const page = fetched.page;
+      firstTotal ??= page.total;
+      const added: Entry[] = [];
+      let oldest: number | undefined;
+      for (const entry of fetched.entries) {
+        if (oldest === undefined || entry.time < oldest) oldest = entry.time;
+        if (seen.add(entry.message.id)) added.push(entry);
+      }
+      if (added.length === 0 && records > 0) {
+        const growth = page.total !== undefined && firstTotal !== undefined && page.total > firstTotal ? Math.ceil((page.total - firstTotal) / size) : 0;
+        if (++stale > MAX_STALE_PAGES + growth) {
+          throw new RemoteError(`${label}: ${stale} answers in a row held only messages already read; the server does not move on (GET ${shown(position)})`, {
+            hint: 'check --base-url and the definition\'s paging (the parameter the position is sent in)',
+          });
+        }
+      } else {
+        stale = 0;
+      }
+
+      let next: SequentialPosition | 'end';
+      let withheld: Array<{ reason: string; count: number }> | undefined;
+      if (provider.step === 'offset') {
+        const offset = 'offset' in position ? position.offset : 0;
+        const after = offset + records;
+        const short = records === 0 || (provider.takesPageSize && records < size);
+        if (page.hasNext === false || (page.total !== undefined && after >= page.total)) next = 'end';
+        else if (!short) next = { offset: after };
+        else if (announcesMore(fetched, records)) {
+          // Still short after re-reading: step past what the server withheld, loudly.
+          // counted as missing (exit 5): the walk goes on past what the server withheld
+          withheld = [{ reason: `offset ${offset} came back with ${records} of ${size} records though the server says more follow (GET ${shown(position)})`, count: size - records }];
+          next = { offset: offset + size };
+        } else next = 'end';
+      } else {
+        const value = page.next;
+        if (page.hasNext === false || value === null || value === undefined || value === '') next = 'end';
+        else if (followed.has(value)) {
+          throw new RemoteError(`${label}: the server sent back a ${provider.step === 'link' ? 'next link' : 'next token'} it had sent before; following it would loop (GET ${shown(position)})`, {
+            hint: 'check the definition\'s paging.from (it must point at the next position, not the current one)',
+          });
+        } else {
+          followed.add(value);
+          // memory stays bounded: a loop longer than this is caught by the stale-page rule
+          if (followed.size > 1000) followed.delete(followed.values().next().value!);
+          next = provider.step === 'link' ? { link: value } : { token: value };
+        }
+      }
+
+      const impossible = fetched.missing.filter((m) => !reported.has(m.reason));
+      for (const m of impossible) reported.add(m.reason);
+      const missing = [...(withheld ?? []), ...impossible];
+      yield {
+        entries: added,
+        // served oldest first, a page's oldest message says nothing about what is left: no early stop
+        oldest: newestFirst ? oldest : undefined,
+        page: number,
+        total: page.total,
+        checkpoint: { kind: 'sequential', position: next === 'end' ? position : next, lastIds: fetched.entries.map((e) => e.message.id) },
+        ...(missing.length > 0 ? { missing } : {}),
+      };
+      if (next === 'end') return;
+      position = next;
+    }
+  } finally {
+    abort.abort(new Error('walk ended'));
+  }
+
+  /** records served: before the definition's filter, counting items left out as impossible */
+  function recordsOf(fetched: FetchedPage): number {
+    return fetched.page.records ?? fetched.entries.length + fetched.missing.length;
+  }
+
+  function announcesMore(fetched: FetchedPage, records: number): boolean {
+    const page = fetched.page;
+    if (page.hasNext === true) return true;
+    const offset = 'offset' in position ? position.offset : 0;
+    return page.total !== undefined && offset + records < page.total;
+  }
+}
