@@ -89,6 +89,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
+  // summary lines of channels a target writes only at close
+  const written: Array<() => void> = [];
   let mediaError: ChatExportError | undefined;
   try {
     // Every channel's output and state is proven usable before the first request (exit 2).
@@ -109,12 +111,15 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       // A shared stream broken halfway is the whole run's failure, not one channel's.
       if (done && target.ordered) await target.deliver(done);
       // A target that took the walk's batches itself (no spool) knows no byte count here.
-      progress.delivered(job.label, { path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'), bytes: done?.written.bytes });
+      const line = () => progress.delivered(job.label, { path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'), bytes: done?.written.bytes });
+      if (target.writesAtClose) written.push(line);
+      else line();
       succeeded++;
     };
     if (target.ordered) for (const [index, walk] of walks.entries()) await deliver(jobs[index]!, walk);
     else await Promise.all(walks.map((walk, index) => deliver(jobs[index]!, walk)));
     await target.close({ succeeded, interrupted: Boolean(io.signal?.aborted) });
+    for (const line of written) line();
     if (media && !io.signal?.aborted) mediaError = await finishMedia(media, jobs, logger);
   } catch (error) {
     await target.close({ succeeded: 0, interrupted: true }).catch(() => {});

@@ -73,15 +73,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (provider.credentials.apiKey === 'optional' && !profile.apiKey) {
     warnings.push(`${provider.name}: no API key given (${profile.profile?.apiKeyEnv ?? 'CHAT_EXPORT_API_KEY'}, --api-key or a profile); the server may refuse the requests`);
   }
-  for (const [what, value] of [['token', profile.token], ['API key', profile.apiKey]] as const) {
-    // CR, LF and other controls cannot go into a header: undici would refuse every request as a network error.
-    if (value !== undefined && /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
-      const where = /[\r\n]/.test(value) ? 'a line break (CR or LF; a file saved with Windows line ends?)' : 'a control or non-Latin-1 character';
-      throw new UsageError(`the ${what} contains ${where}, which cannot be sent in an HTTP header`, {
-        hint: `set it again without it (${what === 'token' ? 'CHAT_EXPORT_TOKEN, tokenEnv or --token' : 'CHAT_EXPORT_API_KEY, apiKeyEnv or --api-key'}); e.g. tr -d '\\r\\n' < file`,
-      });
-    }
-  }
+  checkCredentialValues(profile);
   if (profile.timezone !== undefined) {
     try {
       parseZone(profile.timezone);
@@ -193,6 +185,18 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     incremental: Boolean(options.incremental),
     excel: Boolean(options.excel),
   };
+}
+
+/** A credential that cannot be a header value is exit 2 saying why (undici would refuse every request as a network error). */
+export function checkCredentialValues(profile: Pick<ResolvedProfile, 'token' | 'apiKey'>): void {
+  for (const [what, value] of [['token', profile.token], ['API key', profile.apiKey]] as const) {
+    if (value !== undefined && /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      const where = /[\r\n]/.test(value) ? 'a line break (CR or LF; a file saved with Windows line ends?)' : 'a control or non-Latin-1 character';
+      throw new UsageError(`the ${what} contains ${where}, which cannot be sent in an HTTP header`, {
+        hint: `set it again without it (${what === 'token' ? 'CHAT_EXPORT_TOKEN, tokenEnv or --token' : 'CHAT_EXPORT_API_KEY, apiKeyEnv or --api-key'}); e.g. tr -d '\\r\\n' < file`,
+      });
+    }
+  }
 }
 
 /** The longest delay a Node timer can hold (a larger one fires after 1 ms). */

@@ -15,6 +15,7 @@ export function createPartitionedTarget(ctx: TargetContext): Target {
   const held: ChannelDone[] = [];
   return {
     ordered: output.kind !== 'directory',
+    writesAtClose: output.kind === 'file',
     async deliver(done) {
       if (output.kind === 'directory') await deliverPartitioned(done.job.path!, [done], ctx.plan, ctx.profile, ctx.logger, ctx.signal);
       else held.push(done);

@@ -238,6 +238,8 @@ describe('a disk that fills up during the run → exit 6', () => {
     expect(result.code, explain(result)).toBe(6);
     expect(result.stderr).toMatch(new RegExp(`relation channel ${BIG}: cannot write ${disk}/.*: disk full \\(ENOSPC\\)`));
     expect(result.stderr).not.toMatch(/internal error|this is a bug/);
+    // no line says the channel was written before the write failed
+    expect(result.stderr).not.toMatch(/messages →/);
     expect(readdirSync(disk)).toEqual([]);
     expect(listOrEmpty(join(stateDirOf(box), 'checkpoints'))).toHaveLength(1);
     expect(listOrEmpty(join(stateDirOf(box), 'locks'))).toEqual([]);
