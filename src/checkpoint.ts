@@ -13,26 +13,28 @@ import { isProcessAlive } from './pid.js';
  * a crash, SIGKILL, Ctrl-C or exit 4, `--resume` reloads the runs and walks
  * on from that position, so the final output equals an uninterrupted run's.
  */
+/** A walker's position (src/walk/types.ts WalkCheckpoint); also kept in an archive's channels table. */
+export const walkCheckpointSchema = z.union([
+  z.object({ kind: z.literal('cursor'), maxCreateAt: z.number(), boundaryIds: z.array(z.string()) }),
+  z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()) }),
+  z.object({
+    kind: z.literal('sequential'),
+    position: z.union([
+      z.object({ start: z.literal(true) }),
+      z.object({ offset: z.number() }),
+      z.object({ token: z.string() }),
+      z.object({ link: z.string() }),
+    ]),
+    lastIds: z.array(z.string()),
+  }),
+]);
 const rowSchema = z.object({ time: z.number(), id: z.string(), line: z.string() });
 const checkpointSchema = z.object({
   version: z.literal(1),
   /** the run's identity: profile, channel and window as given */
   key: z.string(),
   runs: z.array(z.object({ path: z.string(), count: z.number(), first: rowSchema, last: rowSchema })),
-  walk: z.union([
-    z.object({ kind: z.literal('cursor'), maxCreateAt: z.number(), boundaryIds: z.array(z.string()) }),
-    z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()) }),
-    z.object({
-      kind: z.literal('sequential'),
-      position: z.union([
-        z.object({ start: z.literal(true) }),
-        z.object({ offset: z.number() }),
-        z.object({ token: z.string() }),
-        z.object({ link: z.string() }),
-      ]),
-      lastIds: z.array(z.string()),
-    }),
-  ]),
+  walk: walkCheckpointSchema,
   /** the walk ended: only the output is left to write */
   complete: z.boolean().default(false),
   kept: z.number(),

@@ -97,8 +97,8 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--provider <name>', 'a profile name from the config file, else relation | discuz | dishawang')
     .option('--channel <id>', 'channel / dialog / conversation id (repeatable)', collect)
     .option('--peer <id>', 'relation: a direct conversation (toRelationId) (repeatable)', collect)
-    .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'html']))
-    .option('-o, --output <path>', '"-" = stdout; a file; or a directory (exists or ends in /) for one file per channel')
+    .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'html', 'sqlite']))
+    .option('-o, --output <path>', '"-" = stdout; a file (PATH.sqlite: an archive); or a directory (exists or ends in /) for one file per channel')
     .option('--since <time>', 'oldest time to include: ISO 8601, epoch seconds (10 digits) or ms (13), or relative (90m, 36h, 7d)')
     .option('--until <time>', 'exclusive upper bound, same forms as --since')
     .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))
@@ -110,6 +110,8 @@ export function buildProgram(io: CliIo): Command {
     .option('--media-max-size <size>', 'largest file --media keeps, in bytes or with a unit (100M, 1G; default 100M)')
     .option('--adopt', 'with --incremental: continue an existing JSONL/CSV file no state records (its newest message is read from it)')
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
+    .option('--lookback <duration>', 'archive: also re-read this long before what it holds (7d), to pick up edits and deletions')
+    .option('--full', 'archive: re-read the whole history (upserts; nothing is removed)')
     .option('--base-url <url>', 'API root (default: the provider\'s)')
     .option('--token <token>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_TOKEN or a profile: flags show in ps)')
     .option('--api-key <key>', 'relation API key; "-" reads it from stdin (prefer CHAT_EXPORT_API_KEY)')
@@ -204,7 +206,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--retries <n>', 'retries per request', number('--retries', true))
     .option('--timeout <ms>', 'per-request timeout', number('--timeout', true))
     .option('--timezone <tz>', 'zone for naive timestamps')
-    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv', 'md', 'html']))
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv', 'md', 'html', 'sqlite']))
     .option('-o, --output <path>', 'default output')
     .option('--force', 'replace an existing profile')
     .addOption(configOption())
@@ -294,6 +296,41 @@ export function buildProgram(io: CliIo): Command {
         'chat-export state reset --all',
       ),
     );
+
+  program
+    .command('convert <input>')
+    .description('render an archive or a JSONL export offline into any format, or import a JSONL export into an archive')
+    .option('-o, --output <path>', 'a file (.jsonl .csv .md .sqlite), a directory (one file per channel), or - for stdout')
+    .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'sqlite']))
+    .option('--channel <id>', 'only this channel (repeatable; output in this order)', collect)
+    .option('--provider <name>', 'only this provider\'s channels')
+    .option('--since <time>', 'oldest time to include: ISO 8601, epoch ms, or relative (90m, 36h, 7d)')
+    .option('--until <time>', 'exclusive upper bound, same forms as --since')
+    .addOption(new Option('--order <order>', 'asc (oldest first) or desc').choices(['asc', 'desc']).default('asc'))
+    .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))
+    .option('--timezone <tz>', 'zone of Markdown day headings and times (default UTC)')
+    .option('--raw', 'add the provider\'s original object as "raw" (archives keep it)')
+    .option('--base-url <url>', 'importing JSONL into an archive: the API root the messages came from (default: the provider\'s)')
+    .option('-q, --quiet', 'print nothing but errors')
+    .addOption(configOption())
+    .action(async (input: string, options) => {
+      const { runConvert } = await import('./commands/convert.js');
+      await runConvert(input, { ...options, config: globalConfig(options.config) }, io);
+    });
+
+  program
+    .command('search <archive> <query...>')
+    .description('full-text search of an archive: matches newest first')
+    .option('--channel <id>', 'only this channel (repeatable)', collect)
+    .option('--limit <n>', 'at most N matches (default 20)', number('--limit', true))
+    .option('--json', 'print the matching messages as JSONL')
+    .option('-q, --quiet', 'print nothing but errors')
+    .addOption(configOption())
+    .action(async (archive: string, query: string[], options) => {
+      const { runSearch } = await import('./commands/search.js');
+      // words given as separate arguments are one query: all of them must occur
+      await runSearch(archive, query.join(' '), options, io);
+    });
 
   program
     .command('config')

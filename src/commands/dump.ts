@@ -46,7 +46,16 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   }
 
   await probePaths(plan, jobs, stateDir, options);
-  const unlocks = await lockJobs(jobs, stateDir, options);
+  // Before any lock or request: an archive is opened (and a file that cannot be one refused) here.
+  const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
+  // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
+  let unlocks: Array<() => Promise<void>>;
+  try {
+    unlocks = plan.archive ? [] : await lockJobs(jobs, stateDir, options);
+  } catch (error) {
+    await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
+    throw error;
+  }
   const http = new HttpClient({
     timeoutMs: profile.timeout,
     retries: profile.retries,
@@ -64,13 +73,13 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   });
   const media = await openMediaStage(plan, settings, credentialHeaders(provider, settings, plan.targets[0]!), http, logger, io.signal).catch(async (error: unknown) => {
     progress.stop();
+    await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
     await http.close();
     await Promise.all(unlocks.map((unlock) => unlock()));
     throw error;
   });
   for (const job of jobs) job.media = media?.forChannel(job.path, job.label);
   const started = Date.now();
-  const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   const context: WalkContext = {
     options,
     plan,
@@ -139,6 +148,12 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     // A closed stdout (141) or a failed one (6) ends the run with its own code, quietly for 141.
     if (reason instanceof ChatExportError && !(reason instanceof InterruptedError)) throw reason;
     const signal = reason instanceof InterruptedError ? reason.signal : 'SIGINT';
+    if (plan.archive) {
+      throw new InterruptedError(`interrupted by ${signal}; every page fetched so far is in ${plan.archive.path}`, {
+        signal,
+        hint: 'run the same command again to continue where it stopped',
+      });
+    }
     // A channel whose output was committed has cleared its checkpoint: what is left is what --resume can use.
     const saved: ChannelJob[] = [];
     for (const job of jobs) if (await readCheckpoint(job.checkpoints)) saved.push(job);
@@ -201,7 +216,8 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
     token: profile.token,
     apiKey: profile.apiKey,
     timezone: profile.timezone,
-    raw: Boolean(options.raw),
+    // an archive always keeps the provider's original object
+    raw: Boolean(options.raw) || plan.archive !== undefined,
   };
   const stateDir = resolveStateDir(options.stateDir, configPath, logger);
   const host = new URL(plan.apiRoot).host;
@@ -237,7 +253,8 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
       owners.set(job.path!, job);
     }
   }
-  if (options.incremental) {
+  // An archive is incremental by itself: --incremental asks for nothing more there.
+  if (options.incremental && !plan.archive) {
     if (plan.output.kind === 'file' && jobs.length > 1) {
       throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {
         hint: 'each channel keeps its own file and state',

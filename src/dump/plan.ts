@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { parseTimeSpec } from '../pipeline/window.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { ChannelTarget, Provider } from '../providers/types.js';
-import { planOutput } from '../sinks/output-path.js';
+import { planOutput, type OutputPlan } from '../sinks/output-path.js';
 import { FILE_EXTENSIONS, formatFromPath } from '../sinks/registry.js';
 import { redactUrl } from '../text/sanitize.js';
 import { parseZone } from '../text/zone.js';
@@ -128,15 +128,17 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       });
     }
   }
+  const archive = planArchive(options, profile, output);
+  const chosen = archive ? 'jsonl' : profile.format;
   // --excel is a kind of CSV: it picks CSV when nothing else chose a format.
   const format =
-    profile.format ??
+    (chosen === 'sqlite' ? undefined : chosen) ??
     (output.kind === 'file' ? formatFromPath(output.path) : output.kind === 'template' ? formatFromPath(output.pattern) : undefined) ??
     (options.excel ? 'csv' : 'jsonl');
-  if (options.excel && format !== 'csv') {
-    throw new UsageError(`--excel is for CSV output, not ${format}`, { hint: 'use --format csv or an output file ending in .csv' });
+  if (options.excel && (archive || format !== 'csv')) {
+    throw new UsageError(`--excel is for CSV output, not ${archive ? 'an archive' : format}`, { hint: 'use --format csv or an output file ending in .csv' });
   }
-  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv, md or html, not ${JSON.stringify(format)}`);
+  if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv, md, html or sqlite, not ${JSON.stringify(format)}`);
 
   const partition = profile.partition;
   if (partition !== undefined) {
@@ -180,6 +182,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     window: { since, until, after: undefined },
     limit: options.limit,
     pageSize: profile.pageSize ?? provider.defaultPageSize,
+    archive,
     apiRoot: normalizeApiRoot(base),
     displayZone: displayZone(options.tz),
     incremental: Boolean(options.incremental),
@@ -273,6 +276,41 @@ export function displayZone(flag: string | undefined): string {
     // a zone name Node knows but our reader does not: UTC is still true, only less local
   }
   return 'UTC';
+}
+
+/** -o PATH.sqlite (.db) or --format sqlite: an archive, with the options that only it takes. */
+function planArchive(options: DumpOptions, profile: ResolvedProfile, output: OutputPlan): DumpPlan['archive'] {
+  const wanted = profile.format === 'sqlite' || (profile.format === undefined && output.kind === 'file' && isArchivePath(output.path));
+  if (!wanted) {
+    if (options.lookback !== undefined || options.full) {
+      throw new UsageError(`${options.full ? '--full' : '--lookback'} is for an archive: give -o PATH.sqlite`, {
+        hint: 'a file export re-reads everything anyway; --incremental appends only what is new',
+      });
+    }
+    return undefined;
+  }
+  if (output.kind !== 'file') {
+    throw new UsageError('an archive is one SQLite file: give -o PATH.sqlite (or .db)', { hint: 'it holds every channel, provider and API root you export into it' });
+  }
+  if (options.limit !== undefined) {
+    throw new UsageError('--limit does not apply to an archive (it would leave a gap in it)', {
+      hint: 'export everything into the archive, then: chat-export convert ARCHIVE --limit N -o FILE',
+    });
+  }
+  let lookbackMs = 0;
+  if (options.lookback !== undefined) {
+    const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/.exec(options.lookback.trim());
+    const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+    if (!match || (match[2] === undefined && Number(match[1]) !== 0)) {
+      throw new UsageError(`--lookback: cannot read ${JSON.stringify(options.lookback)} as a duration`, { hint: 'e.g. 7d, 36h, 90m' });
+    }
+    lookbackMs = Math.round(Number(match[1]) * (units[match[2] ?? 'ms'] ?? 1));
+  }
+  return { path: output.path, lookbackMs, full: Boolean(options.full) };
+}
+
+export function isArchivePath(path: string): boolean {
+  return /\.(sqlite3?|db)$/i.test(path);
 }
 
 function positive(flag: string, value: number, integer: boolean): void {

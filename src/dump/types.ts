@@ -28,6 +28,10 @@ export interface DumpOptions extends ProfileFlags {
   allowInsecure?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
+  /** archive: re-read this long before what it holds (`7d`) */
+  lookback?: string | undefined;
+  /** archive: re-read the whole history */
+  full?: boolean | undefined;
   excel?: boolean | undefined;
   /** zone transcripts show times in (default: this machine's) */
   tz?: string | undefined;
@@ -87,6 +91,8 @@ export interface DumpPlan {
   window: TimeWindow;
   limit: number | undefined;
   pageSize: number;
+  /** -o PATH.sqlite / --format sqlite: the archive file (then `format` is unused) */
+  archive: { path: string; lookbackMs: number; full: boolean } | undefined;
   /** --partition: at most this many messages per file */
   partition?: number | undefined;
   /** --media: where files go and the largest one kept */

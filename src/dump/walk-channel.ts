@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
-import { ChatExportError, UsageError } from '../errors.js';
+import { ChatExportError, InterruptedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../log.js';
@@ -161,23 +161,30 @@ function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resume
   }
 }
 
-async function walkIntoWriter(job: ChannelJob, target: Target, start: ChannelStart, ctx: WalkContext): Promise<void> {
-  const window = windowOf(ctx.plan, start);
-  const bar = ctx.progress.start(job.label, { totalIsExact: isWhole(ctx.plan, window) && start.resumeFrom === undefined });
-  const writer = await target.openChannel!(job, start);
+async function walkIntoWriter(job: ChannelJob, target: Target, first: ChannelStart, ctx: WalkContext): Promise<void> {
+  const bar = ctx.progress.start(job.label, { totalIsExact: isWhole(ctx.plan, windowOf(ctx.plan, first)) && first.resumeFrom === undefined });
+  const writer = await target.openChannel!(job, first);
   let kept = 0;
   try {
-    for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
-      const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
-      await job.media?.apply(entries);
-      kept += entries.length;
-      if (batch.missing) job.missing.push(...batch.missing);
-      await writer.batch({ ...batch, entries });
-      bar.update(batch, kept);
-      ctx.keepHeapSmall();
-      if (passedWindow(window, batch.oldest)) break;
+    // A target may ask for another walk once one ends (the archive: after completing a
+    // killed run's walk, the new top down to what that walk established).
+    for (let start: ChannelStart | undefined = first; start; start = writer.next?.()) {
+      const window = windowOf(ctx.plan, start);
+      for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
+        const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+        await job.media?.apply(entries);
+        kept += entries.length;
+        if (batch.missing) job.missing.push(...batch.missing);
+        await writer.batch({ ...batch, entries });
+        bar.update(batch, kept);
+        ctx.keepHeapSmall();
+        if (passedWindow(window, batch.oldest)) break;
+      }
+      // an interrupted walk has not reached its end: it must not be finished as if it had
+      if (ctx.signal?.aborted) throw new InterruptedError(`${job.label}: interrupted`);
+      kept = await writer.finish();
     }
-    bar.finish(await writer.finish());
+    bar.finish(kept);
   } catch (error) {
     bar.fail();
     await writer.abort(error);

@@ -16,7 +16,8 @@ export interface ProfileFlags {
   retries?: number | undefined;
   timeout?: number | undefined;
   timezone?: string | undefined;
-  format?: Format | undefined;
+  /** 'sqlite': an archive (section 6) */
+  format?: Format | 'sqlite' | undefined;
   output?: string | undefined;
   partition?: number | undefined;
   media?: boolean | undefined;
@@ -42,7 +43,7 @@ export interface ResolvedProfile {
   retries: number;
   timeout: number;
   timezone: string | undefined;
-  format: Format | undefined;
+  format: Format | 'sqlite' | undefined;
   output: string;
   partition: number | undefined;
   media: boolean;

@@ -3,7 +3,7 @@ import { BUILTIN_PROVIDER_NAMES } from '../providers/names.js';
 import { suggestName } from '../text/suggest.js';
 import { parseZone } from '../text/zone.js';
 
-export const FORMATS = ['jsonl', 'csv', 'md', 'html'] as const;
+export const FORMATS = ['jsonl', 'csv', 'md', 'html', 'sqlite'] as const;
 
 /** A zone offset like +08:00 / -05:30 / Z, or an IANA name like Asia/Shanghai. */
 const timezone = z

@@ -60,6 +60,8 @@ export interface ChannelWriter {
   batch(batch: WalkBatch): Promise<void>;
   /** the walk ended normally; returns the number of messages written */
   finish(): Promise<number>;
+  /** after `finish`: another walk of the same channel to make, if the target needs one */
+  next?(): ChannelStart | undefined;
   /** the walk failed or was interrupted */
   abort(error: unknown): Promise<void>;
 }

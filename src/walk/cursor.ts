@@ -15,9 +15,19 @@ const MIN_SUSPECTED_CAP = 10;
  * each request asks for messages at or before the oldest time seen so far.
  *
  * The cursor cannot move while every message in a page shares the cursor's
- * millisecond; then the page is grown for that window, and only when the
- * server will not return more does the walk step past the millisecond, with a
- * warning. Every turn of the loop either moves the cursor back, grows the page
+ * millisecond; then the page is grown for that window. A tie cluster over
+ * the server's page cap (DESIGN.md section 2, exit 5) is only this: a page
+ * the server filled, every item at the cursor's millisecond, that the walk
+ * cannot move past — either grown to the largest page there is, or cut
+ * short by a silent cap the server is shown to have. A short answer at the
+ * cursor is otherwise the end of the history (after retention deleted its
+ * start, a tie cluster may be the oldest thing left). When a short answer
+ * could be a silent cap (it is as long as any answer the server gave), the
+ * walk steps past the millisecond and lets the server decide: messages
+ * older than it mean the page was cut (the tie is reported at risk); none
+ * mean the bottom, where one request from the top with the same page size
+ * tells a cap (no longer an answer) from the end (a longer one).
+ * Every turn of the loop either moves the cursor back, grows the page
  * (bounded), or ends: a misbehaving server cannot make it spin.
  */
 export async function* walkCursor(provider: CursorProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
@@ -32,8 +42,10 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
   }
   let limit = baseLimit;
   let largestAnswer = 0;
-  // length of the answer that made us grow the page; a grown page no longer than it means the server caps pages
-  let lengthBeforeGrowth: number | undefined;
+  // where the walk started: the cap probe at the bottom asks from here
+  const top = options.until !== undefined ? options.until - 1 : NO_BOUND;
+  // a short answer at the cursor that may have been cut by a silent cap: the next answer decides
+  let suspect: { cursor: number; count: number; limit: number } | undefined;
 
   // The next request leaves before this page is handed on, so the server's time
   // overlaps ours (sorting, serializing, writing); an early stop aborts it.
@@ -45,6 +57,23 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
     return pending;
   };
   let pending = request(cursor, limit);
+  const tieAtRisk = (count: number, at: number, size: number): MissingReport => {
+    logger.warn(
+      `${label}: ${count} messages share the millisecond ${new Date(at).toISOString()} and the server returns at most ${count} per request; ` +
+        `stepping past it — messages at that millisecond beyond these ${count} may be missing from the export`,
+    );
+    return {
+      reason: `${count} messages share the millisecond ${new Date(at).toISOString()} and the server returns at most ${count} per request: any more at that millisecond could not be fetched (GET ${shownRequest(at, size)})`,
+      count: 0,
+    };
+  };
+  // At the bottom, after a short answer at one millisecond: would the server give more than that answer
+  // from the top? Then it has no cap there and the answer was the end. A history that holds only that
+  // tie cannot tell; it is reported, as a cut would be.
+  const cappedAt = async (short: { count: number; limit: number }): Promise<boolean> => {
+    const { page, entries: probe, missing } = await request(top, short.limit);
+    return (page.records ?? probe.length + missing.length) <= short.count;
+  };
   const shownRequest = (maxCreateAt: number, size: number) =>
     redactUrl(provider.buildRequest(settings, target, { maxCreateAt, limit: size }).url);
 
@@ -69,46 +98,50 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
       if (page.filteredOldest !== undefined && page.filteredOldest < oldest) oldest = page.filteredOldest;
       // So does an item left out as impossible (records counts it; a provider without records adds it here).
       const count = page.records ?? normalized.length + dropped.length;
+      largestAnswer = Math.max(largestAnswer, count);
+      let atRisk: MissingReport | undefined;
+      if (suspect) {
+        // Messages older than the suspect's millisecond exist (here, or — at the bottom — beyond a cap the
+        // top shows): the server cut that page, so members of the tie may be out of reach.
+        const capped = count > 0 || (await cappedAt(suspect));
+        if (capped) atRisk = tieAtRisk(suspect.count, suspect.cursor, suspect.limit);
+        suspect = undefined;
+      }
       if (count > 0 && newest > cursor) {
         throw new RemoteError(
           `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor (GET ${shownRequest(cursor, limit)})`,
           { hint: 'check --base-url points at the relation API' },
         );
       }
-      largestAnswer = Math.max(largestAnswer, count);
       const atCursor = count > 0 && oldest >= cursor;
-      // A page shorter than asked is "full" only when the server seems to cap pages; a tiny
-      // history (one message, a few at one millisecond) is not a cap, and must end quietly.
-      const full = count > 0 && (count >= limit || (count >= largestAnswer && largestAnswer >= MIN_SUSPECTED_CAP));
 
       let next: number | 'end' = 'end';
-      let atRisk: MissingReport | undefined;
       if (count === 0) {
         next = 'end';
       } else if (!atCursor) {
         next = oldest;
         limit = baseLimit;
-        lengthBeforeGrowth = undefined;
-      } else if (!full) {
-        // everything at or before the cursor has been served
-        next = 'end';
-      } else if (limit < provider.maxPageSize && (lengthBeforeGrowth === undefined || count > lengthBeforeGrowth)) {
-        lengthBeforeGrowth = count;
-        limit = Math.min(provider.maxPageSize, limit * 4);
-        next = cursor;
-        logger.debug(`${label}: ${count} messages share ${new Date(cursor).toISOString()}; asking for ${limit} per page`);
-      } else {
-        logger.warn(
-          `${label}: ${count} messages share the millisecond ${new Date(cursor).toISOString()} and the server returns at most ${count} per request; ` +
-            `stepping past it — messages at that millisecond beyond these ${count} may be missing from the export`,
-        );
+      } else if (count >= limit) {
+        // a full page, every item at the cursor's millisecond
+        if (limit < provider.maxPageSize) {
+          limit = Math.min(provider.maxPageSize, limit * 4);
+          next = cursor;
+          logger.debug(`${label}: ${count} messages share ${new Date(cursor).toISOString()}; asking for ${limit} per page`);
+        } else {
+          // the largest page there is, and still all one millisecond: the walk cannot move past it
+          atRisk = tieAtRisk(count, cursor, limit);
+          next = cursor - 1;
+          limit = baseLimit;
+        }
+      } else if (count >= largestAnswer && count >= MIN_SUSPECTED_CAP) {
+        // Short, but as long as anything the server gave: the end of the history, or a silent cap.
+        // Step past and let the next answer tell (a few messages at one millisecond are never taken for a cap).
+        suspect = { cursor, count, limit };
         next = cursor - 1;
         limit = baseLimit;
-        lengthBeforeGrowth = undefined;
-        atRisk = {
-          reason: `${count} messages share the millisecond ${new Date(cursor).toISOString()} and the server returns at most ${count} per request: any more at that millisecond could not be fetched (GET ${shownRequest(cursor, limit)})`,
-          count: 0,
-        };
+      } else {
+        // everything at or before the cursor has been served
+        next = 'end';
       }
 
       const boundary = next === 'end' ? [] : idsAt(all, next);

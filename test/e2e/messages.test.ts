@@ -23,7 +23,7 @@ describe.concurrent('messages a new user reads', () => {
     expect(command.stderr).toBe("chat-export: unknown command 'dmp'; did you mean dump? — see --help for usage\n");
     const choice = await runCli(['dump', '--provider', 'relation', '--channel', 'x', '--format', 'xml'], { env: sandbox().env() });
     expect(choice.code).toBe(2);
-    expect(choice.stderr).toMatch(/^chat-export: option '--format <format>' argument 'xml' is invalid\. Allowed choices are jsonl, csv, md, html\.? — see --help for usage\n$/);
+    expect(choice.stderr).toMatch(/^chat-export: option '--format <format>' argument 'xml' is invalid\. Allowed choices are jsonl, csv, md, html, sqlite\.? — see --help for usage\n$/);
   });
 
   it('our own errors put the hint on the same line', async () => {

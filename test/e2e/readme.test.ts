@@ -54,6 +54,13 @@ function runnable(command: string): string {
   return head + tail;
 }
 
+/** One normalized message, for the examples that read an archive or a JSONL backup. */
+const README_MESSAGE = {
+  id: '1', provider: 'relation', channel: 'C1', timestamp: '2024-01-23T09:50:40.000Z',
+  sender: { id: 'u1', name: 'Alice', avatar: null }, type: 'text', text: '你好，今天开会吗？ send the report before Friday',
+  replyTo: null, editedAt: null, deleted: false, attachments: [],
+};
+
 describe('README', () => {
   const all = examples();
 
@@ -70,6 +77,9 @@ describe('README', () => {
         'set -u',
         `chat-export() { "$CHAT_EXPORT_TEST_NODE" "$CHAT_EXPORT_TEST_BIN" "$@"; }`,
         'TOKEN=readme-token-123456 NEW_TOKEN=readme-token-654321',
+        // what the archive examples (search, convert) read: a JSONL backup and an archive made from it
+        `printf '%s\\n' ${JSON.stringify(JSON.stringify(README_MESSAGE))} > old-backup.jsonl`,
+        'chat-export convert old-backup.jsonl -o chat.sqlite -q',
         ...all.flatMap(({ command }) => [
           `printf '%s\\n' ${JSON.stringify(`>>> ${command}`)} >&2`,
           `${runnable(command)} >/dev/null || { echo "FAILED($?): ${command.replace(/["$`\\]/g, '\\$&')}" >&2; }`,

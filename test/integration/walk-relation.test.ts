@@ -199,6 +199,44 @@ describe('relation: a tie cluster larger than the server will ever return', () =
   });
 });
 
+describe('relation: a tie cluster at the bottom of the history', () => {
+  // retention deleted the start, leaving 120 messages of one millisecond as the oldest: more than a page
+  const RETAINED = 'b16c0ffee0000000000000000000001a';
+  // 150 at one millisecond at the very start, the server caps pages at 100
+  const CAPPED = 'b16c0ffee0000000000000000000001b';
+  const server = useServer({
+    channels: [
+      { provider: 'relation', id: RETAINED, count: 400, ties: [{ at: 60, size: 120 }] },
+      { provider: 'relation', id: CAPPED, count: 400, ties: [{ at: 0, size: 150 }], pageCap: 100 },
+    ],
+  });
+  const sandbox = useSandbox();
+  const dump = (channel: string) =>
+    runCli(['dump', '--provider', 'relation', '--channel', channel, '--base-url', server().url, '--page-size', String(PAGE), '--rate', '1000', '--no-progress'], {
+      env: sandbox().env(),
+      timeoutMs: 20_000,
+    });
+
+  it('after retention, a short last page of one millisecond is the end: every message, exit 0, no warning', async () => {
+    server().drop('relation', RETAINED, 60);
+    const truth = server().messages('relation', RETAINED);
+    const result = await dump(RETAINED);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toMatch(/share the millisecond/);
+    expect(linesOf(result.stdout).map((line) => JSON.parse(line).id)).toEqual(orderedIds(truth));
+  });
+
+  it('a tie over the page cap at the very start is still reported: exit 5 naming the millisecond', async () => {
+    const truth = server().messages('relation', CAPPED);
+    const result = await dump(CAPPED);
+    expect(result.code, result.stderr).toBe(5);
+    expect(result.stderr).toMatch(/100 messages share the millisecond .*could not be fetched/);
+    const oldestFirst = orderedIds(truth);
+    // served newest first (larger id first on a tie): the 50 smallest ids of the cluster are out of reach
+    expect(linesOf(result.stdout).map((line) => JSON.parse(line).id)).toEqual(oldestFirst.slice(50));
+  });
+});
+
 describe('relation: a server that ignores the cursor cannot make the walker spin', () => {
   const CH = 'b16c0ffee0000000000000000000000c';
   const server = useServer({ channels: [{ provider: 'relation', id: CH, count: 0 }] });

@@ -102,7 +102,7 @@ describe('loadConfig', () => {
     ['bad url', { work: { provider: 'relation', baseUrl: 'not a url' } }, ['profiles.work.baseUrl: expected an http:// or https:// URL']],
     ['non-http url', { work: { provider: 'relation', baseUrl: 'ftp://example.com' } }, ['profiles.work.baseUrl: expected an http:// or https:// URL']],
     ['negative rate', { work: { provider: 'relation', rate: -1 } }, ['profiles.work.rate: must be > 0']],
-    ['unknown format', { work: { provider: 'relation', format: 'xml' } }, ['profiles.work.format: expected one of jsonl, csv, md, html']],
+    ['unknown format', { work: { provider: 'relation', format: 'xml' } }, ['profiles.work.format: expected one of jsonl, csv, md, html, sqlite']],
     ['missing provider', { work: {} }, ['profiles.work.provider: required']],
     ['fractional page size', { work: { provider: 'relation', pageSize: 1.5 } }, ['profiles.work.pageSize: expected an integer']],
     ['negative retries', { work: { provider: 'relation', retries: -1 } }, ['profiles.work.retries: must be >= 0']],

@@ -247,7 +247,7 @@ describe('profile commands', () => {
       [{ provider: 'relation', baseUrl: 'nope' }, '--base-url: expected an http:// or https:// URL'],
       [{ provider: 'relation', rate: -1 }, '--rate: must be > 0'],
       [{ provider: 'relation', pageSize: 0 }, '--page-size: must be > 0'],
-      [{ provider: 'relation', format: 'xml' }, '--format: expected one of jsonl, csv, md, html'],
+      [{ provider: 'relation', format: 'xml' }, '--format: expected one of jsonl, csv, md, html, sqlite'],
       [{ provider: 'relation', tokenEnv: 'not a var' }, '--token-env: expected an environment variable name like RELATION_TOKEN'],
       [{ provider: 'relation', token: '' }, '--token: must not be empty'],
     ];

@@ -1,0 +1,33 @@
+/**
+ * The SQLite binding. libsql is better-sqlite3's API over a SQLite build that
+ * ships as an npm optional dependency (prebuilt per platform, nothing to
+ * compile), with FTS5 and WAL. Node 20 has no node:sqlite.
+ */
+import Libsql from 'libsql';
+
+export type Database = Libsql.Database;
+export type Statement = Libsql.Statement;
+
+export interface OpenOptions {
+  readonly?: boolean;
+  fileMustExist?: boolean;
+  /** ms to wait for another process's write lock before SQLITE_BUSY */
+  timeout?: number;
+}
+
+export function openDatabase(path: string, options: OpenOptions = {}): Database {
+  return new Libsql(path, {
+    readonly: options.readonly ?? false,
+    fileMustExist: options.fileMustExist ?? false,
+    timeout: options.timeout ?? 5_000,
+  });
+}
+
+/** SQLite's error code (SQLITE_BUSY, SQLITE_FULL, …), if the error is SQLite's. */
+export function sqliteCode(error: unknown): string | undefined {
+  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
+    const code = (error as unknown as { code: string }).code;
+    if (code.startsWith('SQLITE_')) return code;
+  }
+  return undefined;
+}

@@ -1,0 +1,394 @@
+/**
+ * An open archive: one SQLite file, WAL, one connection per process. Every
+ * write is one short IMMEDIATE transaction (a page of messages plus the walk
+ * position), so a SIGKILL loses at most the page in flight, two processes on
+ * one archive take turns (busy timeout) instead of failing, and the channels
+ * of one run — walked concurrently, written one transaction at a time on the
+ * single connection — never interleave inside a transaction.
+ */
+import { statSync } from 'node:fs';
+import { z } from 'zod';
+import { walkCheckpointSchema } from '../checkpoint.js';
+import { LocalIoError, UsageError } from '../errors.js';
+import type { Message } from '../message.js';
+import { migrate, schemaStateOf, SCHEMA_VERSION } from './schema.js';
+import { openDatabase, sqliteCode, type Database, type Statement } from './sqlite.js';
+
+/** How long a writer waits for another process's transaction before giving up. */
+export const BUSY_TIMEOUT_MS = 120_000;
+
+/** One history in the archive. */
+export interface SourceKey {
+  provider: string;
+  /** normalized API root (api-root.ts) */
+  api: string;
+  channel: string;
+}
+
+/**
+ * A walk that has not reached its floor yet. Until it does, the messages it
+ * committed are in the archive but the range between its position and its
+ * floor is a gap: `held_until` only moves when a walk completes.
+ */
+const unfinishedWalkSchema = z.object({
+  /** the run that started it */
+  run: z.number(),
+  /** newest time this walk has seen (capped at its start), null before its first message */
+  top: z.number().nullable(),
+  /** the walk goes on until a page is older than this; null = to the start of the history */
+  floor: z.number().nullable(),
+  /** the walker's position after the last committed page; null = from the top */
+  checkpoint: walkCheckpointSchema.nullable(),
+  startedAt: z.number(),
+  /** runs that tried to continue it; after a few, the next walks from the top down to its floor instead */
+  attempts: z.number().default(0),
+});
+
+export type UnfinishedWalk = z.infer<typeof unfinishedWalkSchema>;
+
+export interface ChannelRecord {
+  /** every message the server showed at or before this time (epoch ms) is held; null = no complete walk yet */
+  heldUntil: number | null;
+  walk: UnfinishedWalk | null;
+  /** a walk record that could not be read (it is then treated as a gap down to heldUntil) */
+  walkUnreadable: boolean;
+}
+
+export interface PageCounts {
+  added: number;
+  changed: number;
+  seen: number;
+}
+
+export interface ArchiveOpenOptions {
+  /** create the file when missing (dump, import); search and convert read existing archives only */
+  create: boolean;
+  readonly?: boolean;
+  timeoutMs?: number;
+}
+
+export class Archive {
+  private readonly upsertInsert: Statement;
+  private readonly selectExisting: Statement;
+  private readonly updateAll: Statement;
+  private readonly touch: Statement;
+  private readonly upsertChannel: Statement;
+  private lastNow = 0;
+
+  private constructor(
+    readonly path: string,
+    readonly db: Database,
+  ) {
+    // Compared in SQL, not in JS: libsql reads text only up to a NUL byte, and a text
+    // holding one ("a\u0000b") must not look edited on every run.
+    this.selectExisting = db
+      .prepare(
+        `SELECT text IS ?1 AND edited_at IS ?2 AND deleted = ?3 AND attachments IS ?4,
+                timestamp IS ?5 AND sender_id IS ?6 AND sender_name IS ?7 AND sender_avatar IS ?8 AND type IS ?9
+                  AND reply_to IS ?10 AND (?11 IS NULL OR raw IS ?11)
+         FROM messages WHERE provider = ?12 AND api = ?13 AND channel = ?14 AND id = ?15`,
+      )
+      .raw(true);
+    this.upsertInsert = db.prepare(
+      `INSERT INTO messages (provider, api, channel, id, timestamp, time_ms, sender_id, sender_name, sender_avatar, type, text,
+                             reply_to, edited_at, deleted, attachments, raw, first_seen, last_seen)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.updateAll = db.prepare(
+      `UPDATE messages SET timestamp = ?, time_ms = ?, sender_id = ?, sender_name = ?, sender_avatar = ?, type = ?, text = ?,
+         reply_to = ?, edited_at = ?, deleted = ?, attachments = ?, raw = coalesce(?, raw), last_seen = ?
+       WHERE provider = ? AND api = ? AND channel = ? AND id = ?`,
+    );
+    this.touch = db.prepare(`UPDATE messages SET last_seen = ? WHERE provider = ? AND api = ? AND channel = ? AND id = ?`);
+    this.upsertChannel = db.prepare(
+      `INSERT INTO channels (provider, api, channel, kind, walk, first_run, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (provider, api, channel) DO UPDATE SET walk = excluded.walk, last_run = excluded.last_run`,
+    );
+  }
+
+  /**
+   * Opens (and if asked, creates) an archive. Everything that makes the file
+   * unusable — a directory, no permission, another program's database, one
+   * from a newer chat-export — is a usage error, found before any request.
+   */
+  static open(path: string, options: ArchiveOpenOptions): Archive {
+    const info = statSync(path, { throwIfNoEntry: false });
+    if (info?.isDirectory()) throw new UsageError(`${path} is a directory, not an archive file`);
+    if (!info && !options.create) {
+      throw new UsageError(`no archive at ${path}`, { hint: 'create one with chat-export dump … -o ARCHIVE.sqlite' });
+    }
+    let db: Database;
+    try {
+      db = openDatabase(path, {
+        readonly: options.readonly ?? false,
+        fileMustExist: !options.create,
+        timeout: options.timeoutMs ?? BUSY_TIMEOUT_MS,
+      });
+    } catch (error) {
+      throw new UsageError(`cannot open the archive ${path}: ${describe(error)}`, {
+        cause: error,
+        hint: 'check that the directory exists and is writable',
+      });
+    }
+    try {
+      const { state, version } = schemaStateOf(db);
+      if (state === 'foreign') {
+        throw new UsageError(`${path} is an SQLite database that chat-export did not create; refusing to write into it`, {
+          hint: 'choose a new file name for the archive',
+        });
+      }
+      if (state === 'newer') {
+        throw new UsageError(`${path} has archive schema ${version}; this chat-export knows up to ${SCHEMA_VERSION}`, {
+          hint: 'upgrade chat-export to read or write it',
+        });
+      }
+      if (!options.readonly) {
+        // WAL: readers never block the writer, and a commit is one append; NORMAL sync is
+        // durable across a killed process (the WAL is in the OS cache) and consistent on power loss.
+        db.exec('PRAGMA journal_mode = WAL');
+        db.exec('PRAGMA synchronous = NORMAL');
+        if (state !== 'current') migrate(db);
+      } else if (state !== 'current') {
+        throw new UsageError(`${path} is an archive of schema ${version}; open it once with chat-export dump to upgrade it`);
+      }
+    } catch (error) {
+      db.close();
+      if (error instanceof UsageError) throw error;
+      throw archiveError(path, error, 'open');
+    }
+    return new Archive(path, db);
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    try {
+      if (!this.db.readonly && !this.db.inTransaction) this.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    } catch {
+      // another process is reading: the WAL stays, SQLite folds it in later
+    }
+    this.db.close();
+  }
+
+  /** A write transaction that waits for other processes' (BEGIN IMMEDIATE), with errors made readable. */
+  write<T>(what: string, fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (error) {
+      if (error instanceof UsageError || error instanceof LocalIoError) throw error;
+      if (sqliteCode(error)) throw archiveError(this.path, error, what);
+      throw error;
+    }
+  }
+
+  /**
+   * A wall-clock ISO time strictly later than the previous one this process
+   * used, so first_seen tells apart the pages of one run.
+   */
+  now(): string {
+    this.lastNow = Math.max(Date.now(), this.lastNow + 1);
+    return new Date(this.lastNow).toISOString();
+  }
+
+  startRun(command: string, source: { provider: string; api: string } | undefined): number {
+    return this.write('record the run', () => {
+      const result = this.db
+        .prepare(`INSERT INTO runs (started_at, status, provider, api, command, pid) VALUES (?, 'running', ?, ?, ?, ?)`)
+        .run(this.now(), source?.provider ?? null, source?.api ?? null, command, process.pid);
+      return Number(result.lastInsertRowid);
+    });
+  }
+
+  finishRun(run: number, status: 'ok' | 'failed' | 'interrupted', counts: PageCounts): void {
+    this.write('record the run', () => {
+      this.db
+        .prepare(`UPDATE runs SET finished_at = ?, status = ?, added = ?, changed = ?, seen = ? WHERE id = ?`)
+        .run(this.now(), status, counts.added, counts.changed, counts.seen, run);
+    });
+  }
+
+  channel(key: SourceKey): ChannelRecord | undefined {
+    const row = this.db
+      .prepare(`SELECT held_until_ms, walk FROM channels WHERE provider = ? AND api = ? AND channel = ?`)
+      .raw(true)
+      .get(key.provider, key.api, key.channel) as [number | null, string | null] | undefined;
+    if (!row) return undefined;
+    let walk: UnfinishedWalk | null = null;
+    let walkUnreadable = false;
+    if (row[1] !== null) {
+      try {
+        walk = unfinishedWalkSchema.parse(JSON.parse(row[1]));
+      } catch {
+        walkUnreadable = true;
+      }
+    }
+    return { heldUntil: row[0] === null ? null : Number(row[0]), walk, walkUnreadable };
+  }
+
+  /**
+   * One page: its messages and the walk position after it, in one
+   * transaction. `walk` undefined leaves the channel's walk record alone
+   * (a windowed re-read); null clears it.
+   */
+  writePage(key: SourceKey, kind: string, messages: readonly Message[], walk: UnfinishedWalk | null | undefined): PageCounts {
+    return this.write(`write ${key.provider} channel ${key.channel}`, () => {
+      const now = this.now();
+      const counts = this.upsertMessages(key, messages, now);
+      if (walk !== undefined) {
+        this.upsertChannel.run(key.provider, key.api, key.channel, kind, walk === null ? null : JSON.stringify(walk), now, now);
+      }
+      return counts;
+    });
+  }
+
+  /**
+   * A walk reached its floor (or the start of the history): everything up to
+   * `top` is held. The walk record is cleared only if it is still this
+   * walk's: another process may have started one of its own meanwhile.
+   */
+  completeWalk(key: SourceKey, kind: string, run: number, top: number | null): void {
+    this.write(`finish ${key.provider} channel ${key.channel}`, () => {
+      const now = this.now();
+      this.upsertChannel.run(key.provider, key.api, key.channel, kind, null, now, now);
+      // a newer mark from a concurrent run stays: the archive holds up to whichever is later
+      this.db
+        .prepare(
+          `UPDATE channels SET
+             held_until_ms = CASE WHEN ? IS NULL THEN held_until_ms ELSE max(coalesce(held_until_ms, ?), ?) END,
+             last_complete = ?
+           WHERE provider = ? AND api = ? AND channel = ?`,
+        )
+        .run(top, top, top, now, key.provider, key.api, key.channel);
+      this.db
+        .prepare(
+          `UPDATE channels SET held_until = strftime('%Y-%m-%dT%H:%M:%fZ', held_until_ms / 1000.0, 'unixepoch')
+           WHERE provider = ? AND api = ? AND channel = ? AND held_until_ms IS NOT NULL`,
+        )
+        .run(key.provider, key.api, key.channel);
+      // keep someone else's unfinished walk (a concurrent run's); drop ours
+      this.db
+        .prepare(`UPDATE channels SET walk = NULL WHERE provider = ? AND api = ? AND channel = ? AND json_extract(walk, '$.run') = ?`)
+        .run(key.provider, key.api, key.channel, run);
+    });
+  }
+
+  /** Recorded in the walk-state row only, e.g. a new walk beginning before its first page. */
+  setWalk(key: SourceKey, kind: string, walk: UnfinishedWalk): void {
+    this.write(`write ${key.provider} channel ${key.channel}`, () => {
+      const now = this.now();
+      this.upsertChannel.run(key.provider, key.api, key.channel, kind, JSON.stringify(walk), now, now);
+    });
+  }
+
+  private upsertMessages(key: SourceKey, messages: readonly Message[], now: string): PageCounts {
+    let added = 0;
+    let changed = 0;
+    for (const message of messages) {
+      const time = Date.parse(message.timestamp);
+      const attachments = JSON.stringify(message.attachments);
+      const raw = message.raw === undefined ? null : JSON.stringify(message.raw);
+      const deleted = message.deleted ? 1 : 0;
+      const existing = this.selectExisting.get(
+        message.text,
+        message.editedAt,
+        deleted,
+        attachments,
+        message.timestamp,
+        message.sender.id,
+        message.sender.name,
+        message.sender.avatar,
+        message.type,
+        message.replyTo,
+        raw,
+        key.provider,
+        key.api,
+        key.channel,
+        message.id,
+      ) as [number, number] | undefined;
+      if (!existing) {
+        this.upsertInsert.run(
+          key.provider,
+          key.api,
+          key.channel,
+          message.id,
+          message.timestamp,
+          time,
+          message.sender.id,
+          message.sender.name,
+          message.sender.avatar,
+          message.type,
+          message.text,
+          message.replyTo,
+          message.editedAt,
+          deleted,
+          attachments,
+          raw,
+          now,
+          now,
+        );
+        added++;
+        continue;
+      }
+      const versioned = Number(existing[0]) !== 1;
+      const other = Number(existing[1]) !== 1;
+      if (versioned || other) {
+        // the messages_keep_version trigger saves the replaced version
+        this.updateAll.run(
+          message.timestamp,
+          time,
+          message.sender.id,
+          message.sender.name,
+          message.sender.avatar,
+          message.type,
+          message.text,
+          message.replyTo,
+          message.editedAt,
+          deleted,
+          attachments,
+          raw,
+          now,
+          key.provider,
+          key.api,
+          key.channel,
+          message.id,
+        );
+        if (versioned) changed++;
+      } else {
+        this.touch.run(now, key.provider, key.api, key.channel, message.id);
+      }
+    }
+    return { added, changed, seen: messages.length };
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** SQLite's failures in words a user can act on, with the exit code of their kind. */
+export function archiveError(path: string, error: unknown, what: string): Error {
+  const code = sqliteCode(error);
+  if (code === undefined) return error instanceof Error ? error : new Error(String(error));
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new LocalIoError(`${path}: could not ${what}: another process held the archive for over ${BUSY_TIMEOUT_MS / 1000} s`, {
+      cause: error,
+      hint: 'what was committed is kept; run again when the other process is done',
+    });
+  }
+  if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
+    return new UsageError(`${path} is not a usable SQLite archive (${describe(error)})`, {
+      cause: error,
+      hint: 'choose another file, or restore the archive from a backup',
+    });
+  }
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
+    return new LocalIoError(`${path}: could not ${what}: the archive cannot be written (${describe(error)})`, {
+      cause: error,
+      hint: 'check the permissions of the file, its -wal and -shm files and its directory',
+    });
+  }
+  // SQLITE_FULL, SQLITE_IOERR…: the environment, not us
+  return new LocalIoError(`${path}: could not ${what}: ${describe(error)}`, {
+    cause: error,
+    hint: 'what was committed before is kept; free space or fix the disk, then run again',
+  });
+}

@@ -1,0 +1,313 @@
+/**
+ * The archive's store, walk bookkeeping, reader and search, on real SQLite
+ * files in a temp directory (no network): upserts keep earlier versions,
+ * a killed walk is completed before anything is taken for held, search finds
+ * CJK words of any length and nothing outside the channel asked for.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { HOSTILE_TEXTS } from '../../fixtures/history.js';
+import { normalizeApiRoot } from '../../src/archive/api-root.js';
+import { ChannelWalks } from '../../src/archive/channel-walks.js';
+import { listSources, readMessages } from '../../src/archive/read.js';
+import { parseQuery, search, snippetOf } from '../../src/archive/search.js';
+import { Archive, type SourceKey } from '../../src/archive/store.js';
+import { openDatabase } from '../../src/archive/sqlite.js';
+import { UsageError } from '../../src/errors.js';
+import { createMessage, type Message } from '../../src/message.js';
+import type { WalkBatch } from '../../src/walk/types.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempPath(name = 'a.sqlite'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-export-archive-'));
+  dirs.push(dir);
+  return join(dir, name);
+}
+
+const KEY: SourceKey = { provider: 'dishawang', api: 'https://api.example.com', channel: '26' };
+const T0 = Date.UTC(2024, 0, 1);
+
+function message(i: number, fields: Partial<Parameters<typeof createMessage>[0]> = {}, channel = KEY.channel): Message {
+  return createMessage(
+    {
+      id: String(i),
+      provider: KEY.provider,
+      channel,
+      time: T0 + i * 60_000,
+      sender: { id: '7', name: '哈哈哈', avatar: null },
+      type: 'text',
+      text: `message ${i}`,
+      ...fields,
+    },
+    { id: i, body: fields.text ?? `message ${i}` },
+  );
+}
+
+function batchOf(messages: Message[], checkpoint: WalkBatch['checkpoint'], page = 1): WalkBatch {
+  const entries = messages.map((m) => ({ time: Date.parse(m.timestamp), message: m }));
+  const oldest = entries.length > 0 ? Math.min(...entries.map((e) => e.time)) : undefined;
+  return { entries, oldest, page, total: undefined, checkpoint };
+}
+
+function all(archive: Archive, key = KEY, raw = false): Message[] {
+  return [...readMessages(archive, key, {}, { order: 'asc', raw })];
+}
+
+describe('the archive store', () => {
+  it('upserts by id: the same page twice adds nothing, and an edit or a revoke keeps the earlier version', () => {
+    const archive = Archive.open(tempPath(), { create: true });
+    try {
+      expect(archive.writePage(KEY, 'channel', [message(1), message(2)], undefined)).toMatchObject({ added: 2, changed: 0 });
+      expect(archive.writePage(KEY, 'channel', [message(1), message(2)], undefined)).toMatchObject({ added: 0, changed: 0 });
+      const edited = message(1, { text: 'edited text', updatedTime: T0 + 60_000 + 5_000 });
+      const revoked = message(2, { deleted: true });
+      expect(archive.writePage(KEY, 'channel', [edited, revoked], undefined)).toMatchObject({ added: 0, changed: 2 });
+      expect(all(archive).map((m) => [m.id, m.text, m.editedAt, m.deleted])).toEqual([
+        ['1', 'edited text', new Date(T0 + 65_000).toISOString(), false],
+        ['2', 'message 2', null, true],
+      ]);
+      const versions = archive.db
+        .prepare('SELECT id, text, edited_at, deleted FROM message_versions ORDER BY id')
+        .raw(true)
+        .all();
+      expect(versions).toEqual([
+        ['1', 'message 1', null, 0],
+        ['2', 'message 2', null, 0],
+      ]);
+      // a sender's new name is not a new version of the message
+      archive.writePage(KEY, 'channel', [message(1, { text: 'edited text', updatedTime: T0 + 65_000, sender: { id: '7', name: 'renamed', avatar: null } })], undefined);
+      expect(all(archive)[0]!.sender.name).toBe('renamed');
+      expect(archive.db.prepare('SELECT count(*) FROM message_versions').raw(true).get()).toEqual([2]);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('stores hostile texts byte for byte and gives back the exact JSONL line', () => {
+    const archive = Archive.open(tempPath(), { create: true });
+    try {
+      const messages = HOSTILE_TEXTS.map((text, i) => message(i, { text }));
+      archive.writePage(KEY, 'channel', messages, undefined);
+      const back = all(archive);
+      expect(back.map((m) => JSON.stringify(m))).toEqual(messages.map((m) => JSON.stringify({ ...m, raw: undefined })));
+      expect(all(archive, KEY, true).map((m) => JSON.stringify(m))).toEqual(messages.map((m) => JSON.stringify(m)));
+      // read again unchanged: no text (not even one holding a NUL byte) looks edited
+      expect(archive.writePage(KEY, 'channel', messages, undefined)).toMatchObject({ added: 0, changed: 0 });
+      expect(archive.db.prepare('SELECT count(*) FROM message_versions').raw(true).get()).toEqual([0]);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('orders messages of one millisecond by id as the spool does (numerically for digit ids)', () => {
+    const archive = Archive.open(tempPath(), { create: true });
+    try {
+      const same = (id: string) => createMessage({ id, provider: 'relation', channel: 'C', time: T0, sender: { id: 'a', name: null, avatar: null }, type: 'text', text: id });
+      archive.writePage({ ...KEY, provider: 'relation', channel: 'C' }, 'channel', ['100', '9', '20', '1000'].map(same), undefined);
+      const ids = (order: 'asc' | 'desc', limit?: number) =>
+        [...readMessages(archive, { ...KEY, provider: 'relation', channel: 'C' }, {}, { order, raw: false, limit })].map((m) => m.id);
+      expect(ids('asc')).toEqual(['9', '20', '100', '1000']);
+      expect(ids('desc')).toEqual(['1000', '100', '20', '9']);
+      expect(ids('asc', 2)).toEqual(['100', '1000']);
+      expect(ids('desc', 3)).toEqual(['1000', '100', '20']);
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('refuses a database it did not create, and one of a newer schema', () => {
+    const foreign = tempPath('notes.db');
+    const db = openDatabase(foreign);
+    db.exec('CREATE TABLE notes (x)');
+    db.close();
+    expect(() => Archive.open(foreign, { create: true })).toThrow(UsageError);
+    const newer = tempPath();
+    Archive.open(newer, { create: true }).close();
+    const raw = openDatabase(newer);
+    raw.exec('PRAGMA user_version = 99');
+    raw.close();
+    expect(() => Archive.open(newer, { create: true })).toThrow(/schema 99/);
+    const text = tempPath('text.sqlite');
+    writeFileSync(text, 'hello, not a database at all, just some text to fill a page of bytes\n'.repeat(20));
+    expect(() => Archive.open(text, { create: true })).toThrow(UsageError);
+  });
+
+  it('normalizes API roots: trailing slash, case, default port and credentials do not make another source', () => {
+    expect(normalizeApiRoot('https://API.example.com:443/')).toBe('https://api.example.com');
+    expect(normalizeApiRoot('https://user:secret@api.example.com/base//?token=x#f')).toBe('https://api.example.com/base');
+    expect(normalizeApiRoot('http://127.0.0.1:8080')).toBe('http://127.0.0.1:8080');
+  });
+});
+
+describe('walks into the archive', () => {
+  const options = { full: false, lookbackMs: 0, windowed: false };
+
+  it('a killed walk is completed first, from its position down to its floor, before the new top is walked', () => {
+    const path = tempPath();
+    // run 1 completes: messages 1..10, held until message 10
+    let archive = Archive.open(path, { create: true });
+    let walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 1 });
+    expect(walks.first()).toEqual({ floor: undefined, resumeFrom: undefined });
+    walks.page(batchOf([10, 9, 8, 7, 6].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['6'] }));
+    walks.page(batchOf([5, 4, 3, 2, 1].map((i) => message(i)), { kind: 'pages', nextPage: 3, lastIds: ['1'] }, 2));
+    expect(walks.complete()).toBeUndefined();
+    expect(archive.channel(KEY)).toMatchObject({ heldUntil: T0 + 10 * 60_000, walk: null });
+    archive.close();
+
+    // run 2 sees 30 new messages and is killed after one page: the top is NOT held
+    archive = Archive.open(path, { create: true });
+    walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 2 });
+    expect(walks.first()).toEqual({ floor: T0 + 10 * 60_000, resumeFrom: undefined });
+    walks.page(batchOf([40, 39, 38, 37, 36].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['36'] }));
+    archive.close(); // SIGKILL: no complete()
+    archive = Archive.open(path, { create: true });
+    const record = archive.channel(KEY)!;
+    expect(record.heldUntil).toBe(T0 + 10 * 60_000);
+    expect(record.walk).toMatchObject({ top: T0 + 40 * 60_000, floor: T0 + 10 * 60_000, checkpoint: { nextPage: 2 } });
+
+    // run 3 resumes the killed walk at page 2 and walks down to message 10…
+    walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 3 });
+    expect(walks.first()).toEqual({ floor: T0 + 10 * 60_000, resumeFrom: { kind: 'pages', nextPage: 2, lastIds: ['36'] } });
+    walks.page(batchOf([35, 34, 33, 32, 31].map((i) => message(i)), { kind: 'pages', nextPage: 3, lastIds: ['31'] }, 2));
+    expect(archive.channel(KEY)!.heldUntil).toBe(T0 + 10 * 60_000);
+    walks.page(batchOf([30, 29, 28, 27, 26].map((i) => message(i)), { kind: 'pages', nextPage: 4, lastIds: ['26'] }, 3));
+    walks.page(batchOf([25, 24, 23, 22, 21].map((i) => message(i)), { kind: 'pages', nextPage: 5, lastIds: ['21'] }, 4));
+    walks.page(batchOf([20, 19, 18, 17, 16].map((i) => message(i)), { kind: 'pages', nextPage: 6, lastIds: ['16'] }, 5));
+    walks.page(batchOf([15, 14, 13, 12, 11].map((i) => message(i)), { kind: 'pages', nextPage: 7, lastIds: ['11'] }, 6));
+    walks.page(batchOf([10, 9].map((i) => message(i)), { kind: 'pages', nextPage: 8, lastIds: ['9'] }, 7));
+    // …then the top again, down to the mark the completed walk set
+    expect(walks.complete()).toEqual({ floor: T0 + 40 * 60_000, resumeFrom: undefined });
+    expect(archive.channel(KEY)!.heldUntil).toBe(T0 + 40 * 60_000);
+    walks.page(batchOf([42, 41, 40].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['40'] }));
+    expect(walks.complete()).toBeUndefined();
+    expect(archive.channel(KEY)).toMatchObject({ heldUntil: T0 + 42 * 60_000, walk: null });
+    expect(all(archive).map((m) => Number(m.id))).toEqual(Array.from({ length: 42 }, (_, i) => i + 1));
+    archive.close();
+  });
+
+  it('a walk that three runs could not continue is walked again from the top, down to the floor it had', () => {
+    const archive = Archive.open(tempPath(), { create: true });
+    try {
+      let walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 1 });
+      walks.first();
+      walks.page(batchOf([9, 8].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['8'] }));
+      for (let run = 2; run <= 4; run++) {
+        walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run });
+        expect(walks.first().resumeFrom).toEqual({ kind: 'pages', nextPage: 2, lastIds: ['8'] });
+        // …and fails before committing a page
+      }
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 5 });
+      expect(walks.first()).toEqual({ floor: undefined, resumeFrom: undefined });
+      walks.page(batchOf([9, 8, 7].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['7'] }));
+      expect(archive.channel(KEY)!.walk).toMatchObject({ run: 5, attempts: 0 });
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('--lookback lowers the floor; --full walks to the start; a windowed re-read leaves the walk state alone', () => {
+    const archive = Archive.open(tempPath(), { create: true });
+    try {
+      let walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 1 });
+      walks.first();
+      walks.page(batchOf([3, 2, 1].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: [] }));
+      walks.complete();
+      const held = T0 + 3 * 60_000;
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, lookbackMs: 7 * 86_400_000, run: 2 });
+      expect(walks.first().floor).toBe(held - 7 * 86_400_000);
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, full: true, run: 3 });
+      expect(walks.first().floor).toBeUndefined();
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, windowed: true, run: 4 });
+      walks.first();
+      walks.page(batchOf([message(99)], { kind: 'pages', nextPage: 2, lastIds: [] }));
+      expect(walks.complete()).toBeUndefined();
+      expect(archive.channel(KEY)).toMatchObject({ heldUntil: held, walk: null });
+      expect(all(archive).map((m) => m.id)).toContain('99');
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('a message dated in the future does not become the mark (it would hide everything posted until then)', () => {
+    const archive = Archive.open(tempPath(), { create: true });
+    try {
+      const walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 1 });
+      walks.first();
+      const future = createMessage({ id: 'f', provider: KEY.provider, channel: KEY.channel, time: Date.now() + 365 * 86_400_000, sender: { id: '1', name: null, avatar: null }, type: 'text', text: 'from the future' });
+      const before = Date.now();
+      walks.page(batchOf([future, message(1)], { kind: 'pages', nextPage: 2, lastIds: [] }));
+      walks.complete();
+      expect(archive.channel(KEY)!.heldUntil!).toBeLessThanOrEqual(Date.now());
+      expect(archive.channel(KEY)!.heldUntil!).toBeGreaterThanOrEqual(before - 1000);
+    } finally {
+      archive.close();
+    }
+  });
+});
+
+describe('search', () => {
+  const path = tempPath('search.sqlite');
+  const setup = () => {
+    const archive = Archive.open(path, { create: true });
+    const texts = ['你好，今天开会吗？', 'Can you send the report before Friday?', '好的，我马上处理。', 'report: the build is green', '\u001b[31m开会\u001b[0m \u202Eevil'];
+    archive.writePage(KEY, 'channel', texts.map((text, i) => message(i + 1, { text })), undefined);
+    archive.writePage({ ...KEY, channel: '27' }, 'channel', [message(100, { text: '明天开会，记得带报告' }, '27')], undefined);
+    return archive;
+  };
+  const archive = setup();
+  afterAll(() => archive.close());
+  const ids = (query: string, channel?: string[]) => [...search(archive, query, { limit: 50, channel })].map((hit) => hit.message.id);
+
+  it('finds a two-character Chinese word inside a sentence (shorter than a trigram)', () => {
+    expect(ids('开会')).toEqual(['100', '5', '1']);
+    expect(ids('处理')).toEqual(['3']);
+  });
+
+  it('finds a longer Chinese string, an English word, any case, and a phrase', () => {
+    expect(ids('今天开会')).toEqual(['1']);
+    expect(ids('REPORT')).toEqual(['4', '2']);
+    expect(ids('"send the report"')).toEqual(['2']);
+    expect(ids('"the report send"')).toEqual([]);
+    expect(ids('report green')).toEqual(['4']);
+  });
+
+  it('finds nothing in another channel when --channel is given', () => {
+    expect(ids('开会', ['27'])).toEqual(['100']);
+    expect(ids('今天开会', ['27'])).toEqual([]);
+  });
+
+  it('searches sender names too, and reads any query text without a syntax error', () => {
+    expect(ids('哈哈哈')).toHaveLength(6);
+    for (const query of ['"', 'a AND', '-x', 'NEAR(', '%', '_', "'; DROP TABLE messages; --", '*']) {
+      expect(() => ids(query)).not.toThrow();
+    }
+    expect(ids('%')).toEqual([]);
+  });
+
+  it('parses quoted phrases and words', () => {
+    expect(parseQuery('a "b c" d')).toEqual(['a', 'b c', 'd']);
+    expect(parseQuery('"unclosed phrase')).toEqual(['unclosed phrase']);
+  });
+
+  it('snippets are safe for a terminal: no escapes, no bidi overrides, no line breaks; matches marked', () => {
+    const snippet = snippetOf('\u001b[31m开会\u001b[0m \u202Eevil\nnext', ['开会'], { before: '[', after: ']' });
+    expect(snippet).toBe('[开会] evil next');
+    const long = snippetOf(`${'x'.repeat(100)} needle ${'y'.repeat(100)}`, ['needle'], { before: '<', after: '>' }, 10);
+    expect(long).toBe(`…${'x'.repeat(9)} <needle> ${'y'.repeat(9)}…`);
+  });
+
+  it('lists sources by provider, API and channel', () => {
+    expect(listSources(archive, {}).map((s) => [s.channel, s.count])).toEqual([
+      ['26', 5],
+      ['27', 1],
+    ]);
+    expect(listSources(archive, { channels: ['27', '26'] }).map((s) => s.channel)).toEqual(['27', '26']);
+  });
+});
