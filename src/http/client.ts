@@ -189,7 +189,7 @@ export class HttpClient {
         // Everything the request carries besides these is the provider's (credentials, its own headers): its origin's only.
         { headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' }, credentials: req.headers, credentialOrigin: req.url.origin, anyOrigin: false },
         ctx,
-        attempt.signal,
+        attempt,
       );
       const shownHere = url === req.url ? shownUrl : redactUrl(url);
       const tooBig = () => tooLarge(ctx.label, shownHere, maxBytes);
@@ -287,7 +287,7 @@ export class HttpClient {
         // The file as stored, please; a server that compresses anyway is decoded below.
         { headers: { accept: '*/*', 'accept-encoding': 'identity' }, credentials: options.credentials, credentialOrigin: options.credentialOrigin, anyOrigin: true },
         ctx,
-        attempt.signal,
+        attempt,
       );
       const shownUrl = redactUrl(url);
       const status = response.statusCode;
@@ -315,12 +315,20 @@ export class HttpClient {
     }
   }
 
-  /** The timeout of one attempt (every hop and the whole body), joined with the caller's stop. */
-  private attemptSignal(ctx: RequestContext): { signal: AbortSignal; timedOut: () => boolean; done: () => void } {
+  /**
+   * The timeout of one attempt, joined with the caller's stop. `arm` starts it
+   * again as each hop is sent (after its wait for the rate limit, which is no
+   * slowness of the server); the last hop's covers its whole body.
+   */
+  private attemptSignal(ctx: RequestContext): { signal: AbortSignal; arm: () => void; timedOut: () => boolean; done: () => void } {
     const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
     return {
       signal: ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal,
+      arm: () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
+      },
       timedOut: () => timeout.signal.aborted,
       done: () => clearTimeout(timer),
     };
@@ -336,13 +344,16 @@ export class HttpClient {
     start: URL,
     hop: { headers: Record<string, string>; credentials: Record<string, string>; credentialOrigin: string | undefined; anyOrigin: boolean },
     ctx: RequestContext,
-    signal: AbortSignal,
+    attempt: { signal: AbortSignal; arm: () => void },
   ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean }> {
     const shownStart = redactUrl(start);
+    const signal = attempt.signal;
     let url = start;
     let withoutCredentials = false;
     for (let n = 0; ; n++) {
-      await this.limiter.acquire(url.host, signal);
+      // A pause for the rate limit (or a Retry-After) is not the server being slow: --timeout starts after it.
+      await this.limiter.acquire(url.host, ctx.signal);
+      attempt.arm();
       if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
       this.stats.requests++;
       if (ctx.stats) ctx.stats.requests++;

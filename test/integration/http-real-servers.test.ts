@@ -238,3 +238,15 @@ describe('the API: a redirect hop waits for the rate limit and counts as a reque
     expect(http.stats.requests).toBe(2);
   });
 });
+
+describe('--timeout is the server\'s time, not the rate limit\'s', () => {
+  it('a request that waits longer than --timeout for its turn (--rate 2 …) still gets its full timeout once sent', async () => {
+    const server = await scriptedServer(cleanups, (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page)));
+    const http = new HttpClient({ timeoutMs: 200, retries: 0, rate: 2, retryBaseMs: 5, logger: quiet });
+    cleanups.push(() => http.close());
+    const get = () => http.getJson({ url: new URL(`${server.url}/x`), headers: {} }, parse, { label: 'test' });
+    // three in a row: the second and third wait ~500 ms each for the token bucket, longer than the 200 ms timeout
+    for (let k = 0; k < 3; k++) expect((await get()).data).toHaveLength(1);
+    expect(server.hits).toHaveLength(3);
+  });
+});
