@@ -16,7 +16,7 @@
 import type { Entry } from '../providers/types.js';
 import type { Message } from '../message.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
-import type { Archive, PageCounts, SourceKey, UnfinishedWalk } from './store.js';
+import type { Archive, MediaRecord, PageCounts, SourceKey, UnfinishedWalk } from './store.js';
 
 export interface ArchiveWalkOptions {
   /** --full: re-read the whole history */
@@ -87,8 +87,13 @@ export class ChannelWalks {
     return { floor: floor ?? undefined, resumeFrom: undefined };
   }
 
-  /** One answer of the walker, committed with the position after it. */
-  page(batch: WalkBatch, entries: readonly Entry[] = batch.entries): void {
+  /**
+   * One answer of the walker, committed with the position after it (and the
+   * files --media downloaded for it). `served`: the entries' messages as the
+   * server sent them, without --media's local references.
+   */
+  page(batch: WalkBatch, served: readonly Message[] = batch.entries.map((entry) => entry.message), media: readonly MediaRecord[] = []): void {
+    const entries = batch.entries;
     const walk = this.current;
     if (walk) {
       for (const entry of entries) {
@@ -102,8 +107,7 @@ export class ChannelWalks {
       }
       walk.checkpoint = batch.checkpoint;
     }
-    const messages: Message[] = entries.map((entry) => entry.message);
-    const counts = this.archive.writePage(this.key, this.kind, messages, walk ? { ...walk } : undefined);
+    const counts = this.archive.writePage(this.key, this.kind, served, walk ? { ...walk } : undefined, media);
     this.counts.added += counts.added;
     this.counts.changed += counts.changed;
     this.counts.seen += counts.seen;

@@ -54,6 +54,15 @@ export interface ChannelRecord {
   walkUnreadable: boolean;
 }
 
+/** A file --media downloaded for a URL, as the archive records it (the `media` table). */
+export interface MediaRecord {
+  url: string;
+  /** relative to the archive's directory */
+  file: string;
+  sha256: string | null;
+  size: number | null;
+}
+
 export interface PageCounts {
   added: number;
   changed: number;
@@ -73,12 +82,19 @@ export class Archive {
   private readonly updateAll: Statement;
   private readonly touch: Statement;
   private readonly upsertChannel: Statement;
+  private readonly upsertMedia: Statement;
   private lastNow = 0;
+  /** true once a run is recorded: a failure after it is the environment's (exit 6), before it the path's (exit 2) */
+  private running = false;
+  /** the opened file (device and inode), to notice it being replaced under us */
+  private readonly identity: { dev: number; ino: number } | undefined;
 
   private constructor(
     readonly path: string,
     readonly db: Database,
   ) {
+    const info = statSync(path, { throwIfNoEntry: false });
+    this.identity = info ? { dev: info.dev, ino: info.ino } : undefined;
     // Compared in SQL, not in JS: libsql reads text only up to a NUL byte, and a text
     // holding one ("a\u0000b") must not look edited on every run.
     this.selectExisting = db
@@ -100,6 +116,12 @@ export class Archive {
        WHERE provider = ? AND api = ? AND channel = ? AND id = ?`,
     );
     this.touch = db.prepare(`UPDATE messages SET last_seen = ? WHERE provider = ? AND api = ? AND channel = ? AND id = ?`);
+    // fetched_at: when the archive first recorded this file for the URL
+    this.upsertMedia = db.prepare(
+      `INSERT INTO media (url, file, sha256, size, fetched_at, error) VALUES (?, ?, ?, ?, ?, NULL)
+       ON CONFLICT (url) DO UPDATE SET file = excluded.file, sha256 = excluded.sha256, size = excluded.size, error = NULL,
+         fetched_at = CASE WHEN media.file IS excluded.file THEN media.fetched_at ELSE excluded.fetched_at END`,
+    );
     this.upsertChannel = db.prepare(
       `INSERT INTO channels (provider, api, channel, kind, walk, first_run, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (provider, api, channel) DO UPDATE SET walk = excluded.walk, last_run = excluded.last_run`,
@@ -169,14 +191,46 @@ export class Archive {
     this.db.close();
   }
 
-  /** A write transaction that waits for other processes' (BEGIN IMMEDIATE), with errors made readable. */
+  /**
+   * A write transaction that waits for other processes' (BEGIN IMMEDIATE), with errors made readable.
+   * Not libsql's transaction(): after SQLITE_FULL or an I/O error SQLite has already rolled back, and
+   * its wrapper's own ROLLBACK then fails with "no transaction is active", hiding the cause.
+   */
   write<T>(what: string, fn: () => T): T {
+    let began = false;
     try {
-      return this.db.transaction(fn).immediate();
+      this.checkSameFile();
+      this.db.exec('BEGIN IMMEDIATE');
+      began = true;
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
     } catch (error) {
+      if (began && this.db.inTransaction) {
+        try {
+          this.db.exec('ROLLBACK');
+        } catch {
+          // the cause below is what the user needs
+        }
+      }
       if (error instanceof UsageError || error instanceof LocalIoError) throw error;
-      if (sqliteCode(error)) throw archiveError(this.path, error, what);
+      if (sqliteCode(error)) throw archiveError(this.path, error, what, this.running);
       throw error;
+    }
+  }
+
+  /**
+   * The archive at `path` must still be the file this process opened: a file
+   * moved, removed or replaced meanwhile would take every later page with it
+   * (SQLite keeps writing to the open file, whatever is at the path now).
+   */
+  private checkSameFile(): void {
+    if (this.identity === undefined) return;
+    const now = statSync(this.path, { throwIfNoEntry: false });
+    if (!now || now.ino !== this.identity.ino || now.dev !== this.identity.dev) {
+      throw new LocalIoError(`${this.path} was ${now ? 'replaced' : 'removed or moved'} during the run; this run stopped writing to it`, {
+        hint: 'what the run committed before is in the file that was there; put the archive back and run again',
+      });
     }
   }
 
@@ -190,12 +244,14 @@ export class Archive {
   }
 
   startRun(command: string, source: { provider: string; api: string } | undefined): number {
-    return this.write('record the run', () => {
+    const run = this.write('record the run', () => {
       const result = this.db
         .prepare(`INSERT INTO runs (started_at, status, provider, api, command, pid) VALUES (?, 'running', ?, ?, ?, ?)`)
         .run(this.now(), source?.provider ?? null, source?.api ?? null, command, process.pid);
       return Number(result.lastInsertRowid);
     });
+    this.running = true;
+    return run;
   }
 
   finishRun(run: number, status: 'ok' | 'failed' | 'interrupted', counts: PageCounts): void {
@@ -229,10 +285,11 @@ export class Archive {
    * transaction. `walk` undefined leaves the channel's walk record alone
    * (a windowed re-read); null clears it.
    */
-  writePage(key: SourceKey, kind: string, messages: readonly Message[], walk: UnfinishedWalk | null | undefined): PageCounts {
+  writePage(key: SourceKey, kind: string, messages: readonly Message[], walk: UnfinishedWalk | null | undefined, media: readonly MediaRecord[] = []): PageCounts {
     return this.write(`write ${key.provider} channel ${key.channel}`, () => {
       const now = this.now();
       const counts = this.upsertMessages(key, messages, now);
+      for (const record of media) this.upsertMedia.run(record.url, record.file, record.sha256, record.size, now);
       if (walk !== undefined) {
         this.upsertChannel.run(key.provider, key.api, key.channel, kind, walk === null ? null : JSON.stringify(walk), now, now);
       }
@@ -268,6 +325,25 @@ export class Archive {
       this.db
         .prepare(`UPDATE channels SET walk = NULL WHERE provider = ? AND api = ? AND channel = ? AND json_extract(walk, '$.run') = ?`)
         .run(key.provider, key.api, key.channel, run);
+    });
+  }
+
+  /** The file a URL's download is in, if the archive has recorded one. */
+  mediaFile(url: string): string | undefined {
+    const row = this.db.prepare(`SELECT file FROM media WHERE url = ? AND file IS NOT NULL`).raw(true).get(url) as [string] | undefined;
+    return row?.[0];
+  }
+
+  /** --media downloads that failed: recorded for URLs that have no file yet (the next --media run tries again). */
+  recordMediaFailures(failures: ReadonlyArray<{ url: string; reason: string }>): void {
+    if (failures.length === 0) return;
+    this.write('record media failures', () => {
+      const now = this.now();
+      const statement = this.db.prepare(
+        `INSERT INTO media (url, fetched_at, error) VALUES (?, ?, ?)
+         ON CONFLICT (url) DO UPDATE SET error = excluded.error, fetched_at = excluded.fetched_at WHERE media.file IS NULL`,
+      );
+      for (const failure of failures) statement.run(failure.url, now, failure.reason);
     });
   }
 
@@ -365,7 +441,7 @@ function describe(error: unknown): string {
 }
 
 /** SQLite's failures in words a user can act on, with the exit code of their kind. */
-export function archiveError(path: string, error: unknown, what: string): Error {
+export function archiveError(path: string, error: unknown, what: string, duringRun = false): Error {
   const code = sqliteCode(error);
   if (code === undefined) return error instanceof Error ? error : new Error(String(error));
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
@@ -375,13 +451,15 @@ export function archiveError(path: string, error: unknown, what: string): Error 
     });
   }
   if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
-    return new UsageError(`${path} is not a usable SQLite archive (${describe(error)})`, {
+    // found at the start: the path given is unusable (exit 2); during a run: the file went bad under us (exit 6)
+    return new (duringRun ? LocalIoError : UsageError)(`${path} is not a usable SQLite archive (${describe(error)})`, {
       cause: error,
       hint: 'choose another file, or restore the archive from a backup',
     });
   }
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
-    return new LocalIoError(`${path}: could not ${what}: the archive cannot be written (${describe(error)})`, {
+    // before the run's first write (so before any request): a path that cannot be used is exit 2
+    return new (duringRun ? LocalIoError : UsageError)(`${path}: could not ${what}: the archive cannot be written (${describe(error)})`, {
       cause: error,
       hint: 'check the permissions of the file, its -wal and -shm files and its directory',
     });

@@ -5,7 +5,7 @@
  * archive (importing a JSONL backup made before the archive existed).
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
@@ -18,13 +18,14 @@ import { Spool, type Order, type SpoolResult } from '../pipeline/order.js';
 import { parseTimeSpec } from '../pipeline/window.js';
 import { getProvider } from '../providers/registry.js';
 import { loadConfig, resolveConfigPath } from '../profile/store.js';
-import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
+import { displayZone } from '../dump/plan.js';
+import type { ChannelDone, DumpPlan } from '../dump/types.js';
+import { DEFAULTS, type ResolvedProfile } from '../profile/resolve.js';
 import { channelFilePath, planOutput, type OutputPlan } from '../sinks/output-path.js';
-import { FILE_EXTENSIONS, createSink, formatFromPath } from '../sinks/registry.js';
+import { FILE_EXTENSIONS, formatFromPath } from '../sinks/registry.js';
 import { spoolCodecFor } from '../sinks/spool-codec.js';
-import type { ChannelSummary, Format } from '../sinks/types.js';
-import { writeChannel } from '../sinks/write.js';
-import { parseZone } from '../text/zone.js';
+import type { Format } from '../sinks/types.js';
+import { chooseTarget } from '../targets/choose.js';
 
 export interface ConvertOptions {
   output?: string | undefined;
@@ -35,7 +36,9 @@ export interface ConvertOptions {
   until?: string | undefined;
   order?: Order | undefined;
   limit?: number | undefined;
-  timezone?: string | undefined;
+  /** zone transcripts show times in, as dump's --tz (default: this machine's) */
+  tz?: string | undefined;
+  partition?: number | undefined;
   raw?: boolean | undefined;
   baseUrl?: string | undefined;
   quiet?: boolean | undefined;
@@ -84,7 +87,8 @@ interface Plan {
   filter: ReadFilter;
   order: Order;
   limit: number | undefined;
-  timezone: string | undefined;
+  zone: string;
+  partition: number | undefined;
 }
 
 function planConvert(options: ConvertOptions): Plan {
@@ -105,12 +109,10 @@ function planConvert(options: ConvertOptions): Plan {
   const order = options.order ?? 'asc';
   if (order !== 'asc' && order !== 'desc') throw new UsageError(`--order must be asc or desc, not ${JSON.stringify(order)}`);
   if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit <= 0)) throw new UsageError('--limit must be a whole number above 0');
-  if (options.timezone !== undefined) {
-    try {
-      parseZone(options.timezone);
-    } catch (error) {
-      throw new UsageError(`--timezone: ${(error as Error).message}`);
-    }
+  if (options.partition !== undefined) {
+    if (!Number.isInteger(options.partition) || options.partition <= 0) throw new UsageError('--partition must be a whole number above 0');
+    if (format === 'sqlite') throw new UsageError('--partition splits files; an archive is one database', { hint: 'leave out --partition' });
+    if (output.kind === 'stdout') throw new UsageError('--partition writes files: give -o FILE or -o DIR/', { hint: 'stdout cannot be split into parts' });
   }
   return {
     format,
@@ -118,7 +120,9 @@ function planConvert(options: ConvertOptions): Plan {
     filter: { provider: options.provider, channels: options.channel, since, until },
     order,
     limit: options.limit,
-    timezone: options.timezone,
+    // the zone dump would show: byte-identical output for the same messages
+    zone: displayZone(options.tz),
+    partition: options.partition,
   };
 }
 
@@ -167,7 +171,7 @@ export async function runConvert(input: string, options: ConvertOptions, io: Con
           dispose: async () => {},
         };
       });
-      await writeSources(sources, plan, io);
+      await writeSources(sources, plan, logger);
     } finally {
       archive.close();
     }
@@ -176,7 +180,7 @@ export async function runConvert(input: string, options: ConvertOptions, io: Con
   const sources = await spoolJsonl(input, plan, Boolean(options.raw));
   try {
     warnMissing(plan.filter.channels, sources.map((source) => source.key.channel), input, logger);
-    await writeSources(sources, plan, io);
+    await writeSources(sources, plan, logger);
   } finally {
     for (const source of sources) await source.dispose();
   }
@@ -198,49 +202,104 @@ function* batched(lines: Iterable<string>): Generator<string> {
   if (chunk) yield chunk;
 }
 
-/** As dump writes: one file per channel into a directory, else every channel into one stream, CSV with one header. */
-async function writeSources(sources: ChannelSource[], plan: Plan, io: ConvertIo): Promise<void> {
+/**
+ * As dump writes, through dump's own targets (targets/choose.ts): one file per
+ * channel into a directory, else every channel into one stream (one CSV
+ * header, one HTML document), or parts of at most --partition messages.
+ */
+async function writeSources(sources: ChannelSource[], plan: Plan, logger: Logger): Promise<void> {
   const format = plan.format as Format;
-  const summaryOf = (source: ChannelSource): ChannelSummary => ({
-    provider: source.key.provider,
-    channel: source.key.channel,
-    count: source.result.count,
-    first: source.result.count > 0 && source.result.oldest !== undefined ? new Date(source.result.oldest).toISOString() : null,
-    last: source.result.count > 0 && source.result.newest !== undefined ? new Date(source.result.newest).toISOString() : null,
-    timezone: plan.timezone,
-    order: plan.order,
-    append: undefined,
-  });
-  const write = (handle: OutputHandle, source: ChannelSource, position: number) =>
-    writeChannel(handle.stream, createSink(format), summaryOf(source), source.result, {
-      format,
-      skip: 0,
-      take: source.result.count,
-      headerless: format === 'csv' && position > 0,
-    });
-  if (plan.output.kind === 'directory') {
-    await mkdir(plan.output.dir, { recursive: true });
-    for (const source of sources) {
-      const handle = await openAtomic(channelFilePath(plan.output.dir, source.key.provider, source.key.channel, FILE_EXTENSIONS[format]));
-      try {
-        await write(handle, source, 0);
-        await handle.commit();
-      } catch (error) {
-        await handle.abort();
-        throw error;
-      }
-    }
+  if (sources.length === 0) {
+    logger.warn('nothing to convert: no channel of the input matches; no output written');
     return;
   }
-  if (plan.output.kind === 'template') throw new UsageError('convert takes a file, a directory/ or -, not a name template');
-  const handle = plan.output.kind === 'stdout' ? openStdout() : await openAtomic(plan.output.path);
+  const dumpPlan: DumpPlan = {
+    targets: sources.map((source) => ({ id: source.key.channel, kind: 'channel' })),
+    baseUrl: '',
+    format,
+    output: plan.output,
+    order: plan.order,
+    window: { since: undefined, until: undefined, after: undefined },
+    limit: plan.limit,
+    pageSize: 0,
+    archive: undefined,
+    partition: plan.partition,
+    media: undefined,
+    apiRoot: '',
+    displayZone: plan.zone,
+    incremental: false,
+    excel: false,
+  };
+  // The targets clear a delivered channel's checkpoint directory: here a scratch directory of this run.
+  const scratch = await mkdtemp(join(tmpdir(), 'chat-export-convert-'));
+  const target = chooseTarget({ plan: dumpPlan, profile: profileOf(sources[0]!.key.provider, plan), stateDir: scratch, logger }, { incremental: false, adopt: false });
+  let succeeded = 0;
+  let failed = true;
   try {
-    for (const [position, source] of sources.entries()) await write(handle, source, position);
-    await handle.commit();
-  } catch (error) {
-    await handle.abort();
-    throw error;
+    for (const [index, source] of sources.entries()) {
+      await target.deliver(doneOf(source, index, plan, join(scratch, String(index))));
+      succeeded++;
+    }
+    failed = false;
+  } finally {
+    try {
+      // an output some channel could not be written into is not committed
+      await target.close({ succeeded, interrupted: failed });
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   }
+}
+
+/** What dump's targets know of a run's profile: only the provider is read; the rest are the defaults. */
+function profileOf(provider: string, plan: Plan): ResolvedProfile {
+  return {
+    name: provider,
+    provider,
+    profile: undefined,
+    baseUrl: undefined,
+    token: undefined,
+    apiKey: undefined,
+    pageSize: undefined,
+    ...DEFAULTS,
+    timezone: undefined,
+    format: plan.format,
+    output: plan.output.kind === 'file' ? plan.output.path : '-',
+    partition: plan.partition,
+    media: false,
+    mediaDir: undefined,
+    mediaMaxSize: undefined,
+    sources: {},
+  };
+}
+
+/** One converted channel as dump hands a walked one to its target. */
+function doneOf(source: ChannelSource, index: number, plan: Plan, scratch: string): ChannelDone {
+  const { provider, channel } = source.key;
+  const format = plan.format as Format;
+  return {
+    job: {
+      index,
+      target: { id: channel, kind: 'channel' },
+      label: `${provider} channel ${channel}`,
+      provider,
+      path: plan.output.kind === 'directory' ? channelFilePath(plan.output.dir, provider, channel, FILE_EXTENSIONS[format]) : undefined,
+      stateName: '',
+      legacyStateName: '',
+      checkpoints: scratch,
+      state: undefined,
+      missing: [],
+    },
+    // the messages come from `result`; this spool never holds any (the targets dispose of it)
+    spool: new Spool(join(scratch, 'spool'), plan.order),
+    result: source.result,
+    skip: 0,
+    take: source.result.count,
+    newest: undefined,
+    future: [],
+    checkpoints: scratch,
+    written: { bytes: 0 },
+  };
 }
 
 /** A JSONL line as a normalized message, or a usage error naming the line. */

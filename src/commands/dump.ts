@@ -10,7 +10,6 @@ import { asLocalIoError } from '../fs-errors.js';
 import { HttpClient } from '../http/client.js';
 import { proxyFromEnv } from '../http/proxy.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
-import { createHeapGuard } from '../pipeline/heap-guard.js';
 import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store.js';
 import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
 import { getProvider } from '../providers/registry.js';
@@ -91,7 +90,6 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     progress,
     stateDir,
     runSize: numberFromEnv(io.env.CHAT_EXPORT_RUN_SIZE) ?? RUN_SIZE,
-    keepHeapSmall: createHeapGuard(),
     checkpointEveryMs: numberFromEnv(io.env.CHAT_EXPORT_CHECKPOINT_MS) ?? CHECKPOINT_EVERY_MS,
     signal: io.signal,
   };

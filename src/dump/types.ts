@@ -50,6 +50,8 @@ export interface DumpIo {
 export interface ChannelJob {
   index: number;
   target: ChannelTarget;
+  /** the channel's own provider where one run holds several (convert of an archive); else the profile's */
+  provider?: string | undefined;
   label: string;
   /** where this channel's messages go: a file of its own, or the shared stream */
   path: string | undefined;

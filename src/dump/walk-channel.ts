@@ -32,7 +32,6 @@ export interface WalkContext {
   stateDir: string;
   /** messages held in memory before a sorted run spills to disk */
   runSize: number;
-  keepHeapSmall: () => void;
   /** spill (and so checkpoint) at least this often while anything new was walked */
   checkpointEveryMs: number;
   signal?: AbortSignal | undefined;
@@ -172,12 +171,13 @@ async function walkIntoWriter(job: ChannelJob, target: Target, first: ChannelSta
       const window = windowOf(ctx.plan, start);
       for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
         const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+        // the messages as served: --media rewrites `entries` to name local copies
+        const served = entries.map((entry) => entry.message);
         await job.media?.apply(entries);
         kept += entries.length;
         if (batch.missing) job.missing.push(...batch.missing);
-        await writer.batch({ ...batch, entries });
+        await writer.batch({ ...batch, entries }, served);
         bar.update(batch, kept);
-        ctx.keepHeapSmall();
         if (passedWindow(window, batch.oldest)) break;
       }
       // an interrupted walk has not reached its end: it must not be finished as if it had
@@ -236,16 +236,16 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
       // --media: a stage between the walk and the spool, rewriting references to the local copies.
       const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
       await job.media?.apply(entries);
+      const farFuture = Date.now() + CLOCK_SKEW_MS;
       for (const entry of entries) {
         spool.add(entry.time, entry.message.id, codec.encode(entry.message));
         kept++;
-        if (entry.time > Date.now() + CLOCK_SKEW_MS) future.set(entry.message.id, entry.time);
+        if (entry.time > farFuture) future.set(entry.message.id, entry.time);
         else if (!newest || entry.time > newest.time) newest = { time: entry.time, ids: [entry.message.id] };
         else if (entry.time === newest.time) newest.ids.push(entry.message.id);
       }
       if (batch.missing) job.missing.push(...batch.missing);
       bar.update(batch, kept);
-      ctx.keepHeapSmall();
       if (await spool.maybeFlush()) {
         await saveCheckpoint(checkpoints, {
           version: 1,

@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, rm, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { compareIds } from '../message.js';
 
 export type Order = 'asc' | 'desc';
@@ -26,7 +26,12 @@ export interface SpoolResult {
   newest: number | undefined;
   /** JSON lines (no newline) in the requested order, each id once */
   lines(): AsyncIterable<string>;
-  /** the same lines as raw text, newline-terminated, in large chunks: no per-line work */
+  /**
+   * The same lines as raw text, newline-terminated, in large chunks: no per-line
+   * work. A chunk is valid only until the next one is asked for (one buffer is
+   * reused, so off-heap memory stays flat): write it out, and wait for that
+   * write to finish, first.
+   */
   chunks(): AsyncIterable<string | Buffer>;
 }
 
@@ -42,7 +47,21 @@ function compareRows(a: Row, b: Row): number {
  * walker's bounded window let through adjacent, so each id is written once.
  */
 export class Spool {
-  private buffer: Row[] = [];
+  // The run being filled lives outside the JS heap: its lines are encoded into
+  // one reused Buffer as they arrive, with only their keys and byte ranges on
+  // the heap. Row objects and line strings held for a whole run used to
+  // survive into V8's old generation and die there, which let the heap grow to
+  // several times what is live before V8 collected it.
+  private bytes: Buffer = Buffer.allocUnsafeSlow(1 << 20);
+  private used = 0;
+  /** lines added but not yet encoded into `bytes` */
+  private pending = '';
+  /** where a run that needs sorting is put in order */
+  private scratch: Buffer = Buffer.alloc(0);
+  private times: number[] = [];
+  private ids: string[] = [];
+  /** byte offset of each row's line in `bytes`; its end is the next row's start minus the newline */
+  private starts: number[] = [];
   private readonly runs: Run[] = [];
   private readonly direction: number;
   private dirReady = false;
@@ -71,58 +90,126 @@ export class Spool {
   }
 
   get size(): number {
-    return this.buffer.length + this.runs.reduce((sum, run) => sum + run.count, 0);
+    return this.times.length + this.runs.reduce((sum, run) => sum + run.count, 0);
   }
 
   add(time: number, id: string, line: string): void {
-    this.buffer.push({ time, id, line });
+    this.times.push(time);
+    this.ids.push(id);
+    // Encoded a few dozen lines at a time: one native call per line cost more than the encoding.
+    this.pending += `${line}\n`;
+    if (this.pending.length >= PENDING_CHARS) this.encodePending();
+  }
+
+  /** Moves the pending lines into `bytes`; their starts are found from the newlines (a line holds none). */
+  private encodePending(): void {
+    const text = this.pending;
+    if (text.length === 0) return;
+    this.pending = '';
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = text.length * 3;
+    if (this.bytes.length - this.used < most) this.grow(most);
+    let at = this.used;
+    this.used += this.bytes.write(text, at);
+    const starts = this.starts;
+    while (at < this.used) {
+      starts.push(at);
+      at = this.bytes.indexOf(0x0a, at) + 1;
+    }
+  }
+
+  private grow(atLeast: number): void {
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + atLeast));
+    this.bytes.copy(bigger, 0, 0, this.used);
+    this.bytes = bigger;
   }
 
   /** Spill when the buffer is full or old; returns true when it did. Called between pages. */
   async maybeFlush(): Promise<boolean> {
-    const due = this.buffer.length >= this.runSize || (this.buffer.length > 0 && Date.now() - this.lastFlush >= this.flushEveryMs);
+    const count = this.times.length;
+    const due = count >= this.runSize || (count > 0 && Date.now() - this.lastFlush >= this.flushEveryMs);
     if (!due) return false;
     await this.flush();
     return true;
   }
 
-  private sortedBuffer(): Row[] {
-    const rows = this.buffer;
-    this.buffer = [];
-    const direction = this.direction;
-    rows.sort((a, b) => direction * compareRows(a, b));
-    return dedupeSorted(rows);
+  /**
+   * The buffered rows as one newline-terminated block in the spool's order,
+   * each (time, id) once, and the keys of its ends; the buffer is empty after.
+   * A walk usually serves rows already in order: then the block is the buffer.
+   * The block is valid until the next add(): flush writes it out before that,
+   * and finish() is the last call.
+   */
+  private takeSorted(): { block: Buffer; count: number; first: Row | undefined; last: Row | undefined } {
+    this.encodePending();
+    const { times, ids, starts, direction } = this;
+    const n = times.length;
+    const end = this.used;
+    const bytes = this.bytes;
+    this.times = [];
+    this.ids = [];
+    this.starts = [];
+    this.used = 0;
+    if (n === 0) return { block: bytes.subarray(0, 0), count: 0, first: undefined, last: undefined };
+    const compareAt = (a: number, b: number) => direction * (times[a]! - times[b]! || compareIds(ids[a]!, ids[b]!));
+    // Served in the asked order (a newest-first walk, --order desc) or exactly against it (--order asc): no sort.
+    let forward = true;
+    let backward = true;
+    for (let i = 1; i < n && (forward || backward); i++) {
+      const c = compareAt(i - 1, i);
+      if (c >= 0) forward = false;
+      if (c <= 0) backward = false;
+    }
+    const keyAt = (i: number): Row => ({ time: times[i]!, id: ids[i]!, line: '' });
+    if (forward) return { block: bytes.subarray(0, end), count: n, first: keyAt(0), last: keyAt(n - 1) };
+    let order: number[];
+    if (backward) {
+      order = Array.from({ length: n }, (_, i) => n - 1 - i);
+    } else {
+      order = Array.from({ length: n }, (_, i) => i);
+      order.sort(compareAt);
+    }
+    if (this.scratch.length < end) this.scratch = Buffer.allocUnsafeSlow(Math.max(end, this.scratch.length * 2));
+    const block = this.scratch;
+    let at = 0;
+    let previous = -1;
+    let first = -1;
+    let count = 0;
+    for (const i of order) {
+      if (previous >= 0 && times[previous] === times[i] && ids[previous] === ids[i]) continue;
+      at += bytes.copy(block, at, starts[i]!, i + 1 < n ? starts[i + 1]! : end);
+      if (first < 0) first = i;
+      previous = i;
+      count++;
+    }
+    return { block: block.subarray(0, at), count, first: keyAt(first), last: keyAt(previous) };
   }
 
   private async flush(): Promise<void> {
     this.lastFlush = Date.now();
-    if (this.buffer.length === 0) return;
-    const rows = this.sortedBuffer();
+    if (this.times.length === 0) return;
+    const { block, count, first, last } = this.takeSorted();
     if (!this.dirReady) {
       await mkdir(this.dir, { recursive: true });
       this.dirReady = true;
     }
     const path = join(this.dir, `run-${this.runs.length}.jsonl`);
-    await writeFile(path, rows.map((row) => row.line).join('\n') + '\n');
-    const first = rows[0]!;
-    const last = rows[rows.length - 1]!;
+    await writeFile(path, block);
     // Only the keys of a run's ends are needed to order runs; checkpoints carry them.
-    this.runs.push({ path, count: rows.length, first: { time: first.time, id: first.id, line: '' }, last: { time: last.time, id: last.id, line: '' } });
+    this.runs.push({ path, count, first: first!, last: last! });
   }
 
   async finish(): Promise<SpoolResult> {
     if (this.runs.length === 0) {
-      const rows = this.sortedBuffer();
+      const { block, count, first, last } = this.takeSorted();
       return {
-        count: rows.length,
-        ...span(rows[0], rows[rows.length - 1]),
+        count,
+        ...span(first, last),
         async *lines() {
-          for (const row of rows) yield row.line;
+          yield* linesOf(block);
         },
         async *chunks() {
-          for (let i = 0; i < rows.length; i += 1000) {
-            yield rows.slice(i, i + 1000).map((row) => row.line).join('\n') + '\n';
-          }
+          for (let i = 0; i < block.length; i += 1 << 20) yield block.subarray(i, i + (1 << 20));
         },
       };
     }
@@ -138,7 +225,8 @@ export class Spool {
           for (const run of runs) yield* readLines(run.path);
         },
         async *chunks() {
-          for (const run of runs) yield* createReadStream(run.path, { highWaterMark: 1 << 20 });
+          const buffer = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+          for (const run of runs) yield* readChunks(run.path, buffer);
         },
       };
     }
@@ -160,12 +248,16 @@ export class Spool {
       count,
       ...span(first, last),
       lines: () => readLines(merged),
-      chunks: () => createReadStream(merged, { highWaterMark: 1 << 20 }),
+      chunks: () => readChunks(merged, Buffer.allocUnsafeSlow(CHUNK_BYTES)),
     };
   }
 
   async dispose(): Promise<void> {
-    this.buffer = [];
+    this.pending = '';
+    this.times = [];
+    this.ids = [];
+    this.starts = [];
+    this.used = 0;
     if (this.dirReady) await rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -175,15 +267,33 @@ function span(first: Row | undefined, last: Row | undefined): { oldest: number |
   return { oldest: Math.min(first.time, last.time), newest: Math.max(first.time, last.time) };
 }
 
-function dedupeSorted(rows: Row[]): Row[] {
-  let write = 0;
-  for (let read = 0; read < rows.length; read++) {
-    const row = rows[read]!;
-    if (write > 0 && rows[write - 1]!.id === row.id && rows[write - 1]!.time === row.time) continue;
-    rows[write++] = row;
+/** The lines of a newline-terminated block, decoded one by one. */
+function* linesOf(block: Buffer): Generator<string> {
+  let start = 0;
+  for (;;) {
+    const end = block.indexOf(0x0a, start);
+    if (end < 0) return;
+    if (end > start) yield block.toString('utf8', start, end);
+    start = end + 1;
   }
-  rows.length = write;
-  return rows;
+}
+
+const CHUNK_BYTES = 1 << 20;
+/** Characters of pending lines encoded at once: enough to amortize the call, small enough to stay out of V8's large-object space. */
+const PENDING_CHARS = 32 * 1024;
+
+/** A file's bytes, read into `buffer` again and again; each chunk is valid until the next is asked for. */
+async function* readChunks(path: string, buffer: Buffer): AsyncGenerator<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /** Files merged at once: each open run holds a read buffer. */
@@ -194,13 +304,16 @@ const MAX_FAN_IN = 32;
  * split per chunk, several times cheaper than readline on this hot path.
  */
 async function* readLines(path: string, bufferBytes = 1 << 20): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
   let rest = '';
-  for await (const chunk of createReadStream(path, { highWaterMark: bufferBytes, encoding: 'utf8' })) {
-    const text = rest + (chunk as string);
+  // Decoding copies: the read buffer can be reused at once.
+  for await (const chunk of readChunks(path, Buffer.allocUnsafeSlow(bufferBytes))) {
+    const text = rest + decoder.write(chunk);
     const lines = text.split('\n');
     rest = lines.pop()!;
     for (const line of lines) if (line.length > 0) yield line;
   }
+  rest += decoder.end();
   if (rest.length > 0) yield rest;
 }
 

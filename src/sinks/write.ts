@@ -48,9 +48,13 @@ export async function writeChannel(
       }
     : writeChunkTo;
   if (options.format === 'jsonl' && options.skip === 0 && options.take >= spool.count) {
-    // The spool's runs are already JSONL: copy them as they are.
+    // The spool's runs are already JSONL: copy them as they are. Each chunk's
+    // buffer is reused for the next, so its write must be finished, not queued.
     if (buffer) await writeChunk(stream, buffer, options.signal);
-    for await (const chunk of spool.chunks()) await writeChunk(stream, chunk, options.signal);
+    for await (const chunk of spool.chunks()) {
+      if (counter) counter.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      await writeFinished(stream, chunk, options.signal);
+    }
     const end = sink.end() + closing(sink, options);
     if (end) await writeChunk(stream, end, options.signal);
     return spool.count;
@@ -89,6 +93,33 @@ function closing(sink: Sink, options: WriteOptions): string {
 }
 
 export const writeChunk = writeChunkTo;
+
+/** Writes `chunk` and waits until the stream is done with it (not merely queued); a stop ends the wait. */
+async function writeFinished(stream: Writable, chunk: string | Buffer, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw signal.reason;
+  if (stream.errored) throw stream.errored;
+  if (stream.destroyed) throw new Error('output closed');
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const done = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      stream.off('close', onClose);
+      stream.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onClose = () => done(stream.errored ?? new Error('output closed'));
+    const onError = (error: Error) => done(error);
+    // A reader that stalls (a pipe nobody reads) would hold the write forever: a signal must end it.
+    const onAbort = () => done(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    stream.on('close', onClose);
+    stream.on('error', onError);
+    stream.write(chunk, (error) => done(error ?? undefined));
+  });
+}
 
 async function writeChunkTo(stream: Writable, chunk: string | Buffer, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) throw signal.reason;

@@ -5,12 +5,17 @@
  * so a run is incremental by itself and an interrupted one continues where
  * it stopped (channel-walks.ts); --incremental and --resume are implied.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
 import { ChannelWalks, type WalkStart } from '../archive/channel-walks.js';
-import { Archive, type SourceKey } from '../archive/store.js';
+import { Archive, type MediaRecord, type SourceKey } from '../archive/store.js';
 import type { DumpPlan } from '../dump/types.js';
 import type { Logger } from '../log.js';
-import type { ChannelTarget } from '../providers/types.js';
+import type { ChannelMedia } from '../media/stage.js';
+import type { Message } from '../message.js';
+import type { ChannelTarget, Entry } from '../providers/types.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
 import type { TargetContext } from './context.js';
 import type { Target } from './types.js';
@@ -36,7 +41,7 @@ export interface ArchiveChannelStart {
 }
 
 export interface ArchiveChannelWriter {
-  batch(batch: WalkBatch): Promise<void>;
+  batch(batch: WalkBatch, served?: readonly Message[]): Promise<void>;
   /** this walk reached its end; returns the messages written so far */
   finish(): Promise<number>;
   /** after finish: the next walk of this channel in this run, if any */
@@ -54,6 +59,8 @@ export class ArchiveTarget {
   private readonly api: string;
   private readonly channels = new Map<string, ChannelWalks>();
   private readonly totals = { added: 0, changed: 0, seen: 0 };
+  /** URLs whose file this run has recorded (or found recorded) */
+  private readonly mediaRecorded = new Set<string>();
 
   /** Opens (creating if needed) the archive: called while planning, before any request. */
   constructor(private readonly options: ArchiveTargetOptions) {
@@ -80,25 +87,55 @@ export class ArchiveTarget {
     return startOf(first);
   }
 
-  openChannel(target: ChannelTarget): ArchiveChannelWriter {
+  /** `media`: the channel's use of the --media stage, whose downloads the archive records. */
+  openChannel(target: ChannelTarget, media?: ChannelMedia): ArchiveChannelWriter {
     const walks = this.channels.get(`${target.kind}\u0000${target.id}`);
     if (!walks) throw new Error(`archive: channel ${target.id} was not prepared`);
     let next: ArchiveChannelStart | undefined;
+    const failuresOf = () => {
+      if (media) this.archive.recordMediaFailures(media.failures.filter((failure) => !this.mediaRecorded.has(failure.url)));
+    };
     return {
-      batch: async (batch) => {
-        walks.page(batch);
+      batch: async (batch, served) => {
+        walks.page(batch, served, await this.mediaOf(batch.entries));
       },
       finish: async () => {
         const following = walks.complete();
         next = following ? startOf(following) : undefined;
-        if (!following) this.count(target, walks);
+        if (!following) {
+          failuresOf();
+          this.count(target, walks);
+        }
         return walks.counts.seen;
       },
       next: () => next,
       abort: async () => {
+        failuresOf();
         this.count(target, walks);
       },
     };
+  }
+
+  /**
+   * The files --media put beside the archive for these messages (their
+   * `attachments[].file` and `sender.avatarFile`), each URL once per run,
+   * hashed from the file itself when the archive does not know it yet.
+   */
+  private async mediaOf(entries: readonly Entry[]): Promise<MediaRecord[]> {
+    const records: MediaRecord[] = [];
+    for (const { message } of entries) {
+      const pairs: Array<[string | null, string | undefined]> = [
+        [message.sender.avatar, message.sender.avatarFile],
+        ...message.attachments.map((a): [string, string | undefined] => [a.url, a.file]),
+      ];
+      for (const [url, file] of pairs) {
+        if (!url || file === undefined || this.mediaRecorded.has(url)) continue;
+        this.mediaRecorded.add(url);
+        if (this.archive.mediaFile(url) === file) continue;
+        records.push({ url, file, ...(await digestOf(resolve(dirname(this.options.path), file))) });
+      }
+    }
+    return records;
   }
 
   private count(target: ChannelTarget, walks: ChannelWalks): void {
@@ -137,7 +174,7 @@ export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<Dum
     ordered: false,
     prepare: async (job) => target.prepare(job.target),
     openChannel: async (job) => {
-      const writer = target.openChannel(job.target);
+      const writer = target.openChannel(job.target, job.media);
       return {
         ...writer,
         abort: async (error) => {
@@ -151,4 +188,19 @@ export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<Dum
     },
     close: async ({ interrupted }) => target.close({ failed, interrupted }),
   };
+}
+
+/** sha256 and size of a downloaded file; nulls when it cannot be read (the row still names the file). */
+async function digestOf(path: string): Promise<{ sha256: string | null; size: number | null }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of createReadStream(path)) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+    return { sha256: hash.digest('hex'), size };
+  } catch {
+    return { sha256: null, size: null };
+  }
 }

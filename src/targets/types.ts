@@ -14,6 +14,7 @@
  * 3. add a case to `chooseTarget` (targets/choose.ts).
  */
 import type { ChannelDone, ChannelJob } from '../dump/types.js';
+import type { Message } from '../message.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
 
 export interface Target {
@@ -56,8 +57,11 @@ export interface ChannelStart {
 
 /** A channel being written batch by batch (see `Target.openChannel`). */
 export interface ChannelWriter {
-  /** entries already filtered by the run's window; `batch.checkpoint` is the walk position after it */
-  batch(batch: WalkBatch): Promise<void>;
+  /**
+   * entries already filtered by the run's window; `batch.checkpoint` is the walk position after it.
+   * With --media the entries name local copies; `served` are the same messages as the server sent them.
+   */
+  batch(batch: WalkBatch, served: readonly Message[]): Promise<void>;
   /** the walk ended normally; returns the number of messages written */
   finish(): Promise<number>;
   /** after `finish`: another walk of the same channel to make, if the target needs one */

@@ -52,7 +52,7 @@ export async function releaseDelivered(done: ChannelDone): Promise<void> {
 
 export function summaryOf(done: ChannelDone, plan: DumpPlan, profile: ResolvedProfile, append?: ChannelSummary['append']): ChannelSummary {
   return {
-    provider: profile.provider,
+    provider: done.job.provider ?? profile.provider,
     channel: done.job.target.id,
     count: done.take,
     ...spanOf(done),

@@ -6,7 +6,8 @@
  * SIGKILL mid-walk, two processes at once, and a year of nightly runs.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -96,6 +97,17 @@ function readArchive(path: string): { messages: ArchiveRow[]; versions: VersionR
   const result = spawnSync('python3', ['-c', PYTHON_READER, path], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (result.status !== 0) throw new Error(`python3 could not read ${path}: ${result.stderr}`);
   return JSON.parse(result.stdout) as { messages: ArchiveRow[]; versions: VersionRow[] };
+}
+
+/** The media table as python3's sqlite3 module reads it. */
+function readMedia(path: string): Array<{ url: string; file: string | null; sha256: string | null; size: number | null; error: string | null }> {
+  const code = `import json, sqlite3, sys
+con = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+con.row_factory = sqlite3.Row
+sys.stdout.write(json.dumps([dict(r) for r in con.execute('SELECT url, file, sha256, size, error FROM media ORDER BY url')]))`;
+  const result = spawnSync('python3', ['-c', code, path], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`python3 could not read ${path}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as ReturnType<typeof readMedia>;
 }
 
 /** The documented row for a message the server shows (or showed). */
@@ -361,6 +373,47 @@ describe('APIs defined in the config alone into an archive', () => {
   }, 120_000);
 });
 
+describe('--media into an archive', () => {
+  it('records every downloaded file in the media table; the messages stay as served, so a rerun makes no versions', async () => {
+    const server = await serve([
+      { provider: 'relation', id: 'arc-media', count: 60, mediaBase: 'self' },
+      { provider: 'discuz', id: '71', count: 20, mediaBase: 'self', attachmentsAt: { 4: { url: '{self}/media/missing.png', name: 'missing.png', type: 'image/png' } } },
+    ]);
+    const box = sandbox();
+    const archive = join(box.dir, 'chat.sqlite');
+    const first = await dump(server, box, ['--provider', 'relation', '--channel', 'arc-media', '--media', ...PAGE, '-o', archive]);
+    expect(first.code, explain(first)).toBe(0);
+    const truth = server.messages('relation', 'arc-media');
+    expectChannel(archive, 'relation', 'arc-media', truth);
+    const fetched = server.mediaLog().length;
+    const urls = new Set([...truth.map((m) => m.senderAvatar), ...truth.filter((m) => m.type === 'IMAGE').map((m) => m.text)].filter((u): u is string => Boolean(u)));
+    expect(urls.size).toBeGreaterThan(3);
+    const media = readMedia(archive);
+    expect(new Set(media.map((row) => row.url))).toEqual(urls);
+    for (const row of media) {
+      expect(row.file).toMatch(/^media\/[0-9a-f]{2}\/[0-9a-f]{32}\.\w+$/);
+      const bytes = readFileSync(join(box.dir, row.file!));
+      expect(row.size).toBe(bytes.length);
+      expect(row.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+      expect(row.error).toBeNull();
+    }
+
+    // a full re-read with --media: nothing downloaded again, no message looks edited
+    const again = await dump(server, box, ['--provider', 'relation', '--channel', 'arc-media', '--media', '--full', ...PAGE, '-o', archive]);
+    expect(again.code, explain(again)).toBe(0);
+    expect(server.mediaLog()).toHaveLength(fetched);
+    expect(readArchive(archive).versions).toEqual([]);
+    expect(readMedia(archive)).toEqual(media);
+
+    // a download that fails: the message is archived, the URL recorded with its error, exit 5
+    const failing = await dump(server, box, ['--provider', 'discuz', '--channel', '71', '--media', '--retries', '0', ...PAGE, '-o', archive]);
+    expect(failing.code, explain(failing)).toBe(5);
+    expectChannel(archive, 'discuz', '71', server.messages('discuz', '71'));
+    const missing = readMedia(archive).find((row) => row.url.endsWith('/media/missing.png'));
+    expect(missing).toMatchObject({ file: null, error: expect.stringMatching(/404/) });
+  }, 120_000);
+});
+
 describe('one archive, many channels and processes', () => {
   it('several channels of one run, and two processes on one archive at once, all wait their turn and end exact', async () => {
     const channels: ChannelSpec[] = [
@@ -408,7 +461,7 @@ describe('one archive, many channels and processes', () => {
 describe('convert and search', () => {
   const channels: ChannelSpec[] = [SPECS.relation, SPECS.discuz, SPECS.dishawang];
 
-  it('convert renders an archive byte-identical to dump, for JSONL, CSV and Markdown, either order; search finds CJK, words, phrases', async () => {
+  it('convert renders an archive byte-identical to dump, for JSONL, CSV, Markdown and HTML, either order, and in --partition parts; search finds CJK, words, phrases', async () => {
     const server = await serve(channels);
     const box = sandbox();
     const archive = join(box.dir, 'chat.sqlite');
@@ -423,6 +476,8 @@ describe('convert and search', () => {
       [SPECS.discuz, 'jsonl', 'asc'],
       [SPECS.dishawang, 'csv', 'asc'],
       [SPECS.dishawang, 'md', 'desc'],
+      [SPECS.relation, 'html', 'asc'],
+      [SPECS.discuz, 'html', 'desc'],
     ] as const;
     await Promise.all(
       cases.map(async ([spec, format, order]) => {
@@ -435,6 +490,27 @@ describe('convert and search', () => {
         expect(readFileSync(converted, 'utf8'), `${spec.provider} ${format} ${order}`).toBe(readFileSync(dumped, 'utf8'));
       }),
     );
+    // --partition: the same parts as dump's, file by file (HTML: one page per part; CSV: a header each)
+    mkdirSync(join(box.dir, 'dparts'));
+    mkdirSync(join(box.dir, 'cparts'));
+    for (const [spec, format] of [[SPECS.dishawang, 'html'], [SPECS.relation, 'csv']] as const) {
+      const d = await dump(server, box, ['--provider', spec.provider, '--channel', spec.id, ...PAGE, '--partition', '70', '-o', join(box.dir, 'dparts', `p.${format}`)]);
+      expect(d.code, explain(d)).toBe(0);
+      const c = await runCli(['convert', archive, '--channel', spec.id, '--partition', '70', '-o', join(box.dir, 'cparts', `p.${format}`)], { env: box.env() });
+      expect(c.code, explain(c)).toBe(0);
+      const parts = readdirSync(join(box.dir, 'dparts')).filter((name) => name.endsWith(format)).sort();
+      expect(parts.length).toBeGreaterThanOrEqual(3);
+      expect(readdirSync(join(box.dir, 'cparts')).filter((name) => name.endsWith(format)).sort()).toEqual(parts);
+      for (const name of parts) expect(readFileSync(join(box.dir, 'cparts', name), 'utf8'), name).toBe(readFileSync(join(box.dir, 'dparts', name), 'utf8'));
+    }
+    // a directory: one file per channel, each provider's own header
+    const dir = await runCli(['convert', archive, '--format', 'html', '-o', join(box.dir, 'html') + '/'], { env: box.env() });
+    expect(dir.code, explain(dir)).toBe(0);
+    for (const spec of channels) {
+      const page = readFileSync(join(box.dir, 'html', `${spec.provider}-${spec.id}.html`), 'utf8');
+      expect(page).toContain(`data-provider="${spec.provider}" data-channel="${spec.id}"`);
+      expect(page.match(/ data-id="/g)).toHaveLength(server.messages(spec.provider, spec.id).length);
+    }
     // a JSONL backup converts to the same CSV as the archive, and imports into an archive
     const jsonl = join(box.dir, `d-${SPECS.discuz.id}-asc.jsonl`);
     const fromJsonl = await runCli(['convert', jsonl, '-o', join(box.dir, 'j.csv'), '--order', 'desc'], { env: box.env() });

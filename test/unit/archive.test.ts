@@ -4,7 +4,7 @@
  * a killed walk is completed before anything is taken for held, search finds
  * CJK words of any length and nothing outside the channel asked for.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { listSources, readMessages } from '../../src/archive/read.js';
 import { parseQuery, search, snippetOf } from '../../src/archive/search.js';
 import { Archive, type SourceKey } from '../../src/archive/store.js';
 import { openDatabase } from '../../src/archive/sqlite.js';
-import { UsageError } from '../../src/errors.js';
+import { LocalIoError, UsageError } from '../../src/errors.js';
 import { createMessage, type Message } from '../../src/message.js';
 import type { WalkBatch } from '../../src/walk/types.js';
 
@@ -137,6 +137,43 @@ describe('the archive store', () => {
     const text = tempPath('text.sqlite');
     writeFileSync(text, 'hello, not a database at all, just some text to fill a page of bytes\n'.repeat(20));
     expect(() => Archive.open(text, { create: true })).toThrow(UsageError);
+  });
+
+  it('a full disk during a run is exit 6 naming the file and the cause; what was committed stays', () => {
+    const path = tempPath();
+    const archive = Archive.open(path, { create: true });
+    archive.startRun('test', undefined);
+    archive.writePage(KEY, 'channel', [message(1)], undefined);
+    // SQLite's own "disk full" (SQLITE_FULL), without filling a disk: no page beyond those it has
+    const pages = Number((archive.db.prepare('PRAGMA page_count').raw(true).get() as [number])[0]);
+    archive.db.exec(`PRAGMA max_page_count = ${pages}`);
+    const big = Array.from({ length: 400 }, (_, i) => message(10 + i, { text: 'x'.repeat(2000) }));
+    let error: unknown;
+    try {
+      archive.writePage(KEY, 'channel', big, undefined);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(LocalIoError);
+    expect((error as LocalIoError).exitCode).toBe(6);
+    // the cause, not a failed ROLLBACK's "no transaction is active"
+    expect((error as Error).message).toContain(path);
+    expect((error as Error).message).toMatch(/database or disk is full/);
+    expect(all(archive).map((m) => m.id)).toEqual(['1']);
+    archive.close();
+  });
+
+  it('an archive moved, removed or replaced during the run stops the run (exit 6) instead of writing into the old file', () => {
+    for (const how of ['moved', 'replaced'] as const) {
+      const path = tempPath();
+      const archive = Archive.open(path, { create: true });
+      archive.startRun('test', undefined);
+      archive.writePage(KEY, 'channel', [message(1)], undefined);
+      renameSync(path, `${path}.moved`);
+      if (how === 'replaced') copyFileSync(`${path}.moved`, path);
+      expect(() => archive.writePage(KEY, 'channel', [message(2)], undefined)).toThrow(how === 'moved' ? /was removed or moved during the run/ : /was replaced during the run/);
+      archive.close();
+    }
   });
 
   it('normalizes API roots: trailing slash, case, default port and credentials do not make another source', () => {

@@ -1,7 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { createMessage, type Message } from '../../src/message.js';
-import { CSV_COLUMNS, createCsvSink, guardFormula } from '../../src/sinks/csv.js';
+import { stringify } from 'csv-stringify/sync';
+import { CSV_COLUMNS, createCsvSink, csvRecord, guardFormula } from '../../src/sinks/csv.js';
 import type { ChannelSummary } from '../../src/sinks/types.js';
 
 const HOSTILE_TEXTS = [
@@ -220,5 +221,19 @@ describe('CSV sink', () => {
     expect(parseCsv(plain)[1]![0]).toBe(m.id);
     // an append (--incremental) gets no second BOM
     expect(sink.begin({ ...summaryFor([m]), append: { lastDay: null } })).toBe('');
+  });
+
+  it('quotes byte for byte as csv-stringify did before (Windows records, every line break quoted), on random hostile cells', () => {
+    // The exporter quotes by hand for speed; csv-stringify with the options it used is the oracle.
+    const options = { record_delimiter: 'windows', quote_record_delimiter: true, quoted_match: /[\r\n]/ } as const;
+    const alphabet = ['a', 'Z', '0', ' ', ',', '"', "'", '\r', '\n', '\r\n', '\t', ';', '=', '你', '👍🏽', '\u2028', '\\', '""'];
+    let seed = 17;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let record = 0; record < 2000; record++) {
+      const cells = Array.from({ length: 1 + random(12) }, () => Array.from({ length: random(6) }, () => alphabet[random(alphabet.length)]).join(''));
+      expect(csvRecord(cells)).toBe(stringify([cells], options));
+    }
+    expect(csvRecord([...CSV_COLUMNS])).toBe(stringify([[...CSV_COLUMNS]], options));
+    for (const text of HOSTILE_TEXTS) expect(csvRecord([text, guardFormula(text)])).toBe(stringify([[text, guardFormula(text)]], options));
   });
 });

@@ -100,6 +100,10 @@ describe('compiled expressions give what the JMESPath interpreter gives', () => 
     "t ? 'yes' : 'no'", "x ? 'yes' : 'no'", 'not_null(x, s, n)', 'not_null(x)', 'lookup($users, id).name', 'lookup($users, u)', 'lookup($users, a)',
     'lookup(`null`, id)', 'to_array(a)[0]', 'list[].id', "list[?id == `2`] | [0].id", '{k: id, m: s}', 'length(list)', 'lower(s)',
     'a.b || list[0].id', '(a || list)[0]', 'map(&lookup($users, @).name, [`7`, `9`])',
+    // the kinds discuz's attachments use, compiled since performance round 2
+    'list[].id', 'list[*].id', 'a[]', 'a[][]', 'list[?id > `1`].id', 'list[?x].id', 'o.*', 'o.*.k', "[id, s, `null`]", '{k: id, l: list[].id}.l',
+    'to_array(id)', 'to_array(list)', 'to_array(x)', 'to_array(list)[].id', 'map(&id, list)', 'map(&id, s)', 'map(&lookup($users, @), [id, u])',
+    'list | [0]', 'list[].id | [1]', 'a[0:1]', 's[0:2]', "map(&@, to_array(list)[].id || to_array(id))[?@].{v: @}",
   ];
   const scope = createScope({ page: { p: 1 }, users: { '7': { name: 'Ann' }, '9': { name: 'Bob' } } });
   it.each(expressions)('%s', (text) => {

@@ -93,4 +93,33 @@ describe.each<Order>(['asc', 'desc'])('Spool, --order %s', (order) => {
     expect(await drain(result.lines())).toEqual(expected);
     expect(await bytes(result.chunks())).toBe(expected.join('\n') + '\n');
   });
+
+  it('keeps multi-byte text and lines longer than its buffer byte for byte, across runs and read chunks', async () => {
+    // Lines are held as UTF-8 outside the heap and read back in 1 MiB chunks: a
+    // character split between two chunks, or a line bigger than the buffer, must survive.
+    const text = (i: number) => (i % 3 === 0 ? '你好👍🏽'.repeat(i === 9 ? 200_000 : 20) : `plain ${i}`);
+    const rowLine = (time: number, id: string) => JSON.stringify({ id, timestamp: new Date(time).toISOString(), text: text(Number(id)) });
+    const rows: Array<[number, string]> = [];
+    for (let i = 60; i > 0; i--) rows.push([1000 * i, String(i)]);
+    // a served page out of order, and a repeat inside one run
+    rows.splice(10, 2, rows[11]!, rows[10]!);
+    rows.splice(30, 0, rows[29]!);
+    const spool = new Spool(scratch(), order, 8);
+    for (let i = 0; i < rows.length; i++) {
+      const [time, id] = rows[i]!;
+      spool.add(time, id, rowLine(time, id));
+      if (i % 8 === 7) await spool.maybeFlush();
+    }
+    const result = await spool.finish();
+    const unique = [...new Map(rows.map((row) => [row[1], row])).values()].sort((a, b) => a[0] - b[0]);
+    const expected = (order === 'asc' ? unique : unique.reverse()).map(([time, id]) => rowLine(time, id));
+    expect(result.count).toBe(60);
+    expect(await drain(result.lines())).toEqual(expected);
+    const chunks: Buffer[] = [];
+    // each chunk is valid only until the next is asked for: copy it
+    for await (const chunk of result.chunks()) chunks.push(Buffer.from(chunk));
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(expected.join('\n') + '\n');
+    await spool.dispose();
+  });
 });

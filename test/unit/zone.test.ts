@@ -131,6 +131,16 @@ describe('localToEpoch', () => {
     expect(iso(localToEpoch('2024-01-24', zone))).toBe('2024-01-23T16:00:00.000Z');
   });
 
+  it('reads the common "YYYY-MM-DD HH:mm:ss" (fast path, the date cached per day) exactly as every other form', () => {
+    const zone = parseZone('+08:00');
+    const texts = ['2024-01-24 01:50:40', '2024-01-24 23:59:59', '2024-01-25 00:00:00', '2024-02-29 12:00:00', '0099-12-31 23:59:59', '1969-12-31 23:59:59'];
+    for (const text of texts) expect(localToEpoch(text, zone)).toBe(localToEpoch(`${text}.000`, zone));
+    // out-of-range fields and impossible dates fail naming the text as given, cached day or not
+    for (const text of ['2024-01-24 24:00:00', '2024-01-24 12:60:00', '2024-01-24 12:00:60', '2023-02-29 12:00:00', '2024-13-01 00:00:00', '2024-01-2x 01:00:00', '2024-01-24 1a:00:00']) {
+      expect(() => localToEpoch(text, zone)).toThrow(`invalid local time "${text}"`);
+    }
+  });
+
   describe('across DST changes in America/New_York', () => {
     const ny = parseZone('America/New_York');
 
