@@ -310,6 +310,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))
     .option('--tz <zone>', 'zone Markdown and HTML transcripts SHOW times in, as dump (default: this machine\'s, TZ)')
     .option('--partition <n>', 'split each file output into parts of at most N messages (NAME.ext, NAME.2.ext, …)', number('--partition', true))
+    .option('--media', 'link the local copies of pictures, files and avatars that dump --media recorded in the archive')
     .option('--raw', 'add the provider\'s original object as "raw" (archives keep it)')
     .option('--base-url <url>', 'importing JSONL into an archive: the API root the messages came from (default: the provider\'s)')
     .option('-q, --quiet', 'print nothing but errors')

@@ -5,9 +5,9 @@
  * archive (importing a JSONL backup made before the archive existed).
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
 import { listSources, readMessages, spanOf, type ReadFilter } from '../archive/read.js';
 import { Archive, type SourceKey } from '../archive/store.js';
@@ -20,6 +20,7 @@ import { getProvider } from '../providers/registry.js';
 import { loadConfig, resolveConfigPath } from '../profile/store.js';
 import { displayZone } from '../dump/plan.js';
 import type { ChannelDone, DumpPlan } from '../dump/types.js';
+import { withLocalCopies } from '../media/stage.js';
 import { DEFAULTS, type ResolvedProfile } from '../profile/resolve.js';
 import { channelFilePath, planOutput, type OutputPlan } from '../sinks/output-path.js';
 import { FILE_EXTENSIONS, formatFromPath } from '../sinks/registry.js';
@@ -39,6 +40,8 @@ export interface ConvertOptions {
   /** zone transcripts show times in, as dump's --tz (default: this machine's) */
   tz?: string | undefined;
   partition?: number | undefined;
+  /** link the local copies an archive's media table records */
+  media?: boolean | undefined;
   raw?: boolean | undefined;
   baseUrl?: string | undefined;
   quiet?: boolean | undefined;
@@ -137,6 +140,11 @@ export async function runConvert(input: string, options: ConvertOptions, io: Con
   const logger = createLogger(options.quiet ? 'quiet' : 'normal', io.stderr);
   const plan = planConvert(options);
   const fromArchive = await isSqliteFile(input);
+  if (options.media && (!fromArchive || plan.format === 'sqlite')) {
+    throw new UsageError('--media links the files an archive recorded: it needs an archive as INPUT and a file format as output', {
+      hint: 'convert ARCHIVE.sqlite --media -o OUT.html',
+    });
+  }
   if (plan.format === 'sqlite') {
     if (plan.output.kind === 'file' && !fromArchive && plan.output.path === input) throw new UsageError('the input and the output are the same file');
     await importInto(plan.output.kind === 'file' ? plan.output.path : '', input, fromArchive, plan, options, io, logger);
@@ -147,27 +155,18 @@ export async function runConvert(input: string, options: ConvertOptions, io: Con
     try {
       const spans = listSources(archive, plan.filter);
       warnMissing(plan.filter.channels, spans.map((span) => span.channel), input, logger);
+      const link = options.media ? mediaLinker(archive, input, plan) : undefined;
       const sources = spans.map((span): ChannelSource => {
         const { count, oldest, newest } = spanOf(archive, span, plan.filter, plan.limit);
         const codec = spoolCodecFor(plan.format as Format);
-        const lines = function* (): Generator<string> {
+        const lines = async function* (): AsyncGenerator<string> {
           for (const message of readMessages(archive, span, plan.filter, { order: plan.order, limit: plan.limit, raw: Boolean(options.raw) })) {
-            yield codec.encode(message);
+            yield codec.encode(link ? await link(message) : message);
           }
         };
         return {
           key: span,
-          result: {
-            count,
-            oldest,
-            newest,
-            lines: async function* () {
-              yield* lines();
-            },
-            chunks: async function* () {
-              yield* batched(lines());
-            },
-          },
+          result: { count, oldest, newest, lines, chunks: () => batched(lines()) },
           dispose: async () => {},
         };
       });
@@ -190,9 +189,9 @@ function warnMissing(wanted: string[] | undefined, found: string[], input: strin
   for (const id of wanted ?? []) if (!found.includes(id)) logger.warn(`channel ${id} is not in ${input}`);
 }
 
-function* batched(lines: Iterable<string>): Generator<string> {
+async function* batched(lines: AsyncIterable<string>): AsyncGenerator<string> {
   let chunk = '';
-  for (const line of lines) {
+  for await (const line of lines) {
     chunk += `${line}\n`;
     if (chunk.length >= 1 << 16) {
       yield chunk;
@@ -200,6 +199,29 @@ function* batched(lines: Iterable<string>): Generator<string> {
     }
   }
   if (chunk) yield chunk;
+}
+
+/**
+ * --media: messages naming the local copies the archive's `media` table
+ * records (files `dump --media` downloaded beside the archive), relative to
+ * where the output goes, as `dump --media` names them. Offline: a URL with no
+ * file, or whose file is gone, stays a plain link.
+ */
+function mediaLinker(archive: Archive, input: string, plan: Plan): (message: Message) => Promise<Message> {
+  const from = resolve(dirname(input));
+  const base = plan.output.kind === 'file' ? dirname(resolve(plan.output.path)) : plan.output.kind === 'directory' ? resolve(plan.output.dir) : process.cwd();
+  const known = new Map<string, string | undefined>();
+  const local = async (url: string | null | undefined): Promise<string | undefined> => {
+    if (!url) return undefined;
+    if (!known.has(url)) {
+      const file = archive.mediaFile(url);
+      const path = file === undefined ? undefined : resolve(from, file);
+      const there = path !== undefined && (await stat(path).catch(() => undefined))?.isFile();
+      known.set(url, there ? relative(base, path).split(sep).join('/') : undefined);
+    }
+    return known.get(url);
+  };
+  return (message) => withLocalCopies(message, local);
 }
 
 /**

@@ -92,29 +92,7 @@ export class MediaStage {
       }
       return this.options.store.relativeTo(base, outcome.path);
     };
-    const rewrite = async (message: Message): Promise<Message> => {
-      const attachments: Attachment[] = [...message.attachments];
-      const picture = imageMessageUrl(message);
-      // An image message's picture becomes an attachment, so JSONL can say where its copy is.
-      if (picture !== undefined && !attachments.some((a) => a.url === picture)) attachments.push({ url: picture, name: null, type: 'image' });
-      const [avatarFile, ...files] = await Promise.all([
-        local(message.sender.avatar, null),
-        ...attachments.map((attachment) => local(attachment.url, attachment.name)),
-      ]);
-      // The picture added above stays only when it was downloaded (else the message is as without --media).
-      if (attachments.length > message.attachments.length && files.at(-1) === undefined) {
-        attachments.pop();
-        files.pop();
-      }
-      const changed = avatarFile !== undefined || files.some((file) => file !== undefined);
-      if (!changed) return message;
-      // Spreading keeps every key where it was (`raw` stays last).
-      return {
-        ...message,
-        sender: avatarFile === undefined ? message.sender : { ...message.sender, avatarFile },
-        attachments: attachments.map((attachment, k) => (files[k] === undefined ? attachment : { ...attachment, file: files[k]! })),
-      };
-    };
+    const rewrite = (message: Message) => withLocalCopies(message, local);
     return {
       stats,
       failures,
@@ -215,4 +193,38 @@ export function describeMediaFailures(label: string, failures: MediaFailure[]): 
   const more = failures.length > 3 ? `; and ${failures.length - 3} more` : '';
   const noun = failures.length === 1 ? 'media file' : 'media files';
   return `${label}: ${failures.length} ${noun} could not be downloaded: ${shown.join('; ')}${more}`;
+}
+
+/**
+ * The message naming local copies (`sender.avatarFile`, `attachments[].file`;
+ * an image message's picture becomes an attachment with its copy), for the
+ * references `local` resolves; the message itself when it resolves none.
+ * Shared by the media stage (which downloads) and `convert` (which reads an
+ * archive's media table), so both write the same references.
+ */
+export async function withLocalCopies(
+  message: Message,
+  local: (url: string | null | undefined, name: string | null | undefined) => Promise<string | undefined>,
+): Promise<Message> {
+  const attachments: Attachment[] = [...message.attachments];
+  const picture = imageMessageUrl(message);
+  // An image message's picture becomes an attachment, so JSONL can say where its copy is.
+  if (picture !== undefined && !attachments.some((a) => a.url === picture)) attachments.push({ url: picture, name: null, type: 'image' });
+  const [avatarFile, ...files] = await Promise.all([
+    local(message.sender.avatar, null),
+    ...attachments.map((attachment) => local(attachment.url, attachment.name)),
+  ]);
+  // The picture added above stays only when it was downloaded (else the message is as without --media).
+  if (attachments.length > message.attachments.length && files.at(-1) === undefined) {
+    attachments.pop();
+    files.pop();
+  }
+  const changed = avatarFile !== undefined || files.some((file) => file !== undefined);
+  if (!changed) return message;
+  // Spreading keeps every key where it was (`raw` stays last).
+  return {
+    ...message,
+    sender: avatarFile === undefined ? message.sender : { ...message.sender, avatarFile },
+    attachments: attachments.map((attachment, k) => (files[k] === undefined ? attachment : { ...attachment, file: files[k]! })),
+  };
 }

@@ -405,6 +405,17 @@ describe('--media into an archive', () => {
     expect(readArchive(archive).versions).toEqual([]);
     expect(readMedia(archive)).toEqual(media);
 
+    // convert --media links those copies exactly as dump --media beside the archive does (offline: nothing fetched)
+    for (const format of ['html', 'jsonl'] as const) {
+      const d = await dump(server, box, ['--provider', 'relation', '--channel', 'arc-media', '--media', ...PAGE, '-o', join(box.dir, `d.${format}`)]);
+      expect(d.code, explain(d)).toBe(0);
+      const c = await runCli(['convert', archive, '--channel', 'arc-media', '--media', '-o', join(box.dir, `c.${format}`)], { env: box.env() });
+      expect(c.code, explain(c)).toBe(0);
+      expect(readFileSync(join(box.dir, `c.${format}`), 'utf8')).toBe(readFileSync(join(box.dir, `d.${format}`), 'utf8'));
+    }
+    expect(readFileSync(join(box.dir, 'c.jsonl'), 'utf8')).toContain('"avatarFile":"media/');
+    expect(server.mediaLog()).toHaveLength(fetched);
+
     // a download that fails: the message is archived, the URL recorded with its error, exit 5
     const failing = await dump(server, box, ['--provider', 'discuz', '--channel', '71', '--media', '--retries', '0', ...PAGE, '-o', archive]);
     expect(failing.code, explain(failing)).toBe(5);
