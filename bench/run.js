@@ -546,6 +546,27 @@ async function costsFigure(server, latencyRows) {
     ok: true,
     cost: `${times[Math.floor(times.length / 2)].toFixed(2)} ms (median of 20, 64 MiB file)`,
   });
+  // Redaction: every request's URL is redacted for messages and logs (the secrets in every encoded form they may take).
+  const sanitize = await import('../dist/text/sanitize.js');
+  sanitize.registerSecret('bench-token-0123456789abcdef0123');
+  sanitize.registerSecret('bench-key-0123456789abcdef012345');
+  const encodedForms = /base64/.test(readFileSync(join(ROOT, 'dist', 'text', 'sanitize.js'), 'utf8'));
+  const url = 'https://chat.example/api/v1/message/list?channelUuid=bench-relation-1m&maxCreateAt=1578671129496906430&limit=1000';
+  const line = `chat-export: relation channel x: unexpected response from ${url}: ${'x'.repeat(1800)}`;
+  const perCall = (fn, count) => {
+    fn();
+    const started = performance.now();
+    for (let i = 0; i < count; i++) fn();
+    return ((performance.now() - started) * 1000) / count;
+  };
+  const urlUs = perCall(() => sanitize.redactUrl(url), 20_000);
+  const lineUs = perCall(() => sanitize.redactSecrets(line), 5_000);
+  rows.push({
+    what: `redaction of secrets${encodedForms ? ' in their encoded forms (JSON escapes, %-encoding, base64)' : ' (as typed; encoded forms are not on main yet)'}`,
+    case: 'two 32-character secrets registered; once per request, and per error or log line',
+    ok: true,
+    cost: `${urlUs.toFixed(1)} µs per request URL (${((urlUs * 1002) / 1000).toFixed(1)} ms over relation 1M's 1,002 requests); ${lineUs.toFixed(1)} µs per 2 KB line`,
+  });
   const cursor = latencyRows?.find((row) => row.paging === 'cursor');
   if (cursor) {
     const pages = Math.ceil((cursor.cli.expected - 1) / 49);
@@ -621,7 +642,7 @@ async function transferFigure() {
   if (!/createGunzip|createBrotliDecompress/.test(client)) return { skipped: 'not measured: this build decodes no Content-Encoding (HTTP decompression is not on main yet)' };
   const bytesPerSecond = 4 * 2 ** 20;
   const spec = { provider: 'relation', id: 'bench-transfer', count: n(50_000), pageCap: 1000 };
-  const server = await startServer({ latencyMs: 0, channels: [spec], compress: ['br', 'gzip'] });
+  const server = await startServer({ latencyMs: 0, channels: [spec], compress: true });
   const rows = [];
   try {
     for (const [name, acceptEncoding] of [['none (identity)', undefined], ['gzip', 'gzip'], ["the client's own (br preferred)", 'KEEP']]) {
@@ -641,7 +662,7 @@ async function transferFigure() {
   for (const row of rows) row.speedup = identity.cli.wallMs / row.cli.wallMs;
   return {
     rows,
-    note: `The fixture server compresses API answers as a web server would on the fly (gzip level 6, brotli quality 5); a loopback proxy carries them at ${bytesPerSecond / 2 ** 20} MiB/s over one shared link and counts the bytes (headers included). "none": the proxy drops Accept-Encoding. The CLI CPU difference against "none" is the client's decompression cost.`,
+    note: `The fixture server compresses API answers when Accept-Encoding allows (br, else gzip, else deflate; see fixtures/send.js for the levels); a loopback proxy carries them at ${bytesPerSecond / 2 ** 20} MiB/s over one shared link and counts the bytes (headers included). "none": the proxy drops Accept-Encoding. The CLI CPU difference against "none" is the client's decompression cost.`,
   };
 }
 
@@ -1058,6 +1079,18 @@ try {
     }
   }
   if (only.has('transfer')) figures.transfer = await transferFigure();
+  // Decompression's cost: the CLI CPU of the compressed runs against the identity run of the same history.
+  const identity = figures.transfer?.rows?.[0];
+  for (const row of figures.transfer?.rows?.slice(1) ?? []) {
+    (figures.costs ??= []).push({
+      what: `decompression (${row.acceptEncoding})`,
+      case: row.case,
+      ok: row.cli.ok && identity.cli.ok,
+      wallS: row.cli.wallMs / 1000,
+      cpuS: row.cli.cpuMs / 1000,
+      cost: `${signed((row.cli.cpuMs - identity.cli.cpuMs) / 1000)} s CPU against identity (${signed((100 * (row.cli.cpuMs - identity.cli.cpuMs)) / identity.cli.cpuMs, 1)} %), ${((identity.wireBytes - row.wireBytes) / 2 ** 20).toFixed(1)} MiB less on the wire`,
+    });
+  }
 } finally {
   results.figures = figures;
 }
