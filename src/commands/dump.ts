@@ -5,7 +5,7 @@ import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
 import { credentialHeaders, finishMedia, openMediaStage } from '../dump/media-run.js';
-import { ChatExportError, ExitError, InterruptedError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
+import { ChatExportError, ExitError, InterruptedError, LocalIoError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import { HttpClient } from '../http/client.js';
 import { proxyFromEnv } from '../http/proxy.js';
@@ -321,12 +321,16 @@ async function lockJobs(jobs: ChannelJob[], stateDir: string, options: DumpOptio
 /** The run's exit code from its failed channels. */
 function throwForFailures(failures: Array<{ job: ChannelJob; error: unknown }>, succeeded: number, total: number): void {
   if (failures.length === 0) return;
+  // A full disk or a read-only mount is the user's to fix before any rerun can help, whatever else failed: its 6
+  // outranks "some channels failed" (5) and a mix of remote causes (4).
+  const local = failures.some(({ error }) => error instanceof LocalIoError);
   if (succeeded > 0) {
-    throw new PartialError(
+    throw new (local ? LocalIoError : PartialError)(
       `${failures.length} of ${total} channels failed (${failures.map((f) => f.job.target.id).join(', ')}); the others were written`,
       { hint: 'fix the causes above and run again for the failed channels' },
     );
   }
+  if (local) throw new ExitError(6);
   const codes = new Set(failures.map(({ error }) => (error instanceof ChatExportError ? error.exitCode : 1)));
   const first = failures[0]!.error;
   if (codes.size === 1 && first instanceof ChatExportError) throw new ExitError(first.exitCode);
