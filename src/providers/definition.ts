@@ -61,7 +61,8 @@ function buildSchema() {
     /** the page-size parameter; absent = the server fixes the size */
     param: name.optional(),
     default: z.number().int().positive(),
-    max: z.number().int().positive(),
+    /** the largest size the server accepts; absent = not known (see DEFAULT_MAX_PAGE_SIZE) */
+    max: z.number().int().positive().optional(),
   });
 
   /** A value taken from the answer: a body expression or a response header. */

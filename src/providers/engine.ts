@@ -349,7 +349,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
     defaultBaseUrl: definition.baseUrl,
     defaultTimezone: definition.timezone,
     defaultPageSize: sizeSpec.default,
-    maxPageSize: sizeSpec.max,
+    maxPageSize: sizeSpec.max ?? Math.max(sizeSpec.default, DEFAULT_MAX_PAGE_SIZE),
     takesPageSize,
     parsePage,
     normalize,
@@ -415,6 +415,12 @@ export function compileDefinition(name: string, definition: Definition): Provide
 }
 
 const EMPTY: Attachment[] = [];
+/**
+ * A definition that does not say how large a page its server accepts: `--page-size` up to this is sent as asked, and a
+ * tie grows the page up to it. A server that caps lower answers a full page short, which the walkers already read as
+ * its cap (a tie over it is exit 5, never silent).
+ */
+const DEFAULT_MAX_PAGE_SIZE = 1000;
 const NO_SETTINGS: ProviderSettings = { baseUrl: 'http://invalid', token: undefined, apiKey: undefined, timezone: undefined, raw: false };
 const ISO = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i;
 const LOCAL = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;

@@ -92,6 +92,15 @@ describe('APIs the code never heard of, exported by a config definition alone, w
     expect(out.end.length).toBeGreaterThan(out.start.length);
   });
 
+  it('a definition that does not say its server\'s largest page (no size.max) works: --page-size is sent as asked', async () => {
+    const { max: _max, ...size } = linkchat.paging.size;
+    writeConfig(sandbox(), { linkchat: { ...linkchat, paging: { ...linkchat.paging, size } } });
+    const out = await dump(server(), sandbox(), 'linkchat', 'team/room 1', ['--page-size', '90']);
+    expect(out.result.code, explain(out.result)).toBe(0);
+    expect(exportProblems({ provider: 'linkchat', channel: 'team/room 1', lines: out.lines, start: out.start, end: out.end, order: 'asc' })).toEqual([]);
+    expect(server().log.some((entry) => entry.url.includes('per_page=90'))).toBe(true);
+  });
+
   it('tokenchat --order desc --since: newest first, stops early (not every page is read)', async () => {
     setUp();
     const all = server().messages('tokenchat', 'C024BE91L');
