@@ -51,6 +51,7 @@ Environment:
   CHAT_EXPORT_BASE_URL  API root
   CHAT_EXPORT_CONFIG    config file (as --config)
   TZ                    the zone Markdown transcripts show times in (see --tz)
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   proxies, as curl reads them (lower-case names win)
 
 Exit codes:
   0      every message of every channel exported (also when nothing was new)

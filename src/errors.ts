@@ -62,10 +62,32 @@ export class LocalIoError extends ChatExportError {
   override readonly code = 'ERR_LOCAL_IO';
 }
 
-/** The run was interrupted (SIGINT/SIGTERM) after saving its checkpoint. */
+/** Exit codes of the signals a run stops on: 128 + the signal number. */
+export const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+export type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/** The run was interrupted (SIGINT/SIGTERM/SIGHUP) after saving its checkpoint. */
 export class InterruptedError extends ChatExportError {
-  override readonly exitCode = 130;
+  override readonly exitCode: number;
   override readonly code = 'ERR_INTERRUPTED';
+  readonly signal: StopSignal;
+  constructor(message: string, options: { cause?: unknown; hint?: string; signal?: StopSignal } = {}) {
+    super(message, options);
+    this.signal = options.signal ?? 'SIGINT';
+    this.exitCode = SIGNAL_EXIT_CODES[this.signal];
+  }
+}
+
+/**
+ * The reader of stdout went away (`| head -1`): not a failure to report, but
+ * not a complete export either: exit 141 (128 + SIGPIPE), quiet, no state advanced.
+ */
+export class StdoutClosedError extends ChatExportError {
+  override readonly exitCode = 141;
+  override readonly code = 'ERR_STDOUT_CLOSED';
+  constructor() {
+    super('stdout was closed by the reader');
+  }
 }
 
 /** The causes were already printed; only the exit code remains to be given. */

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
-import { ChatExportError, ExitError } from './errors.js';
+import { ChatExportError, ExitError, InterruptedError, SIGNAL_EXIT_CODES, StdoutClosedError, type StopSignal } from './errors.js';
+import { localIoError } from './fs-errors.js';
 import { formatErrorLines, writeAboveProgress } from './log.js';
 import { sanitizeForTerminal } from './text/sanitize.js';
 
@@ -12,16 +13,18 @@ import { sanitizeForTerminal } from './text/sanitize.js';
 async function main(): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
+  // A closed terminal (SIGHUP) may also have closed stderr: losing a message must not crash the stop.
+  process.stderr.on('error', () => {});
+  const onSignal = (signal: StopSignal) => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    // A second signal means "now": locks and temp files of a killed run are cleaned up by the next one.
+    if (interrupts > 1) process.exit(SIGNAL_EXIT_CODES[signal]);
     // Through the progress display's hooks: the bars are wiped first, so the line starts on its own
     // (no blank line before it, nothing glued to a bar).
     writeAboveProgress(process.stderr, `chat-export: ${signal}: stopping…\n`);
-    controller.abort(new Error(signal));
+    controller.abort(new InterruptedError(`interrupted by ${signal}`, { signal }));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]) process.on(signal, () => onSignal(signal));
   // A rejection nobody awaited would otherwise reach Node's default handler, which
   // prints the raw error (unsanitized, with its properties and stack) and exits 1.
   const escaped = (error: unknown) => {
@@ -30,9 +33,11 @@ async function main(): Promise<number> {
   };
   process.on('unhandledRejection', escaped);
   process.on('uncaughtException', escaped);
-  // `chat-export dump | head` closes the pipe early: that is not a failure of ours.
+  // `chat-export dump | head` closes the pipe early: the run stops quietly (141) and records
+  // nothing. Any other stdout failure (stdout on /dev/full: ENOSPC) is a local I/O error (6).
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
+    if (controller.signal.aborted) return;
+    controller.abort(error.code === 'EPIPE' ? new StdoutClosedError() : localIoError(error, { path: 'stdout' }));
   });
 
   const program = buildProgram({
@@ -57,6 +62,10 @@ function report(error: unknown): number {
     return 2;
   }
   if (error instanceof ExitError) return error.exitCode;
+  if (error instanceof StdoutClosedError) return error.exitCode;
+  // The last net for the environment: a file-system error that escaped its layer is still exit 6.
+  const local = error instanceof ChatExportError ? undefined : localIoError(error, {});
+  if (local) error = local;
   if (error instanceof ChatExportError) {
     for (const line of formatErrorLines(error.message, error.hint)) process.stderr.write(`${line}\n`);
     return error.exitCode;
@@ -74,6 +83,9 @@ function report(error: unknown): number {
 main().then(
   (code) => {
     process.exitCode = code;
+    // After a stop, a write blocked on a reader that never reads (a FIFO, a stalled pipe)
+    // must not hold the process open: everything to keep was saved before we got here.
+    if (code > 128) process.exit(code);
   },
   (error: unknown) => {
     process.exitCode = report(error);

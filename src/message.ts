@@ -50,7 +50,28 @@ export interface MessageFields {
   attachments?: Attachment[];
 }
 
+/** JavaScript dates reach ±8.64e15 ms (about ±275,000 years) and no further. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * One message carries a value nothing can represent (a time outside the JS
+ * date range): the walk reports it by id as missing (exit 5) and goes on,
+ * instead of retrying the page and failing the whole channel.
+ */
+export class ImpossibleValueError extends Error {
+  constructor(readonly id: string, readonly what: string) {
+    super(`message ${id}: ${what}`);
+  }
+}
+
+function checkTime(id: string, field: string, ms: number | null | undefined): void {
+  if (ms == null) return;
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIME_MS) throw new ImpossibleValueError(id, `${field} out of range (${ms})`);
+}
+
 export function createMessage(fields: MessageFields, raw?: unknown): Message {
+  checkTime(fields.id, 'timestamp', fields.time);
+  checkTime(fields.id, 'update time', fields.updatedTime);
   const message: Message = {
     id: fields.id,
     provider: fields.provider,

@@ -1,22 +1,26 @@
+import { dirname } from 'node:path';
 import { checkpointDir, lockChannel, readCheckpoint } from '../checkpoint.js';
 import { printDryRun } from '../dump/dry-run.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
 import { credentialHeaders, finishMedia, openMediaStage } from '../dump/media-run.js';
-import { ChatExportError, ExitError, InterruptedError, PartialError, UsageError } from '../errors.js';
+import { ChatExportError, ExitError, InterruptedError, LocalIoError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
+import { asLocalIoError } from '../fs-errors.js';
 import { HttpClient } from '../http/client.js';
+import { proxyFromEnv } from '../http/proxy.js';
 import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store.js';
 import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
 import { getProvider } from '../providers/registry.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { outputPathFor } from '../sinks/output-path.js';
+import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
 import { stateFileName } from '../state.js';
 import { chooseTarget } from '../targets/choose.js';
 import type { ChannelStart } from '../targets/types.js';
-import { registerSecret } from '../text/sanitize.js';
+import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
 import { createProgress, parseStatsInterval } from '../progress.js';
 
 export type { DumpIo, DumpOptions };
@@ -40,6 +44,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     return;
   }
 
+  await probePaths(plan, jobs, stateDir, options);
   // Before any lock or request: an archive is opened (and a file that cannot be one refused) here.
   const target = chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
@@ -56,6 +61,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     rate: profile.rate,
     logger,
     retryBaseMs: numberFromEnv(io.env.CHAT_EXPORT_RETRY_BASE_MS),
+    env: io.env,
   });
   const progress = await createProgress({
     enabled: options.progress !== false && verbosity !== 'quiet' && Boolean(io.stderr.isTTY),
@@ -66,6 +72,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   });
   const media = await openMediaStage(plan, settings, credentialHeaders(provider, settings, plan.targets[0]!), http, logger, io.signal).catch(async (error: unknown) => {
     progress.stop();
+    await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
     await http.close();
     await Promise.all(unlocks.map((unlock) => unlock()));
     throw error;
@@ -89,6 +96,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
+  // summary lines of channels a target writes only at close
+  const written: Array<() => void> = [];
   let mediaError: ChatExportError | undefined;
   try {
     // Every channel's output and state is proven usable before the first request (exit 2).
@@ -103,22 +112,27 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         done = await walk;
         if (done && !target.ordered) await target.deliver(done);
       } catch (error) {
-        failures.push({ job, error });
+        failures.push({ job, error: asLocalIoError(error, { path: job.path, label: job.label }) });
         return;
       }
       // A shared stream broken halfway is the whole run's failure, not one channel's.
       if (done && target.ordered) await target.deliver(done);
       // A target that took the walk's batches itself (no spool) knows no byte count here.
-      progress.delivered(job.label, { path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'), bytes: done?.written.bytes });
+      const line = () => progress.delivered(job.label, { path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'), bytes: done?.written.bytes });
+      if (target.writesAtClose) written.push(line);
+      else line();
       succeeded++;
     };
     if (target.ordered) for (const [index, walk] of walks.entries()) await deliver(jobs[index]!, walk);
     else await Promise.all(walks.map((walk, index) => deliver(jobs[index]!, walk)));
     await target.close({ succeeded, interrupted: Boolean(io.signal?.aborted) });
+    for (const line of written) line();
     if (media && !io.signal?.aborted) mediaError = await finishMedia(media, jobs, logger);
   } catch (error) {
     await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
-    throw error;
+    // Writing to a stdout that was closed or failed, or stopped by a signal: the stop's own reason is what counts.
+    if (io.signal?.aborted) throw stopError(io.signal.reason);
+    throw asLocalIoError(error, { path: plan.output.kind === 'file' ? plan.output.path : undefined });
   } finally {
     progress.stop();
     // What this run downloaded stays indexed even when it fails.
@@ -127,20 +141,25 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
 
-  if (io.signal?.aborted && plan.archive) {
-    throw new InterruptedError(`interrupted; every page fetched so far is in ${plan.archive.path}`, {
-      hint: 'run the same command again to continue where it stopped',
-    });
-  }
   if (io.signal?.aborted) {
+    const reason: unknown = io.signal.reason;
+    // A closed stdout (141) or a failed one (6) ends the run with its own code, quietly for 141.
+    if (reason instanceof ChatExportError && !(reason instanceof InterruptedError)) throw reason;
+    const signal = reason instanceof InterruptedError ? reason.signal : 'SIGINT';
+    if (plan.archive) {
+      throw new InterruptedError(`interrupted by ${signal}; every page fetched so far is in ${plan.archive.path}`, {
+        signal,
+        hint: 'run the same command again to continue where it stopped',
+      });
+    }
     // A channel whose output was committed has cleared its checkpoint: what is left is what --resume can use.
     const saved: ChannelJob[] = [];
     for (const job of jobs) if (await readCheckpoint(job.checkpoints)) saved.push(job);
     throw new InterruptedError(
       saved.length > 0
-        ? `interrupted; checkpoints saved for ${saved.map((job) => job.label).join(', ')}`
-        : 'interrupted before any checkpoint was saved; nothing was written for channels still in progress',
-      { hint: saved.length > 0 ? 'run the same command with --resume to continue' : 'run the same command again' },
+        ? `interrupted by ${signal}; checkpoints saved for ${saved.map((job) => job.label).join(', ')}`
+        : `interrupted by ${signal} before any checkpoint was saved; nothing was written for channels still in progress`,
+      { signal, hint: saved.length > 0 ? 'run the same command with --resume to continue' : 'run the same command again' },
     );
   }
   failures.sort((a, b) => a.job.index - b.job.index);
@@ -187,6 +206,8 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
   const warnings: string[] = [];
   const plan = planDump(options, profile, provider, warnings);
   for (const line of warnings) logger.warn(line);
+  // A proxy variable that cannot be used is a usage error now, before locks and requests.
+  proxyFromEnv(io.env);
 
   const settings: ProviderSettings = {
     baseUrl: plan.baseUrl,
@@ -201,7 +222,8 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
   const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
     index,
     target,
-    label: `${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`,
+    // Labels reach the terminal raw through progress bars: a channel id must not carry escapes there.
+    label: sanitizeForTerminal(`${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`),
     path: outputPathFor(plan.output, {
       profile: profile.name,
       provider: profile.provider,
@@ -248,6 +270,29 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
   return { profile, provider, plan, settings, stateDir, jobs };
 }
 
+/** Output, state and media paths are tried before the first request: exit 2 naming the path (DESIGN.md section 5). */
+async function probePaths(plan: DumpPlan, jobs: ChannelJob[], stateDir: string, options: DumpOptions): Promise<void> {
+  if (plan.output.kind === 'file') await probeWritableFile(plan.output.path, '--output');
+  else if (plan.output.kind === 'directory') await probeWritableDir(plan.output.dir, '--output');
+  else if (plan.output.kind === 'template') {
+    // Each channel's own directory: `backups/{host}/{channel}.jsonl` may name several.
+    for (const dir of new Set(jobs.map((job) => dirname(job.path!)))) await probeWritableDir(dir, '--output');
+  }
+  await probeWritableDir(stateDir, options.stateDir ? '--state-dir' : 'state directory');
+  if (plan.media) await probeWritableDir(plan.media.dir, '--media-dir');
+}
+
+/** How a stopped run ends: the signal's 128+N, 141 for a closed stdout, 6 for a stdout that failed. */
+function stopError(reason: unknown): ChatExportError {
+  if (reason instanceof StdoutClosedError) return reason;
+  if (reason instanceof ChatExportError && !(reason instanceof InterruptedError)) return reason;
+  const signal = reason instanceof InterruptedError ? reason.signal : 'SIGINT';
+  return new InterruptedError(`interrupted by ${signal}; nothing was written for channels still in progress; their checkpoints are saved`, {
+    signal,
+    hint: 'run the same command with --resume to continue',
+  });
+}
+
 /** Takes every channel's lock before anything is sent; a plain export beside a running one spools privately. */
 async function lockJobs(jobs: ChannelJob[], stateDir: string, options: DumpOptions): Promise<Array<() => Promise<void>>> {
   const unlocks: Array<() => Promise<void>> = [];
@@ -276,12 +321,16 @@ async function lockJobs(jobs: ChannelJob[], stateDir: string, options: DumpOptio
 /** The run's exit code from its failed channels. */
 function throwForFailures(failures: Array<{ job: ChannelJob; error: unknown }>, succeeded: number, total: number): void {
   if (failures.length === 0) return;
+  // A full disk or a read-only mount is the user's to fix before any rerun can help, whatever else failed: its 6
+  // outranks "some channels failed" (5) and a mix of remote causes (4).
+  const local = failures.some(({ error }) => error instanceof LocalIoError);
   if (succeeded > 0) {
-    throw new PartialError(
+    throw new (local ? LocalIoError : PartialError)(
       `${failures.length} of ${total} channels failed (${failures.map((f) => f.job.target.id).join(', ')}); the others were written`,
       { hint: 'fix the causes above and run again for the failed channels' },
     );
   }
+  if (local) throw new ExitError(6);
   const codes = new Set(failures.map(({ error }) => (error instanceof ChatExportError ? error.exitCode : 1)));
   const first = failures[0]!.error;
   if (codes.size === 1 && first instanceof ChatExportError) throw new ExitError(first.exitCode);

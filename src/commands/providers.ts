@@ -8,7 +8,7 @@ import { firstRequest } from '../providers/engine.js';
 import { BUILTIN_DEFINITIONS, getProvider, isBuiltin } from '../providers/registry.js';
 import type { ChannelTarget, Provider, ProviderSettings } from '../providers/types.js';
 import { redactUrl, registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
-import { isLoopback } from '../dump/plan.js';
+import { checkCredentialValues, isLoopback } from '../dump/plan.js';
 import type { Message } from '../message.js';
 
 export interface ProvidersIo {
@@ -125,10 +125,16 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
   if (base.protocol === 'http:' && !isLoopback(base.hostname) && !options.allowInsecure) {
     throw new UsageError(`refusing to send credentials over plain http:// to ${base.host}`, { hint: 'use https://, or pass --allow-insecure' });
   }
+  if (base.username !== '' || base.password !== '') {
+    throw new UsageError('--base-url carries credentials (user:password@): chat-export does not send them', {
+      hint: `remove them from ${redactUrl(base)} and give the credential with CHAT_EXPORT_TOKEN, a profile's tokenEnv, or --token`,
+    });
+  }
+  checkCredentialValues(profile);
   const target: ChannelTarget = options.peer ? { id: options.peer, kind: 'peer' } : { id: options.channel!, kind: 'channel' };
   const settings: ProviderSettings = { baseUrl: profile.baseUrl, token: profile.token, apiKey: profile.apiKey, timezone: profile.timezone, raw: false };
   const request = firstRequest(provider, settings, target, profile.pageSize ?? provider.defaultPageSize);
-  const http = new HttpClient({ timeoutMs: profile.timeout, retries: 0, rate: profile.rate, logger });
+  const http = new HttpClient({ timeoutMs: profile.timeout, retries: 0, rate: profile.rate, logger, env: io.env });
   const label = `${provider.name} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`;
   try {
     const report = await http.getJson(

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { clearCheckpoint } from '../checkpoint.js';
+import { asLocalIoError } from '../fs-errors.js';
 import type { Logger } from '../log.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { partCount, removeStaleParts, writePartitioned, type PartitionChannel } from '../sinks/partition.js';
@@ -12,7 +13,14 @@ import { summaryOf } from '../targets/write-spooled.js';
  * `plan.partition` messages beside `path` (sinks/partition.ts), then the
  * spools and checkpoints are dropped, as after any delivered output.
  */
-export async function deliverPartitioned(path: string, dones: ChannelDone[], plan: DumpPlan, profile: ResolvedProfile, logger: Logger): Promise<void> {
+export async function deliverPartitioned(
+  path: string,
+  dones: ChannelDone[],
+  plan: DumpPlan,
+  profile: ResolvedProfile,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<void> {
   const size = plan.partition!;
   try {
     const channels: PartitionChannel[] = dones.map((done) => ({
@@ -22,15 +30,17 @@ export async function deliverPartitioned(path: string, dones: ChannelDone[], pla
       take: done.take,
     }));
     await mkdir(dirname(path), { recursive: true });
-    const written = await writePartitioned(path, channels, { format: plan.format, size, provider: profile.provider });
+    const written = await writePartitioned(path, channels, { format: plan.format, size, provider: profile.provider, signal });
     const total = dones.reduce((sum, done) => sum + done.take, 0);
     for (const stale of await removeStaleParts(path, partCount(total, size))) {
       logger.info(`removed ${basename(stale)}: a part an earlier export of ${basename(path)} had beyond this one's ${written.length}`);
     }
-  } finally {
-    for (const done of dones) {
-      await done.spool.dispose();
-      await clearCheckpoint(done.checkpoints);
-    }
+  } catch (error) {
+    // Disk full while writing the parts: exit 6 naming them; the spools and checkpoints stay for --resume.
+    throw asLocalIoError(error, { path, label: dones.map((done) => done.job.label).join(', ') });
+  }
+  for (const done of dones) {
+    await done.spool.dispose();
+    await clearCheckpoint(done.checkpoints);
   }
 }

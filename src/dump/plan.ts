@@ -33,19 +33,38 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       hint: `give --base-url https://your.site, set CHAT_EXPORT_BASE_URL, or save it in a profile (chat-export profile add NAME --provider ${provider.name} --base-url …)`,
     });
   }
+  const baseName = sourceName('baseUrl', '--base-url', 'CHAT_EXPORT_BASE_URL', profile);
   let base: URL;
   try {
     base = new URL(profile.baseUrl);
   } catch {
-    throw new UsageError(`--base-url ${JSON.stringify(redactUrl(profile.baseUrl))} is not a URL`);
+    throw new UsageError(`${baseName} ${JSON.stringify(redactUrl(profile.baseUrl))} is not a URL`);
   }
   if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-    throw new UsageError(`--base-url must be http:// or https://, not ${base.protocol}`);
+    throw new UsageError(`${baseName} must be http:// or https://, not ${base.protocol}`);
+  }
+  // Requests are built from the API root's origin and path only: credentials written into it
+  // would be dropped silently (and shown by --dry-run), so they are refused instead.
+  if (base.username !== '' || base.password !== '') {
+    throw new UsageError(`${baseName} carries credentials (user:password@): chat-export does not send them`, {
+      hint: `remove them from ${redactUrl(base)} and give the credential with CHAT_EXPORT_TOKEN, a profile's tokenEnv, or --token`,
+    });
+  }
+  if (base.search !== '') {
+    throw new UsageError(`${baseName} has a query string; the API root must be a plain address (${redactUrl(new URL(base.pathname, base))})`, {
+      hint: 'a credential such as ?token=… goes in CHAT_EXPORT_TOKEN, a profile\'s tokenEnv, or --token',
+    });
   }
   if (base.protocol === 'http:' && !isLoopback(base.hostname) && !options.allowInsecure) {
     throw new UsageError(`refusing to send credentials over plain http:// to ${base.host}`, {
       hint: 'use https://, or pass --allow-insecure if you accept that anyone on the network can read the token',
     });
+  }
+  // In a URL path `.` and `..` would climb (`/im/../message/1` is `/message/1`): never an id a server gave out.
+  for (const target of targets) {
+    if ((target.id === '.' || target.id === '..') && idInPath(provider, target)) {
+      throw new UsageError(`${JSON.stringify(target.id)} cannot be a ${provider.name} ${target.kind} id: it would change the request path`);
+    }
   }
   for (const problem of missingCredentials(profile, provider)) {
     if (options.dryRun) warnings.push(problem.message);
@@ -54,6 +73,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (provider.credentials.apiKey === 'optional' && !profile.apiKey) {
     warnings.push(`${provider.name}: no API key given (${profile.profile?.apiKeyEnv ?? 'CHAT_EXPORT_API_KEY'}, --api-key or a profile); the server may refuse the requests`);
   }
+  checkCredentialValues(profile);
   if (profile.timezone !== undefined) {
     try {
       parseZone(profile.timezone);
@@ -64,8 +84,14 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     }
   }
   positive('--rate', profile.rate, false);
+  if (profile.rate < MIN_RATE) {
+    throw new UsageError(`--rate must be at least ${MIN_RATE} requests per second (one every ${Math.round(1 / MIN_RATE / 86_400)} days), not ${profile.rate}`);
+  }
   positive('--concurrency', profile.concurrency, true);
   positive('--timeout', profile.timeout, true);
+  if (profile.timeout > MAX_TIMER_MS) {
+    throw new UsageError(`--timeout must be between 1 and ${MAX_TIMER_MS} ms (about 24 days), not ${profile.timeout}`);
+  }
   if (!Number.isInteger(profile.retries) || profile.retries < 0) throw new UsageError('--retries must be a whole number, 0 or more');
   if (profile.pageSize !== undefined) positive('--page-size', profile.pageSize, true);
   if (options.limit !== undefined) positive('--limit', options.limit, true);
@@ -89,8 +115,15 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   if (output.kind === 'file') {
     // Decided before any request: a whole export must not be fetched only to find it has nowhere to go.
     const parent = dirname(output.path);
-    if (!statSync(parent, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new UsageError(`--output ${output.path}: the directory ${parent} does not exist`, {
+    let parentInfo: ReturnType<typeof statSync> | undefined;
+    try {
+      parentInfo = statSync(parent, { throwIfNoEntry: false });
+    } catch {
+      parentInfo = undefined;
+    }
+    if (!parentInfo?.isDirectory()) {
+      const why = parentInfo ? `${parent} is a file, not a directory` : `the directory ${parent} does not exist`;
+      throw new UsageError(`--output ${output.path}: ${why}`, {
         hint: 'create it first, or end the path with / to export one file per channel into a new directory',
       });
     }
@@ -126,7 +159,13 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       dir: resolve(profile.mediaDir ?? join(beside, 'media')),
       maxBytes: profile.mediaMaxSize === undefined ? DEFAULT_MEDIA_MAX_BYTES : parseSize(profile.mediaMaxSize, '--media-max-size'),
     };
-    const existing = statSync(media.dir, { throwIfNoEntry: false });
+    // A file in the way (here or above: ENOTDIR), no permission, a read-only disk: the path probes say which, naming it.
+    let existing: ReturnType<typeof statSync> | undefined;
+    try {
+      existing = statSync(media.dir, { throwIfNoEntry: false });
+    } catch {
+      existing = undefined;
+    }
     if (existing && !existing.isDirectory()) throw new UsageError(`--media-dir ${media.dir} is not a directory`);
   } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag') {
     throw new UsageError(`${profile.sources.mediaDir === 'flag' ? '--media-dir' : '--media-max-size'} needs --media`);
@@ -149,6 +188,37 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     incremental: Boolean(options.incremental),
     excel: Boolean(options.excel),
   };
+}
+
+/** A credential that cannot be a header value is exit 2 saying why (undici would refuse every request as a network error). */
+export function checkCredentialValues(profile: Pick<ResolvedProfile, 'token' | 'apiKey'>): void {
+  for (const [what, value] of [['token', profile.token], ['API key', profile.apiKey]] as const) {
+    if (value !== undefined && /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      const where = /[\r\n]/.test(value) ? 'a line break (CR or LF; a file saved with Windows line ends?)' : 'a control or non-Latin-1 character';
+      throw new UsageError(`the ${what} contains ${where}, which cannot be sent in an HTTP header`, {
+        hint: `set it again without it (${what === 'token' ? 'CHAT_EXPORT_TOKEN, tokenEnv or --token' : 'CHAT_EXPORT_API_KEY, apiKeyEnv or --api-key'}); e.g. tr -d '\\r\\n' < file`,
+      });
+    }
+  }
+}
+
+/** The longest delay a Node timer can hold (a larger one fires after 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** 1/rate must fit a timer: one request every 1e6 s is the slowest rate accepted. */
+export const MIN_RATE = 0.000001;
+
+/** Whether the definition puts this kind of id into the URL path (dishawang), not the query. */
+function idInPath(provider: Provider, target: ChannelTarget): boolean {
+  const request = provider.definition.request;
+  const template = (target.kind === 'peer' ? request.peer?.path : undefined) ?? request.path;
+  return /\{(channel|peer)\}/.test(template);
+}
+
+function sourceName(key: 'baseUrl', flag: string, envName: string, profile: ResolvedProfile): string {
+  const source = profile.sources[key];
+  if (source === 'env') return envName;
+  if (source === 'profile') return `profile "${profile.name}" ${key}`;
+  return flag;
 }
 
 /**

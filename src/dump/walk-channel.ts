@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { ChatExportError, InterruptedError, UsageError } from '../errors.js';
+import { asLocalIoError } from '../fs-errors.js';
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../log.js';
 import { Spool } from '../pipeline/order.js';
@@ -286,7 +287,8 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     bar.finish(take);
     // With --limit the newest kept message is still the newest: the limit keeps the newest N.
     return { job, spool, result, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 } };
-  } catch (error) {
+  } catch (caught) {
+    const error = asLocalIoError(caught, { label: job.label });
     bar.fail();
     // Keep what is on disk for --resume; a walk that spilled nothing, or spooled
     // privately beside a concurrent run, has nothing --resume could find.

@@ -1,7 +1,10 @@
-import { Agent, request } from 'undici';
+import { PassThrough, Transform, pipeline, type Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
+import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { excerpt, redactSecrets, redactUrl } from '../text/sanitize.js';
+import { proxyFromEnv } from './proxy.js';
 import { RateLimiter } from './rate-limit.js';
 import { RETRYABLE_STATUSES, computeRetryDelay, parseRetryAfter } from './retry.js';
 
@@ -26,6 +29,8 @@ export interface HttpClientOptions {
   /** backoff base; tests shorten it */
   retryBaseMs?: number;
   logger: Logger;
+  /** where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read (process.env when absent) */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RequestContext {
@@ -44,7 +49,8 @@ export interface HttpStats {
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-export const MAX_DOWNLOAD_REDIRECTS = 5;
+/** Redirects followed for one request, API and media alike (DESIGN.md section 5). */
+export const MAX_REDIRECTS = 5;
 
 export interface DownloadOptions {
   ctx: RequestContext;
@@ -67,12 +73,23 @@ export interface DownloadInfo {
  * pages and cut-off bodies with status 200.
  */
 export class HttpClient {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly limiter: RateLimiter;
+  private closed = false;
   readonly stats: HttpStats = { requests: 0, retries: 0 };
 
   constructor(private readonly options: HttpClientOptions) {
-    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 32, pipelining: 1 });
+    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case) as curl reads them, checked
+    // beforehand (a value without a scheme is http://, as curl takes it). Plain-http
+    // targets go to the proxy as absolute-URI requests (curl's way), not CONNECT
+    // tunnels, which many corporate proxies refuse for port 80. One pool for the run.
+    this.agent = new EnvHttpProxyAgent({
+      ...proxyFromEnv(options.env ?? process.env),
+      keepAliveTimeout: 10_000,
+      connections: 32,
+      pipelining: 1,
+      proxyTunnel: false,
+    });
     this.limiter = new RateLimiter({
       rate: options.rate,
       onPause: (host, ms) => {
@@ -85,6 +102,9 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
+    // Requests still queued after this fail at once instead of retrying a destroyed pool.
+    if (this.closed) return;
+    this.closed = true;
     await this.agent.close();
   }
 
@@ -93,7 +113,6 @@ export class HttpClient {
     const host = req.url.host;
     const { retries, logger } = this.options;
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire(host, ctx.signal);
       const started = Date.now();
       let outcome: ChatExportError;
       try {
@@ -101,11 +120,11 @@ export class HttpClient {
         logger.debug(`GET ${shownUrl} 200 ${Date.now() - started} ms`);
         try {
           try {
-            return parse(body.json, { headers: body.headers, url: req.url });
+            return parse(body.json, { headers: body.headers, url: body.url });
           } catch (error) {
             // Rare: an integer id too large for a double. Only then is the body parsed the slow, exact way.
             if (!(error instanceof LossyNumberError)) throw error;
-            return parse(parseJsonKeepingBigIntegers(body.text), { headers: body.headers, url: req.url });
+            return parse(parseJsonKeepingBigIntegers(body.text), { headers: body.headers, url: body.url });
           }
         } catch (error) {
           if (error instanceof ChatExportError) {
@@ -156,39 +175,41 @@ export class HttpClient {
     }
   }
 
-  /** One attempt: status handling, body cap and JSON decoding. */
-  private async exchange(req: HttpRequest, ctx: RequestContext): Promise<{ json: unknown; text: string; headers: Record<string, string | string[] | undefined> }> {
+  /** One attempt of an API request: redirects, status handling, decoding, body cap, BOM and JSON. */
+  private async exchange(
+    req: HttpRequest,
+    ctx: RequestContext,
+  ): Promise<{ json: unknown; text: string; headers: Record<string, string | string[] | undefined>; url: URL }> {
     const shownUrl = redactUrl(req.url);
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
-    const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal;
-    this.stats.requests++;
-    if (ctx.stats) ctx.stats.requests++;
+    const attempt = this.attemptSignal(ctx);
     try {
-      const response = await request(req.url, {
-        method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': 'chat-export', ...req.headers },
-        signal,
-        dispatcher: this.agent,
-      });
-      const status = response.statusCode;
+      const { url, response, withoutCredentials } = await this.open(
+        req.url,
+        // Everything the request carries besides these is the provider's (credentials, its own headers): its origin's only.
+        { headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' }, credentials: req.headers, credentialOrigin: req.url.origin, anyOrigin: false },
+        ctx,
+        attempt,
+      );
+      const shownHere = url === req.url ? shownUrl : redactUrl(url);
+      const tooBig = () => tooLarge(ctx.label, shownHere, maxBytes);
       const declared = Number(response.headers['content-length']);
+      // The declared length of a compressed body says nothing of its decoded size; the cap below does.
       if (Number.isFinite(declared) && declared > maxBytes) {
-        response.body.destroy();
-        throw tooLarge(ctx.label, shownUrl, maxBytes);
+        discard(response.body);
+        throw tooBig();
       }
       const chunks: Buffer[] = [];
       let size = 0;
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > maxBytes) {
-          response.body.destroy();
-          throw tooLarge(ctx.label, shownUrl, maxBytes);
+      await readBody(response.body, response.headers['content-encoding'], maxBytes, tooBig, async (body) => {
+        for await (const chunk of body) {
+          chunks.push(chunk);
+          size += chunk.length;
         }
-        chunks.push(chunk as Buffer);
-      }
-      const text = Buffer.concat(chunks, size).toString('utf8');
+      });
+      // A UTF-8 BOM before the JSON (some Windows and PHP stacks send one) is not part of the document.
+      let text = Buffer.concat(chunks, size).toString('utf8');
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       let json: unknown;
       let jsonError: unknown;
       try {
@@ -196,43 +217,39 @@ export class HttpClient {
       } catch (error) {
         jsonError = error;
       }
+      const status = response.statusCode;
       if (status >= 200 && status < 300) {
         if (jsonError !== undefined) {
-          throw new RemoteError(`${ctx.label}: response from ${shownUrl} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
+          throw new RemoteError(`${ctx.label}: response from ${shownHere} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
             retryable: true,
             cause: jsonError,
             hint: 'the server sent a truncated or non-JSON body',
           });
         }
-        return { json, text, headers: response.headers };
+        return { json, text, headers: response.headers, url };
       }
-      throw this.statusError(status, json, text, response.headers, shownUrl, ctx);
-    } catch (error) {
-      if (error instanceof ChatExportError) throw error;
-      if (ctx.signal?.aborted) throw error;
-      if (timeout.signal.aborted) {
-        throw new RemoteError(`${ctx.label}: no complete answer from ${shownUrl} within ${this.options.timeoutMs} ms`, {
-          retryable: true,
-          hint: 'the server is slow; raise --timeout or try later',
+      if ((status === 401 || status === 403) && withoutCredentials) {
+        // Followed to the https:// of the same host, which is another origin: the credentials stayed behind.
+        throw new AuthError(`${ctx.label}: ${shownUrl} redirected to ${shownHere}, which refused the request (HTTP ${status}); credentials are sent only to ${req.url.origin}, not to another origin`, {
+          hint: `if ${url.origin} is the API, pass it as --base-url`,
         });
       }
-      throw new RemoteError(`${ctx.label}: network error on ${shownUrl}: ${networkReason(error)}`, {
-        retryable: true,
-        cause: error,
-        hint: 'check the network and --base-url',
-      });
+      throw this.statusError(status, json, text, response.headers, shownHere, ctx);
+    } catch (error) {
+      throw transportError(error, ctx, shownUrl, attempt, this.options.timeoutMs);
     } finally {
-      clearTimeout(timer);
+      attempt.done();
     }
   }
 
   /**
    * Streams one file (a media download) through `consume`, with the same
-   * per-host rate limit, timeout and retry rules as the API requests.
-   * Redirects are followed (at most MAX_DOWNLOAD_REDIRECTS, http(s) only; a
-   * file host may hand off to a CDN), but `credentials` are sent only while
-   * the URL is on `credentialOrigin`. A body over `maxBytes` (declared or
-   * streamed) fails without retry. `consume` may be called again on a retry:
+   * per-host rate limit, timeout, redirects, decoding and retry rules as the
+   * API requests (the same code: `open` and `readBody`). Unlike an API
+   * request, a download may be redirected to another origin (a file host
+   * hands off to a CDN), but `credentials` are sent only while the URL is on
+   * `credentialOrigin`. A body over `maxBytes` (declared, streamed or
+   * decoded) fails without retry. `consume` may be called again on a retry:
    * it must undo its own partial work when it throws.
    */
   async download<T>(url: URL, options: DownloadOptions, consume: (body: AsyncIterable<Buffer>, info: DownloadInfo) => Promise<T>): Promise<T> {
@@ -262,77 +279,100 @@ export class HttpClient {
 
   private async downloadOnce<T>(start: URL, options: DownloadOptions, consume: (body: AsyncIterable<Buffer>, info: DownloadInfo) => Promise<T>): Promise<T> {
     const { ctx, maxBytes } = options;
-    let url = start;
-    for (let hop = 0; ; hop++) {
+    const shownStart = redactUrl(start);
+    const attempt = this.attemptSignal(ctx);
+    try {
+      const { url, response } = await this.open(
+        start,
+        // The file as stored, please; a server that compresses anyway is decoded below.
+        { headers: { accept: '*/*', 'accept-encoding': 'identity' }, credentials: options.credentials, credentialOrigin: options.credentialOrigin, anyOrigin: true },
+        ctx,
+        attempt,
+      );
       const shownUrl = redactUrl(url);
+      const status = response.statusCode;
+      if (status < 200 || status >= 300) {
+        discard(response.body);
+        throw new RemoteError(`${ctx.label}: HTTP ${status} from ${shownUrl}`, {
+          retryable: RETRYABLE_STATUSES.has(status),
+          retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+        });
+      }
+      const declared = Number(response.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBytes && !response.headers['content-encoding']) {
+        discard(response.body);
+        throw new RemoteError(`${ctx.label}: ${shownUrl} is ${declared} bytes, over the ${maxBytes}-byte media size cap`, { hint: 'raise --media-max-size to keep it' });
+      }
+      const contentType = response.headers['content-type'];
+      const tooBig = () => new RemoteError(`${ctx.label}: ${shownUrl} is over the ${maxBytes}-byte media size cap`, { hint: 'raise --media-max-size to keep it' });
+      return await readBody(response.body, response.headers['content-encoding'], maxBytes, tooBig, (body) =>
+        consume(body, { contentType: Array.isArray(contentType) ? contentType[0] : contentType, url }),
+      );
+    } catch (error) {
+      throw transportError(error, ctx, shownStart, attempt, this.options.timeoutMs);
+    } finally {
+      attempt.done();
+    }
+  }
+
+  /**
+   * The timeout of one attempt, joined with the caller's stop. `arm` starts it
+   * again as each hop is sent (after its wait for the rate limit, which is no
+   * slowness of the server); the last hop's covers its whole body.
+   */
+  private attemptSignal(ctx: RequestContext): { signal: AbortSignal; arm: () => void; timedOut: () => boolean; done: () => void } {
+    const timeout = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    return {
+      signal: ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal,
+      arm: () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
+      },
+      timedOut: () => timeout.signal.aborted,
+      done: () => clearTimeout(timer),
+    };
+  }
+
+  /**
+   * The one redirect loop, for API requests and downloads alike. Each hop
+   * waits for its host's rate limit and counts as a request; `credentials`
+   * go only to `credentialOrigin`, hop by hop. Returns the first answer that
+   * is not a redirect (its body unread).
+   */
+  private async open(
+    start: URL,
+    hop: { headers: Record<string, string>; credentials: Record<string, string>; credentialOrigin: string | undefined; anyOrigin: boolean },
+    ctx: RequestContext,
+    attempt: { signal: AbortSignal; arm: () => void },
+  ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean }> {
+    const shownStart = redactUrl(start);
+    const signal = attempt.signal;
+    let url = start;
+    let withoutCredentials = false;
+    for (let n = 0; ; n++) {
+      // A pause for the rate limit (or a Retry-After) is not the server being slow: --timeout starts after it.
       await this.limiter.acquire(url.host, ctx.signal);
-      const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
-      const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal;
+      attempt.arm();
+      if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
       this.stats.requests++;
       if (ctx.stats) ctx.stats.requests++;
+      const trusted = hop.credentialOrigin !== undefined && url.origin === hop.credentialOrigin;
+      if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
       const started = Date.now();
-      try {
-        const credentials = options.credentialOrigin !== undefined && url.origin === options.credentialOrigin ? options.credentials : {};
-        const response = await request(url, {
-          method: 'GET',
-          headers: { accept: '*/*', 'accept-encoding': 'identity', 'user-agent': 'chat-export', ...credentials },
-          signal,
-          dispatcher: this.agent,
-        });
-        const status = response.statusCode;
-        this.options.logger.debug(`GET ${shownUrl} ${status} ${Date.now() - started} ms`);
-        if (status >= 300 && status < 400 && response.headers.location !== undefined) {
-          discard(response.body);
-          const location = Array.isArray(response.headers.location) ? response.headers.location[0] : response.headers.location;
-          let next: URL;
-          try {
-            next = new URL(location ?? '', url);
-          } catch {
-            throw new RemoteError(`${ctx.label}: ${shownUrl} redirected to something that is not a URL`);
-          }
-          if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-            throw new RemoteError(`${ctx.label}: ${shownUrl} redirected to a ${next.protocol} URL; only http(s) is downloaded`);
-          }
-          if (hop >= MAX_DOWNLOAD_REDIRECTS) throw new RemoteError(`${ctx.label}: more than ${MAX_DOWNLOAD_REDIRECTS} redirects from ${redactUrl(start)}`);
-          url = next;
-          continue;
-        }
-        if (status < 200 || status >= 300) {
-          discard(response.body);
-          throw new RemoteError(`${ctx.label}: HTTP ${status} from ${shownUrl}`, {
-            retryable: RETRYABLE_STATUSES.has(status),
-            retryAfterMs: parseRetryAfter(response.headers['retry-after']),
-          });
-        }
-        const declared = Number(response.headers['content-length']);
-        if (Number.isFinite(declared) && declared > maxBytes) {
-          discard(response.body);
-          throw new RemoteError(`${ctx.label}: ${shownUrl} is ${declared} bytes, over the ${maxBytes}-byte media size cap`, { hint: 'raise --media-max-size to keep it' });
-        }
-        const contentType = response.headers['content-type'];
-        let size = 0;
-        const capped = async function* (): AsyncIterable<Buffer> {
-          for await (const chunk of response.body) {
-            size += (chunk as Buffer).length;
-            if (size > maxBytes) {
-              discard(response.body);
-              throw new RemoteError(`${ctx.label}: ${shownUrl} is over the ${maxBytes}-byte media size cap`, { hint: 'raise --media-max-size to keep it' });
-            }
-            yield chunk as Buffer;
-          }
-        };
-        return await consume(capped(), { contentType: Array.isArray(contentType) ? contentType[0] : contentType, url });
-      } catch (error) {
-        if (error instanceof ChatExportError) throw error;
-        if (ctx.signal?.aborted) throw error;
-        if (timeout.signal.aborted) {
-          throw new RemoteError(`${ctx.label}: no complete answer from ${shownUrl} within ${this.options.timeoutMs} ms`, { retryable: true });
-        }
-        throw new RemoteError(`${ctx.label}: network error on ${shownUrl}: ${networkReason(error)}`, { retryable: true, cause: error });
-      } finally {
-        clearTimeout(timer);
-      }
+      const response = await request(url, {
+        method: 'GET',
+        headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
+        signal,
+        dispatcher: this.agent,
+      });
+      const status = response.statusCode;
+      if (!REDIRECTS.has(status)) return { url, response, withoutCredentials };
+      // A redirect's own body is small: read it so the connection stays in the pool.
+      await response.body.dump({ limit: 64 * 1024 }).catch(() => {});
+      const next = followRedirect(url, response.headers.location, n, ctx.label, url === start ? shownStart : redactUrl(url), hop.anyOrigin);
+      this.options.logger.debug(`GET ${redactUrl(url)} ${status} ${Date.now() - started} ms → ${redactUrl(next)}`);
+      url = next;
     }
   }
 
@@ -368,6 +408,168 @@ export class HttpClient {
 function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
   body.on('error', () => {});
   body.destroy();
+}
+
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * The next URL of a redirect, when it may be followed: for an API request
+ * the same origin, or http → https on the same host (DESIGN.md section 5);
+ * for a download (`anyOrigin`) any http(s) URL, a file host handing off to a
+ * CDN. At most MAX_REDIRECTS hops. Anything else is an error naming the
+ * Location, never retried (the server would say the same again).
+ */
+export function followRedirect(
+  from: URL,
+  location: string | string[] | undefined,
+  hop: number,
+  label: string,
+  shownUrl: string,
+  anyOrigin = false,
+): URL {
+  const raw = Array.isArray(location) ? location[0] : location;
+  if (!raw) {
+    throw new RemoteError(`${label}: ${shownUrl} answered with a redirect but no Location`, { hint: 'check --base-url' });
+  }
+  let next: URL;
+  try {
+    next = new URL(raw, from);
+  } catch {
+    throw new RemoteError(`${label}: ${shownUrl} redirected to ${JSON.stringify(redactUrl(raw))}, which is not a URL`, { hint: 'check --base-url' });
+  }
+  const shownNext = redactUrl(next);
+  if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+    throw new RemoteError(`${label}: ${shownUrl} redirected to a ${next.protocol} URL (${shownNext}); only http(s) is followed`);
+  }
+  if (hop >= MAX_REDIRECTS) {
+    throw new RemoteError(`${label}: more than ${MAX_REDIRECTS} redirects from ${shownUrl} (the last to ${shownNext})`, {
+      hint: 'check --base-url; the server redirects in a loop',
+    });
+  }
+  if (anyOrigin) return next;
+  const sameOrigin = next.origin === from.origin;
+  const upgrade = from.protocol === 'http:' && next.protocol === 'https:' && next.hostname === from.hostname;
+  if (!sameOrigin && !upgrade) {
+    throw new RemoteError(`${label}: ${shownUrl} redirected to another origin: ${shownNext}; not followed, so the credentials stay with ${from.host}`, {
+      hint: `if ${next.host} is the real API, pass it as --base-url`,
+    });
+  }
+  return next;
+}
+
+/**
+ * Hands the body to `consume` decoded per Content-Encoding (gzip, deflate,
+ * br, or a list of them), with the size cap applied to the bytes as they
+ * arrive AND as they decode: a small compressed bomb hits the cap instead of
+ * filling memory or the disk.
+ */
+async function readBody<T>(
+  body: Readable,
+  encodingHeader: string | string[] | undefined,
+  maxBytes: number,
+  tooLargeError: () => Error,
+  consume: (body: AsyncIterable<Buffer>) => Promise<T>,
+): Promise<T> {
+  const header = Array.isArray(encodingHeader) ? encodingHeader.join(',') : (encodingHeader ?? '');
+  const codings = header
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  // Decoded in the reverse of the order the server applied them.
+  let stages: NodeJS.ReadWriteStream[];
+  try {
+    stages = codings.reverse().map(decoderFor);
+  } catch (error) {
+    discard(body);
+    throw error;
+  }
+  let wire = 0;
+  const onWire = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      wire += chunk.length;
+      if (wire > maxBytes) return callback(tooLargeError());
+      callback(null, chunk);
+    },
+  });
+  // A failure anywhere destroys every stage, and the last one with that error: the loop below sees it.
+  const decoded = pipeline([body, onWire, ...stages, new PassThrough()], () => {}) as unknown as Readable;
+  let size = 0;
+  const capped = async function* (): AsyncGenerator<Buffer> {
+    for await (const chunk of decoded) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw tooLargeError();
+      yield chunk as Buffer;
+    }
+  };
+  try {
+    return await consume(capped());
+  } finally {
+    // consume stopped early (its own failure): the connection is not read to the end
+    if (!decoded.readableEnded) decoded.destroy();
+  }
+}
+
+function decoderFor(coding: string): NodeJS.ReadWriteStream {
+  // Trailing garbage and a body cut short are reported, not silently accepted.
+  switch (coding) {
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'br':
+      return createBrotliDecompress();
+    case 'deflate':
+      return createDeflateDecoder();
+    default:
+      throw new RemoteError(`the server sent a body encoded as ${JSON.stringify(coding.slice(0, 40))}, which chat-export cannot decode`, {
+        hint: 'only gzip, deflate and br are supported',
+      });
+  }
+}
+
+/**
+ * "deflate" is meant to be zlib-wrapped (RFC 9110), yet some servers send raw
+ * deflate: the first byte tells them apart (a zlib header's low nibble is 8), as
+ * browsers and curl do.
+ */
+function createDeflateDecoder(): NodeJS.ReadWriteStream {
+  let inner: NodeJS.ReadWriteStream | undefined;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (!inner) {
+        inner = (chunk[0]! & 0x0f) === 0x08 ? createInflate() : createInflateRaw();
+        inner.on('data', (data: Buffer) => this.push(data));
+        inner.on('error', (error: Error) => this.destroy(error));
+      }
+      if (inner.write(chunk)) callback();
+      else inner.once('drain', () => callback());
+    },
+    flush(callback) {
+      if (!inner) return callback();
+      inner.once('end', () => callback());
+      inner.end();
+    },
+  });
+}
+
+/** What a failed attempt was, for the retry loop: a stop, a timeout, a corrupt encoding, or the network. */
+function transportError(error: unknown, ctx: RequestContext, shownUrl: string, attempt: { timedOut: () => boolean }, timeoutMs: number): unknown {
+  if (error instanceof ChatExportError) return error;
+  if (ctx.signal?.aborted) return error;
+  if (attempt.timedOut()) {
+    return new RemoteError(`${ctx.label}: no complete answer from ${shownUrl} within ${timeoutMs} ms`, {
+      retryable: true,
+      hint: 'the server is slow; raise --timeout or try later',
+    });
+  }
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new RemoteError(`${ctx.label}: the compressed response from ${shownUrl} is corrupt: ${networkReason(error)}`, { retryable: true, cause: error });
+  }
+  return new RemoteError(`${ctx.label}: network error on ${shownUrl}: ${networkReason(error)}`, {
+    retryable: true,
+    cause: error,
+    hint: 'check the network, --base-url and any HTTPS_PROXY / HTTP_PROXY / NO_PROXY setting',
+  });
 }
 
 function tooLarge(label: string, url: string, maxBytes: number): RemoteError {

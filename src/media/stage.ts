@@ -152,8 +152,11 @@ export class MediaStage {
       return { path, downloaded: true };
     } catch (error) {
       if (this.options.signal?.aborted) throw error;
-      // The media directory itself failing is the run's problem, not one file's.
-      if (error instanceof ChatExportError && error.exitCode === 6) throw error;
+      // The media directory itself failing is the run's problem (exit 6), not one file's.
+      if (error instanceof ChatExportError && error.exitCode === 6) {
+        if (!error.message.startsWith(`${label}: `)) error.message = `${label}: ${error.message}`;
+        throw error;
+      }
       // "HTTP 404", "over the … size cap": the URL is named beside it already.
       const shown = redactUrl(url);
       const message = error instanceof Error ? error.message : String(error);

@@ -19,8 +19,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { ChatExportError } from '../errors.js';
+import { describeLocalError } from '../fs-errors.js';
 import { isProcessAlive } from '../pid.js';
 
 export const INDEX_FILE = 'index.json';
@@ -29,6 +31,15 @@ export const INDEX_FILE = 'index.json';
 export class MediaWriteError extends ChatExportError {
   override readonly exitCode = 6;
   override readonly code = 'ERR_MEDIA_WRITE';
+}
+
+/** "cannot write in the media directory …: disk full (ENOSPC)", with what to do. */
+function mediaWriteError(what: string, error: unknown): MediaWriteError {
+  const reason = describeLocalError(error) ?? (error instanceof Error ? error.message : String(error));
+  return new MediaWriteError(`${what}: ${reason}`, {
+    cause: error,
+    hint: 'free some space or fix the permissions (or choose another --media-dir), and run again; files written before are intact',
+  });
 }
 
 interface IndexFile {
@@ -94,7 +105,7 @@ export class MediaStore {
     try {
       await mkdir(store.dir, { recursive: true });
     } catch (error) {
-      throw new MediaWriteError(`cannot create the media directory ${store.dir}: ${(error as Error).message}`, { hint: 'check --media-dir' });
+      throw mediaWriteError(`cannot create the media directory ${store.dir}`, error);
     }
     await removeDeadTemps(store.dir);
     const loaded = await readIndex(store.dir);
@@ -132,18 +143,23 @@ export class MediaStore {
       out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
       await once(out, 'open');
     } catch (error) {
-      throw new MediaWriteError(`cannot write in the media directory ${this.dir}: ${(error as Error).message}`, { hint: 'check --media-dir' });
+      throw mediaWriteError(`cannot write in the media directory ${this.dir}`, error);
     }
+    // A failed write (disk full) is seen at the next write or at the end, not as an unheard 'error' event.
+    out.on('error', () => {});
     try {
       for await (const chunk of body) {
+        if (out.errored) throw out.errored;
         hash.update(chunk);
         if (!out.write(chunk)) await once(out, 'drain');
       }
       out.end();
-      await once(out, 'finish');
+      await finished(out);
     } catch (error) {
       out.destroy();
-      await rm(temp, { force: true });
+      await rm(temp, { force: true }).catch(() => {});
+      // The media directory failing is the run's problem (exit 6); the download failing is one file's.
+      if (out.errored) throw mediaWriteError(`cannot write in the media directory ${this.dir}`, out.errored);
       throw error;
     }
     const digest = hash.digest('hex').slice(0, 32);
@@ -154,8 +170,8 @@ export class MediaStore {
       if ((await stat(path).catch(() => undefined))?.isFile()) await rm(temp, { force: true });
       else await rename(temp, path);
     } catch (error) {
-      await rm(temp, { force: true });
-      throw new MediaWriteError(`cannot store ${file} in ${this.dir}: ${(error as Error).message}`);
+      await rm(temp, { force: true }).catch(() => {});
+      throw mediaWriteError(`cannot store ${file} in ${this.dir}`, error);
     }
     this.index.files[url] = file;
     delete this.index.failed[url];
@@ -184,8 +200,8 @@ export class MediaStore {
       await writeFile(temp, `${JSON.stringify(merged)}\n`, { mode: 0o644 });
       await rename(temp, join(this.dir, INDEX_FILE));
     } catch (error) {
-      await rm(temp, { force: true });
-      throw new MediaWriteError(`cannot write the media index in ${this.dir}: ${(error as Error).message}`);
+      await rm(temp, { force: true }).catch(() => {});
+      throw mediaWriteError(`cannot write the media index in ${this.dir}`, error);
     }
     this.index = merged;
     this.dirty = false;

@@ -6,7 +6,7 @@
  */
 import { LossyNumberError, type HttpRequest, type StatusDescriber } from '../http/client.js';
 import { AuthError, RemoteError, UsageError, type ChatExportError } from '../errors.js';
-import { createMessage, type Attachment } from '../message.js';
+import { ImpossibleValueError, createMessage, type Attachment } from '../message.js';
 import { sanitizeForTerminal } from '../text/sanitize.js';
 import { localToEpoch, parseZone, type Zone } from '../text/zone.js';
 import type { Definition } from './definition.js';
@@ -162,7 +162,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
         else if (paging.type === 'time') {
           // Events between messages still carry a time: the cursor moves past them too.
           const time = toTime(timeOf(record, scope), f.time.format, NO_SETTINGS);
-          if (time !== undefined && (filteredOldest === undefined || time < filteredOldest)) filteredOldest = time;
+          if (time !== undefined && representable(time) && (filteredOldest === undefined || time < filteredOldest)) filteredOldest = time;
         }
       }
     }
@@ -259,9 +259,11 @@ export function compileDefinition(name: string, definition: Definition): Provide
     if (!zone) zones.set(tz, (zone = parseZone(tz)));
     return zone;
   };
-  const readTime = (value: unknown, format: Definition['fields']['time']['format'], path: string, settings: ProviderSettings): number => {
+  const readTime = (value: unknown, format: Definition['fields']['time']['format'], path: string, settings: ProviderSettings, id: string): number => {
     const time = toTime(value, format, settings);
     if (time === undefined) throw new FieldIssue(path, `expected ${FORMAT_WORDS[format]}, got ${shape(value)}`);
+    // The right form, but no date can hold it: this one message is counted missing, the page is good.
+    if (!representable(time)) throw new ImpossibleValueError(id, `timestamp out of range (${shape(value)})`);
     return time;
   };
   const toTime = (value: unknown, format: Definition['fields']['time']['format'], settings: ProviderSettings): number | undefined => {
@@ -269,13 +271,16 @@ export function compileDefinition(name: string, definition: Definition): Provide
       case 'epoch-ms':
       case 'epoch-s': {
         const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
-        if (!Number.isFinite(n)) return undefined;
+        if (Number.isNaN(n)) return undefined;
+        // digits too many for a double: a number, but no time
+        if (!Number.isFinite(n)) return n;
         return format === 'epoch-s' ? Math.round(n * 1000) : Number.isInteger(n) ? n : undefined;
       }
       case 'iso': {
         if (typeof value !== 'string' || !ISO.test(value)) return undefined;
         const t = Date.parse(value);
-        return Number.isNaN(t) ? undefined : t;
+        // An ISO time no date can hold (year +300000, month 13): the form is right, the value impossible.
+        return Number.isNaN(t) ? Infinity : t;
       }
       case 'local':
         if (typeof value !== 'string' || !LOCAL.test(value)) return undefined;
@@ -287,7 +292,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
     const scope = page.context as ExprScope | undefined;
     const id = idText(idOf(raw, scope), f.id, true)!;
     const timeValue = timeOf(raw, scope);
-    const time = readTime(timeValue, f.time.format, f.time.path, settings);
+    const time = readTime(timeValue, f.time.format, f.time.path, settings, id);
     const text = textOf ? plainText(textOf(raw, scope), f.text!) : '';
     let attachments: Attachment[] = EMPTY;
     if (attachmentsOf) attachments = toAttachments(attachmentsOf(raw, scope), f.attachments!);
@@ -306,6 +311,8 @@ export function compileDefinition(name: string, definition: Definition): Provide
     if (updatedOf) {
       const updated = updatedOf(raw, scope);
       if (updated !== null && updated !== '') updatedTime = updated === timeValue ? time : toTime(updated, f.updated!.format, settings) ?? null;
+      // an edit time nothing can hold is unknown, not a reason to lose the message
+      if (updatedTime !== null && !representable(updatedTime)) updatedTime = null;
     }
     return {
       time,
@@ -409,7 +416,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
 
 const EMPTY: Attachment[] = [];
 const NO_SETTINGS: ProviderSettings = { baseUrl: 'http://invalid', token: undefined, apiKey: undefined, timezone: undefined, raw: false };
-const ISO = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i;
+const ISO = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i;
 const LOCAL = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 const FORMAT_WORDS = {
   'epoch-ms': 'epoch milliseconds',
@@ -417,6 +424,11 @@ const FORMAT_WORDS = {
   iso: 'an ISO 8601 time',
   local: 'a local time "YYYY-MM-DD HH:mm:ss"',
 } as const;
+
+/** Within JavaScript's date range (±8.64e15 ms): a time a message can carry. */
+function representable(time: number): boolean {
+  return Number.isFinite(time) && Math.abs(time) <= 8.64e15;
+}
 
 function credentialNeeds(definition: Definition): { token: Requirement; apiKey: Requirement; how: string } {
   const need = { token: 'unused' as Requirement, apiKey: 'unused' as Requirement };

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, open as openFd } from 'node:fs';
+import { Socket } from 'node:net';
+import { promisify } from 'node:util';
 import { lstat, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { ChatExportError, UsageError } from '../errors.js';
+import { localIoError } from '../fs-errors.js';
 import { isProcessAlive } from '../pid.js';
 
 /**
@@ -37,8 +40,11 @@ export async function openAtomic(target: string): Promise<OutputHandle> {
   try {
     return await openAtomicUnchecked(target);
   } catch (error) {
-    // EACCES, EROFS, ENOTDIR…: the user's --output, not a bug of ours.
+    // ENOSPC, EACCES, EROFS, ENOTDIR…: the paths were probed before the first request, so
+    // this is the environment changing under the run (exit 6), not a bug of ours.
     if (error instanceof ChatExportError) throw error;
+    const local = localIoError(error, { path: target });
+    if (local) throw local;
     throw new UsageError(`cannot write ${target}: ${error instanceof Error ? error.message : String(error)}`, {
       hint: 'check --output: the directory must exist and be writable',
     });
@@ -52,8 +58,10 @@ async function openAtomicUnchecked(shown: string): Promise<OutputHandle> {
   const followed = await stat(target).catch(() => undefined);
   if (followed && !followed.isFile()) {
     if (followed.isDirectory()) throw new UsageError(`${target} is a directory`);
+    if (followed.isFIFO()) return openFifo(target);
     const stream = createWriteStream(target, { flags: 'w' });
     await once(stream, 'open');
+    stream.on('error', () => {});
     return {
       stream,
       path: shown,
@@ -67,6 +75,9 @@ async function openAtomicUnchecked(shown: string): Promise<OutputHandle> {
   const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const stream = createWriteStream(temp, { flags: 'wx', mode: followed ? followed.mode & 0o777 : 0o644 });
   await once(stream, 'open');
+  // A failed write (ENOSPC) surfaces through stream.errored at the next write or at commit;
+  // unheard, the 'error' event would end the process before the temp file is removed.
+  stream.on('error', () => {});
   return {
     stream,
     path: shown,
@@ -78,7 +89,28 @@ async function openAtomicUnchecked(shown: string): Promise<OutputHandle> {
     },
     async abort() {
       stream.destroy();
-      await rm(temp, { force: true });
+      // Never leave a temp file behind, least of all on a full disk.
+      await rm(temp, { force: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * A FIFO is written through the event loop (as stdout is), not the thread
+ * pool: a reader that stops reading must not block a worker thread, which
+ * would keep even a signalled process from exiting.
+ */
+async function openFifo(target: string): Promise<OutputHandle> {
+  // Waits for a reader to open the other end, as a shell redirect does.
+  const fd = await promisify(openFd)(target, 'w');
+  const stream = new Socket({ fd, readable: false, writable: true });
+  stream.on('error', () => {});
+  return {
+    stream,
+    path: target,
+    commit: () => endStream(stream),
+    abort: async () => {
+      stream.destroy();
     },
   };
 }
@@ -94,7 +126,8 @@ async function followLinks(path: string): Promise<string> {
   throw new UsageError(`${path}: too many levels of symbolic links`);
 }
 
-async function endStream(stream: WriteStream): Promise<void> {
+async function endStream(stream: Writable): Promise<void> {
+  if (stream.errored) throw stream.errored;
   if (stream.writableFinished) return;
   stream.end();
   await once(stream, 'finish');

@@ -21,7 +21,13 @@ export function planOutput(output: string): OutputPlan {
   if (output === '-' || output === '') return { kind: 'stdout' };
   if (TOKENS.some((token) => output.includes(`{${token}}`))) return { kind: 'template', pattern: resolve(output) };
   if (output.endsWith('/') || output.endsWith(sep)) return { kind: 'directory', dir: resolve(output) };
-  const info = statSync(output, { throwIfNoEntry: false });
+  // ENOTDIR (a file where a directory must be) and the like are reported by the path probes.
+  let info: ReturnType<typeof statSync> | undefined;
+  try {
+    info = statSync(output, { throwIfNoEntry: false });
+  } catch {
+    info = undefined;
+  }
   if (info?.isDirectory()) return { kind: 'directory', dir: resolve(output) };
   return { kind: 'file', path: resolve(output) };
 }

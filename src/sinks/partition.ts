@@ -42,7 +42,7 @@ export function partCount(total: number, size: number): number {
 export async function writePartitioned(
   path: string,
   channels: PartitionChannel[],
-  options: { format: Format; size: number; provider: string },
+  options: { format: Format; size: number; provider: string; signal?: AbortSignal | undefined },
 ): Promise<string[]> {
   const total = channels.reduce((sum, channel) => sum + channel.take, 0);
   const count = partCount(total, options.size);
@@ -73,7 +73,7 @@ export async function writePartitioned(
     return handle;
   };
   const closePart = async (tail: string) => {
-    if (handle && tail) await writeChunk(handle.stream, tail);
+    if (handle && tail) await writeChunk(handle.stream, tail, options.signal);
   };
   const closing = createSink(options.format).closeDocument?.() ?? '';
   try {
@@ -105,6 +105,7 @@ export async function writePartitioned(
           take,
           headerless: options.format === 'csv' && channelsInPart > 0,
           openDocument: channelsInPart === 0 ? documentOf(part) : undefined,
+          signal: options.signal,
         });
         channelsInPart++;
         inPart += take;

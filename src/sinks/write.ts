@@ -14,6 +14,8 @@ export interface WriteOptions {
   take: number;
   /** leave out the sink's header (CSV header already written for an earlier channel) */
   headerless?: boolean;
+  /** a stop (signal, closed stdout) ends a write blocked on a slow reader */
+  signal?: AbortSignal | undefined;
   /** this channel starts a document: write the sink's document head first (HTML) */
   openDocument?: DocumentInfo | undefined;
   /** this channel ends its document: write the sink's document tail after it */
@@ -40,21 +42,21 @@ export async function writeChannel(
   buffer += options.headerless ? '' : sink.begin(summary);
   const counter = options.counter;
   const writeChunk = counter
-    ? (target: Writable, chunk: string | Buffer) => {
+    ? (target: Writable, chunk: string | Buffer, signal?: AbortSignal) => {
         counter.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-        return writeChunkTo(target, chunk);
+        return writeChunkTo(target, chunk, signal);
       }
     : writeChunkTo;
   if (options.format === 'jsonl' && options.skip === 0 && options.take >= spool.count) {
     // The spool's runs are already JSONL: copy them as they are. Each chunk's
     // buffer is reused for the next, so its write must be finished, not queued.
-    if (buffer) await writeChunk(stream, buffer);
+    if (buffer) await writeChunk(stream, buffer, options.signal);
     for await (const chunk of spool.chunks()) {
       if (counter) counter.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      await writeFinished(stream, chunk);
+      await writeFinished(stream, chunk, options.signal);
     }
     const end = sink.end() + closing(sink, options);
-    if (end) await writeChunk(stream, end);
+    if (end) await writeChunk(stream, end, options.signal);
     return spool.count;
   }
   let index = 0;
@@ -76,13 +78,13 @@ export async function writeChannel(
     else if (csv) buffer += csvRowOf(line);
     else buffer += sink.format(JSON.parse(line) as Message);
     if (buffer.length >= CHUNK) {
-      await writeChunk(stream, buffer);
+      await writeChunk(stream, buffer, options.signal);
       buffer = '';
     }
   }
   if (written >= options.take) await lines.return?.();
   buffer += sink.end() + closing(sink, options);
-  if (buffer) await writeChunk(stream, buffer);
+  if (buffer) await writeChunk(stream, buffer, options.signal);
   return written;
 }
 
@@ -92,38 +94,52 @@ function closing(sink: Sink, options: WriteOptions): string {
 
 export const writeChunk = writeChunkTo;
 
-/** Writes `chunk` and waits until the stream is done with it (not merely queued). */
-async function writeFinished(stream: Writable, chunk: string | Buffer): Promise<void> {
+/** Writes `chunk` and waits until the stream is done with it (not merely queued); a stop ends the wait. */
+async function writeFinished(stream: Writable, chunk: string | Buffer, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw signal.reason;
+  if (stream.errored) throw stream.errored;
   if (stream.destroyed) throw new Error('output closed');
   await new Promise<void>((resolve, reject) => {
-    const done = (error?: Error | null) => {
+    let settled = false;
+    const done = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
       stream.off('close', onClose);
       stream.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
       if (error) reject(error);
       else resolve();
     };
-    const onClose = () => done(new Error('output closed'));
+    const onClose = () => done(stream.errored ?? new Error('output closed'));
     const onError = (error: Error) => done(error);
+    // A reader that stalls (a pipe nobody reads) would hold the write forever: a signal must end it.
+    const onAbort = () => done(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     stream.on('close', onClose);
     stream.on('error', onError);
-    stream.write(chunk, done);
+    stream.write(chunk, (error) => done(error ?? undefined));
   });
 }
 
-async function writeChunkTo(stream: Writable, chunk: string | Buffer): Promise<void> {
+async function writeChunkTo(stream: Writable, chunk: string | Buffer, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw signal.reason;
+  if (stream.errored) throw stream.errored;
   if (stream.destroyed) throw new Error('output closed');
   if (stream.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
-    const done = (error?: Error) => {
+    const done = (error?: unknown) => {
       stream.off('drain', onDrain);
       stream.off('close', onClose);
       stream.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
       if (error) reject(error);
       else resolve();
     };
     const onDrain = () => done();
-    const onClose = () => done(new Error('output closed'));
+    const onClose = () => done(stream.errored ?? new Error('output closed'));
     const onError = (error: Error) => done(error);
+    const onAbort = () => done(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     stream.on('drain', onDrain);
     stream.on('close', onClose);
     stream.on('error', onError);

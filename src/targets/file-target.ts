@@ -13,7 +13,7 @@ export function createFileTarget(ctx: TargetContext): Target {
     async deliver(done: ChannelDone): Promise<void> {
       const path = done.job.path!;
       await mkdir(dirname(path), { recursive: true });
-      await writeInto(await openAtomic(path), done, ctx.plan, ctx.profile, 0);
+      await writeInto(await openAtomic(path), done, ctx.plan, ctx.profile, 0, true, ctx.signal);
       await releaseDelivered(done);
     },
     async close(): Promise<void> {},

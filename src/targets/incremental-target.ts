@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
 import { mkdir, open, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { clearCheckpoint } from '../checkpoint.js';
 import { CLOCK_SKEW_MS } from '../dump/walk-channel.js';
 import type { ChannelDone, ChannelJob, DumpPlan } from '../dump/types.js';
@@ -277,6 +279,8 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
   }
   const file = await open(path, 'a');
   const stream = file.createWriteStream();
+  // A failed append (disk full) is seen at the next write or at the end, not as an unheard 'error' event.
+  stream.on('error', () => {});
   try {
     await writeChannel(stream, createSink(plan.format, { excel: plan.excel }), summary, done.result, {
       format: plan.format,
@@ -285,13 +289,19 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
       counter: done.written,
     });
     stream.end();
-    await new Promise<void>((resolve, reject) => {
-      stream.once('finish', resolve);
-      stream.once('error', reject);
-    });
+    await finished(stream);
     const reopened = await open(path, 'r');
     await reopened.sync();
     await reopened.close();
+  } catch (error) {
+    // The earlier output stays as it was: the half-written append is cut off now (and, should
+    // that fail too, by the next run through the state's pending size).
+    if (!stream.closed) {
+      stream.destroy();
+      await once(stream, 'close').catch(() => {});
+    }
+    await truncate(path, start).catch(() => {});
+    throw error;
   } finally {
     if (!stream.closed) stream.destroy();
   }

@@ -15,14 +15,15 @@ export function createPartitionedTarget(ctx: TargetContext): Target {
   const held: ChannelDone[] = [];
   return {
     ordered: output.kind !== 'directory',
+    writesAtClose: output.kind === 'file',
     async deliver(done) {
-      if (output.kind === 'directory') await deliverPartitioned(done.job.path!, [done], ctx.plan, ctx.profile, ctx.logger);
+      if (output.kind === 'directory') await deliverPartitioned(done.job.path!, [done], ctx.plan, ctx.profile, ctx.logger, ctx.signal);
       else held.push(done);
     },
     async close({ succeeded, interrupted }) {
       const dones = held.splice(0);
       if (output.kind !== 'file' || dones.length === 0) return;
-      if (succeeded > 0 && !interrupted) await deliverPartitioned(output.path, dones, ctx.plan, ctx.profile, ctx.logger);
+      if (succeeded > 0 && !interrupted && !ctx.signal?.aborted) await deliverPartitioned(output.path, dones, ctx.plan, ctx.profile, ctx.logger, ctx.signal);
       else for (const done of dones) await done.spool.dispose();
     },
   };

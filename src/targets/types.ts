@@ -24,6 +24,12 @@ export interface Target {
    */
   readonly ordered: boolean;
   /**
+   * True when `deliver` only holds the channel and `close` writes it (one
+   * partitioned file for every channel): its summary line waits for `close`,
+   * so a full disk there never follows a line saying it was written.
+   */
+  readonly writesAtClose?: boolean;
+  /**
    * Before a channel is walked: load what the target knows of it (e.g. the
    * newest message already written, so the walk only keeps newer ones).
    */

@@ -1,4 +1,5 @@
 import { clearCheckpoint } from '../checkpoint.js';
+import { asLocalIoError } from '../fs-errors.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { OutputHandle } from '../sinks/atomic-file.js';
 import { createSink } from '../sinks/registry.js';
@@ -13,6 +14,7 @@ export async function writeInto(
   profile: ResolvedProfile,
   position: number,
   commit = true,
+  signal?: AbortSignal,
 ): Promise<void> {
   try {
     const sink = createSink(plan.format, { excel: plan.excel });
@@ -31,12 +33,14 @@ export async function writeInto(
         // and closes it once (closeDocumentOf) after its last.
         openDocument: position === 0 ? documentOf(plan, profile, commit ? [done.job.target.id] : plan.targets.map((t) => t.id)) : undefined,
         closeDocument: commit,
+        signal,
       },
     );
     if (commit) await handle.commit();
   } catch (error) {
     if (commit) await handle.abort();
-    throw error;
+    // Disk full while writing: exit 6 naming the file and the channel; the checkpoint stays (released only after a commit).
+    throw asLocalIoError(error, { path: handle.path, label: done.job.label });
   }
 }
 

@@ -4,12 +4,55 @@
  * credential may ever reach the screen or a log, whatever path it took.
  */
 
-const secrets = new Set<string>();
+const secrets = new Map<string, RegExp>();
 
-/** Remember a credential so that every later message redacts it. */
+/** Remember a credential so that every later message redacts it, in every form it may be printed in. */
 export function registerSecret(value: string | undefined): void {
   // Very short values would redact ordinary words; they are not credentials worth the noise.
-  if (value && value.length >= 4) secrets.add(value);
+  if (value && value.length >= 4 && !secrets.has(value)) secrets.set(value, secretPattern(value));
+}
+
+/**
+ * One pattern for every way a server or a log may spell the secret: each
+ * character literal or JSON-escaped (`\"`, `\/`, `\u00XX` in any case),
+ * or percent-encoded (either hex case, `+` for a space), mixed freely; and
+ * the whole secret in base64 / base64url (an echoed Basic or JWT-like blob).
+ */
+function secretPattern(secret: string): RegExp {
+  const perChar = Array.from(secret, (char) => {
+    const forms = new Set<string>([escapeRegExp(char)]);
+    const short = JSON_SHORT_ESCAPES[char];
+    if (short) forms.add(escapeRegExp(short));
+    for (let i = 0; i < char.length; i++) forms.add(`\\\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`);
+    if (char.length === 2) {
+      forms.add(`\\\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}\\\\u${char.charCodeAt(1).toString(16).padStart(4, '0')}`);
+    }
+    forms.add(
+      Array.from(Buffer.from(char, 'utf8'), (byte) => `%${byte.toString(16).padStart(2, '0')}`).join(''),
+    );
+    if (char === ' ') forms.add('\\+');
+    return `(?:${[...forms].join('|')})`;
+  });
+  const base64 = Buffer.from(secret, 'utf8').toString('base64').replace(/=+$/, '');
+  const base64url = Buffer.from(secret, 'utf8').toString('base64url');
+  const whole = [perChar.join(''), escapeRegExp(base64), escapeRegExp(base64url)];
+  // Hex digits and \u are case-insensitive; so, harmlessly, is the rest.
+  return new RegExp(whole.join('|'), 'gi');
+}
+
+const JSON_SHORT_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '/': '\\/',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
 // CSI / OSC / other ESC sequences, then remaining C0/C1 controls except tab.
@@ -22,9 +65,7 @@ export function stripControl(text: string): string {
 
 export function redactSecrets(text: string): string {
   let out = text;
-  for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join('••••');
-  }
+  for (const pattern of secrets.values()) out = out.replace(pattern, '••••');
   return out;
 }
 
@@ -45,7 +86,12 @@ export function redactUrl(input: string | URL): string {
   try {
     url = new URL(String(input));
   } catch {
-    return redactSecrets(String(input));
+    // Not a URL (a bad port, a typo): still never print what looks like userinfo or a credential parameter.
+    return redactSecrets(
+      String(input)
+        .replace(/^([a-z][a-z0-9+.-]*:\/*)[^/?#]*@/i, '$1')
+        .replace(/([?&;][^=&#]*(?:token|key|secret|password|auth|sig)[^=&#]*=)[^&#]*/gi, '$1••••'),
+    );
   }
   url.username = '';
   url.password = '';

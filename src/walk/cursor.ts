@@ -71,15 +71,19 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
   // from the top? Then it has no cap there and the answer was the end. A history that holds only that
   // tie cannot tell; it is reported, as a cut would be.
   const cappedAt = async (short: { count: number; limit: number }): Promise<boolean> => {
-    const { page, entries: probe } = await request(top, short.limit);
-    return (page.records ?? probe.length) <= short.count;
+    const { page, entries: probe, missing } = await request(top, short.limit);
+    return (page.records ?? probe.length + missing.length) <= short.count;
   };
   const shownRequest = (maxCreateAt: number, size: number) =>
     redactUrl(provider.buildRequest(settings, target, { maxCreateAt, limit: size }).url);
 
+  const reported = new Set<string>();
   try {
     for (let number = 1; ; number++) {
-      const { page, entries: normalized } = await pending;
+      const { page, entries: normalized, missing: dropped } = await pending;
+      // an answer asked for again (a grown page) reports its impossible messages once
+      const missing = dropped.filter((m) => !reported.has(m.reason));
+      for (const m of missing) reported.add(m.reason);
       const entries: Entry[] = [];
       const all: Entry[] = [];
       let oldest = Infinity;
@@ -92,7 +96,8 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
       }
       // A definition's filter drops events (joins, reactions): they still fill the page and move the cursor.
       if (page.filteredOldest !== undefined && page.filteredOldest < oldest) oldest = page.filteredOldest;
-      const count = page.records ?? normalized.length;
+      // So does an item left out as impossible (records counts it; a provider without records adds it here).
+      const count = page.records ?? normalized.length + dropped.length;
       largestAnswer = Math.max(largestAnswer, count);
       let atRisk: MissingReport | undefined;
       if (suspect) {
@@ -141,13 +146,15 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
 
       const boundary = next === 'end' ? [] : idsAt(all, next);
       if (next !== 'end') pending = request(next, limit);
+      if (atRisk) missing.push(atRisk);
       yield {
         entries,
-        oldest: count > 0 ? oldest : undefined,
+        ...(missing.length > 0 ? { missing } : {}),
+        // a page of impossible items only has no time to go by
+        oldest: count > 0 && Number.isFinite(oldest) ? oldest : undefined,
         page: number,
         total: undefined,
         checkpoint: { kind: 'cursor', maxCreateAt: next === 'end' ? cursor : next, boundaryIds: boundary },
-        ...(atRisk ? { missing: [atRisk] } : {}),
       };
       if (next === 'end') return;
       cursor = next;

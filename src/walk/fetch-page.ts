@@ -1,10 +1,14 @@
 import type { HttpRequest } from '../http/client.js';
+import { ImpossibleValueError } from '../message.js';
 import type { Entry, Provider, ProviderPage } from '../providers/types.js';
+import { sanitizeForTerminal } from '../text/sanitize.js';
 import type { WalkOptions } from './types.js';
 
 export interface FetchedPage {
   page: ProviderPage;
   entries: Entry[];
+  /** messages left out because they hold an impossible value (WalkBatch.missing) */
+  missing: Array<{ reason: string; count: number }>;
 }
 
 /**
@@ -18,16 +22,20 @@ export function fetchEntries(provider: Provider, options: WalkOptions, req: Http
     req,
     (body, response) => {
       const page = provider.parsePage(body, target, response);
-      const entries = page.items.map((item, index) => {
+      const entries: Entry[] = [];
+      const missing: FetchedPage['missing'] = [];
+      page.items.forEach((item, index) => {
         try {
-          return provider.normalize(item, target, settings, page);
+          entries.push(provider.normalize(item, target, settings, page));
         } catch (error) {
-          throw prefixIssues(error, index);
+          // One message nothing can represent is counted missing (exit 5); the rest of the page is good.
+          if (error instanceof ImpossibleValueError) missing.push({ reason: sanitizeForTerminal(error.message), count: 1 });
+          else throw prefixIssues(error, index);
         }
       });
       // The raw items are not needed past this point (--raw keeps its own reference in
       // each message); letting them go keeps a big page out of the old generation.
-      return { page: { ...page, items: [], context: undefined }, entries };
+      return { page: { ...page, items: [], context: undefined }, entries, missing };
     },
     { label: options.label, signal: signal ?? options.signal, describeStatus: provider.describeStatus, stats: options.stats },
   );

@@ -25,6 +25,8 @@ interface Fetched {
   page: ProviderPage;
   entries: Entry[];
   ids: Set<string>;
+  /** items left out as impossible (they still count toward the page's length) */
+  missing: Array<{ reason: string; count: number }>;
 }
 
 /**
@@ -50,8 +52,8 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   const shownPage = (number: number) => redactUrl(provider.buildRequest(settings, target, { number, size }).url);
   const fetchPage = async (number: number): Promise<Fetched> => {
     const req = provider.buildRequest(settings, target, { number, size });
-    const { page, entries } = await fetchEntries(provider, options, req, signal);
-    return { number, page, entries, ids: new Set(entries.map((e) => e.message.id)) };
+    const { page, entries, missing } = await fetchEntries(provider, options, req, signal);
+    return { number, page, entries, ids: new Set(entries.map((e) => e.message.id)), missing };
   };
   const prefetch = (number: number): Promise<Fetched> => {
     let pending = inFlight.get(number);
@@ -80,6 +82,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       page: { items: [], total: resume.total },
       entries: [],
       ids: new Set(resume.lastIds),
+      missing: [],
     };
   }
   let lastPage: number | undefined;
@@ -88,18 +91,25 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   let stale = 0;
   let firstTotal: number | undefined = resume?.total;
 
-  const emit = (fetched: Fetched, entries: Entry[], missing?: WalkBatch['missing']): WalkBatch => {
+  const reported = new Set<string>();
+  const emit = (fetched: Fetched, entries: Entry[], withheld?: WalkBatch['missing']): WalkBatch => {
     let oldest: number | undefined;
     for (const entry of fetched.entries) if (oldest === undefined || entry.time < oldest) oldest = entry.time;
+    // a page read again reports its impossible messages once
+    const impossible = fetched.missing.filter((m) => !reported.has(m.reason));
+    for (const m of impossible) reported.add(m.reason);
+    const missing = [...(withheld ?? []), ...impossible];
     return {
       entries,
+      ...(missing.length > 0 ? { missing } : {}),
       oldest,
       page: fetched.number,
       total: fetched.page.total,
       checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids] },
-      ...(missing ? { missing } : {}),
     };
   };
+  // records the server served: before the definition's filter, and counting items left out as impossible
+  const recordsOf = (fetched: Fetched): number => fetched.page.records ?? fetched.entries.length + fetched.missing.length;
   let shortReads = 0;
   const fresh = (fetched: Fetched): Entry[] => fetched.entries.filter((e) => seen.add(e.message.id));
 
@@ -138,23 +148,23 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       attempts = 0;
       // A page emptier than the API's own announcement (total, last page, next link) is not the end.
       const expected = expectedOn(current);
-      if ((current.page.records ?? current.entries.length) < expected && shortReads < MAX_SHORT_REREADS) {
+      if (recordsOf(current) < expected && shortReads < MAX_SHORT_REREADS) {
         shortReads++;
-        options.logger.debug(`${label}: page ${number} held ${(current.page.records ?? current.entries.length)} of the ${expected} messages announced; reading it again`);
+        options.logger.debug(`${label}: page ${number} held ${recordsOf(current)} of the ${expected} messages announced; reading it again`);
         continue;
       }
       const withheld =
-        (current.page.records ?? current.entries.length) < expected
+        recordsOf(current) < expected
           ? [
               {
-                reason: `page ${number} came back with ${(current.page.records ?? current.entries.length)} of ${expected} messages ${shortReads + 1} times, though the server announced ${announced(current)} (GET ${shownPage(number)})`,
-                count: expected - (current.page.records ?? current.entries.length),
+                reason: `page ${number} came back with ${recordsOf(current)} of ${expected} messages ${shortReads + 1} times, though the server announced ${announced(current)} (GET ${shownPage(number)})`,
+                count: expected - recordsOf(current),
               },
             ]
           : undefined;
       shortReads = 0;
       const added = fresh(current);
-      if (added.length > 0 || current.entries.length === 0) {
+      if (added.length > 0 || current.entries.length + current.missing.length === 0) {
         stale = 0;
       } else if (++stale > MAX_STALE_PAGES + pagesOfGrowth(current, firstTotal)) {
         // Only new messages pushing read ones forward can make whole pages repeat:
@@ -168,7 +178,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       anchor = current;
       const page = current.page;
       // records before the definition's filter: a page of events is full, not the end
-      const records = page.records ?? current.entries.length;
+      const records = recordsOf(current);
       const announcedMore = page.hasNext === true || (lastPage !== undefined && number < lastPage);
       const isLast =
         page.hasNext === false ||
@@ -212,7 +222,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   function learn(fetched: Fetched): void {
     const page = fetched.page;
     firstTotal ??= page.total;
-    const count = page.records ?? fetched.entries.length;
+    const count = recordsOf(fetched);
     if (page.perPage !== undefined && page.perPage > 0) perPage = page.perPage;
     else if (
       fetched.number === 1 &&

@@ -37,16 +37,18 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
   const followed = new Set<string>();
   let stale = 0;
   let firstTotal: number | undefined;
+  // an answer read again reports its impossible messages once
+  const reported = new Set<string>();
 
   try {
     for (let number = 1; ; number++) {
       let fetched = await fetch(position);
-      let records = fetched.page.records ?? fetched.entries.length;
+      let records = recordsOf(fetched);
       // The walk-end rule: an empty or short page before the end the API announced is read again.
       for (let reread = 0; reread < MAX_REREADS && announcesMore(fetched, records) && records < size && provider.step === 'offset'; reread++) {
         options.logger.debug(`${label}: page ${number} is short (${records}) though the API says more follow; reading it again`);
         fetched = await fetch(position);
-        records = fetched.page.records ?? fetched.entries.length;
+        records = recordsOf(fetched);
       }
       const page = fetched.page;
       firstTotal ??= page.total;
@@ -96,6 +98,9 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
         }
       }
 
+      const impossible = fetched.missing.filter((m) => !reported.has(m.reason));
+      for (const m of impossible) reported.add(m.reason);
+      const missing = [...(withheld ?? []), ...impossible];
       yield {
         entries: added,
         // served oldest first, a page's oldest message says nothing about what is left: no early stop
@@ -103,13 +108,18 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
         page: number,
         total: page.total,
         checkpoint: { kind: 'sequential', position: next === 'end' ? position : next, lastIds: fetched.entries.map((e) => e.message.id) },
-        ...(withheld ? { missing: withheld } : {}),
+        ...(missing.length > 0 ? { missing } : {}),
       };
       if (next === 'end') return;
       position = next;
     }
   } finally {
     abort.abort(new Error('walk ended'));
+  }
+
+  /** records served: before the definition's filter, counting items left out as impossible */
+  function recordsOf(fetched: FetchedPage): number {
+    return fetched.page.records ?? fetched.entries.length + fetched.missing.length;
   }
 
   function announcesMore(fetched: FetchedPage, records: number): boolean {
