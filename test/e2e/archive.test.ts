@@ -358,6 +358,35 @@ describe('APIs defined in the config alone into an archive', () => {
 
   }, 180_000);
 
+  it('page numbers served oldest first (discuz sorted by createdAt): the second run reads past its first page, and so does --since', async () => {
+    const channel = '77';
+    const server = await serve([{ provider: 'discuz', id: channel, count: 300 }]);
+    const box = sandbox();
+    const shown = await runCli(['providers', 'show', 'discuz'], { env: box.env() });
+    expect(shown.code, explain(shown)).toBe(0);
+    const definition = JSON.parse(shown.stdout) as { request: { query: Record<string, string> }; order: string };
+    definition.request.query.sort = 'createdAt';
+    definition.order = 'oldest-first';
+    mkdirSync(dirname(box.config), { recursive: true });
+    writeFileSync(box.config, JSON.stringify({ profiles: {}, providers: { ascending: definition } }), { mode: 0o600 });
+    const archive = join(box.dir, 'chat.sqlite');
+    const args = ['--provider', 'ascending', '--channel', channel, ...PAGE];
+    const first = await dump(server, box, [...args, '-o', archive]);
+    expect(first.code, explain(first)).toBe(0);
+    const rowsOf = () => readArchive(archive).messages.filter((row) => row.channel === channel).map((row) => row.id).sort();
+    const truthIds = () => server.messages('discuz', channel).map((m) => m.id).sort();
+    expect(rowsOf()).toEqual(truthIds());
+    server.insert('discuz', channel, 15);
+    const second = await dump(server, box, [...args, '-o', archive]);
+    expect(second.code, explain(second)).toBe(0);
+    // before the fix: one page read, "0 messages", exit 0 — the 15 new ones silently never fetched
+    expect(rowsOf()).toEqual(truthIds());
+    const since = server.messages('discuz', channel).map((m) => m.time).sort((a, b) => a - b)[250]!;
+    const windowed = await dump(server, box, [...args, '--since', String(since), '-o', '-']);
+    expect(windowed.code, explain(windowed)).toBe(0);
+    expect(windowed.stdout.split('\n').filter(Boolean)).toHaveLength(server.messages('discuz', channel).filter((m) => m.time >= since).length);
+  }, 120_000);
+
   it('offsetchat (offset, oldest first): exact, and a rerun after inserts adds exactly the new ones', async () => {
     const channel = 'GENERAL-ARCHIVE';
     const server = await serve([{ provider: 'offsetchat', id: channel, count: 260, ties: [{ at: 99, size: 7 }] }]);
