@@ -61,6 +61,18 @@ if (provider === 'relation') {
     messages += page.data.length;
     if (page.data.length === 0 || number >= page.last_page) break;
   }
+} else if (provider === 'tokenchat') {
+  // Slack-style: an opaque next cursor, newest first; events between the messages are not messages.
+  let cursor = '';
+  for (;;) {
+    const q = `channel=${encodeURIComponent(channel)}&limit=${size}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const page = await get(`/api/conversations.history?${q}`, { Authorization: 'Bearer x' });
+    const items = page.messages.filter((item) => item.type === 'message');
+    emit(items);
+    messages += items.length;
+    cursor = page.response_metadata?.next_cursor ?? '';
+    if (!page.has_more || !cursor) break;
+  }
 } else {
   throw new Error(`unknown provider ${provider}`);
 }

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { HttpClient } from '../http/client.js';
+import { HttpClient, LossyNumberError } from '../http/client.js';
 import { createLogger } from '../log.js';
 import { resolveProfile, type ProfileFlags } from '../profile/resolve.js';
 import { loadConfig, resolveConfigPath } from '../profile/store.js';
@@ -145,6 +145,8 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
           try {
             return { message: provider.normalize(item, target, settings, page).message };
           } catch (error) {
+            // an id beyond 2^53: the client re-parses the body exactly and calls this again, as dump does
+            if (error instanceof LossyNumberError) throw error;
             return { error: `record ${index}: ${(error as Error).message}` };
           }
         });

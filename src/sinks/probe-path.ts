@@ -24,9 +24,8 @@ export async function probeWritableDir(dir: string, what: string): Promise<void>
     if (blocker) {
       throw new UsageError(`${what} ${dir}: ${blocker} is a file, not a directory`, { hint: `choose another ${what}` });
     }
-    await mkdir(dir, { recursive: true }).catch(async (error: unknown) => {
-      // Node's recursive mkdir says ENOENT for EROFS and EACCES: ask the first missing level for the real cause.
-      throw refused(await realMkdirError(dir, error), dir, what);
+    await mkdirLevels(dir).catch((error: unknown) => {
+      throw refused(error, dir, what);
     });
   }
   await tryWrite(dir, what, dir);
@@ -64,16 +63,22 @@ async function tryWrite(dir: string, what: string, shown: string): Promise<void>
   }
 }
 
-async function realMkdirError(dir: string, fallback: unknown): Promise<unknown> {
-  let missing = dir;
-  while (dirname(missing) !== missing && !(await stat(dirname(missing)).catch(() => undefined))) missing = dirname(missing);
-  return mkdir(missing).then(
-    async () => {
-      await rm(missing, { recursive: true, force: true }).catch(() => {});
-      return fallback;
-    },
-    (error: unknown) => error,
-  );
+/**
+ * mkdir -p one level at a time. Node's recursive mkdir reports ENOENT for EROFS and EACCES, and
+ * never returns where a level answers ENOENT under an existing parent (/proc, some FUSE mounts);
+ * a plain mkdir of each missing level gives the real cause instead.
+ */
+async function mkdirLevels(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let level = dir; !(await stat(level).catch(() => undefined)); level = dirname(level)) {
+    missing.push(level);
+    if (dirname(level) === level) break;
+  }
+  for (const level of missing.reverse()) {
+    await mkdir(level).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
 }
 
 /** The nearest existing ancestor when it is not a directory. */

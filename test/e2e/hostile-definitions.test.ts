@@ -220,3 +220,31 @@ describe('an https API through a CONNECT proxy', () => {
     expect(result.stderr).not.toContain('Pr0xy-Passw0rd');
   });
 });
+
+describe('ids sent as JSON numbers beyond 2^53', () => {
+  it('providers check and dump both read them exactly (no "lost precision" record, no rounding into one id)', async () => {
+    const ids = ['9007199254740993', '9007199254740994', '9007199254740995'];
+    const api = await scriptedServer(cleanups, (_req, res) => {
+      const items = ids.map((id, k) => `{"id":${id},"at":${1714000000 + k},"body":"m${k}"}`).join(',');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`{"items":[${items}]}`);
+    });
+    const box = createSandbox();
+    boxes.push(box);
+    const bigids = {
+      request: { path: '/h/{channel}' },
+      paging: { type: 'offset', param: 'skip', size: { param: 'take', default: 10, max: 10 } },
+      order: 'oldest-first',
+      records: 'items',
+      fields: { id: 'id', time: { path: 'at', format: 'epoch-s' }, text: 'body' },
+    };
+    mkdirSync(dirname(box.config), { recursive: true });
+    writeFileSync(box.config, JSON.stringify({ providers: { bigids } }), { mode: 0o600 });
+    const check = await runCli(['providers', 'check', 'bigids', '--channel', 'x', '--base-url', api.url, '--count', '3'], { env: box.env() });
+    expect(check.code, explain(check)).toBe(0);
+    expect(check.stdout).not.toMatch(/could not normalize|lost precision/);
+    expect(check.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line).id)).toEqual(ids);
+    const dumped = await runCli(['dump', '--provider', 'bigids', '--channel', 'x', '--base-url', api.url, '--no-progress'], { env: box.env() });
+    expect(dumped.code, explain(dumped)).toBe(0);
+    expect(linesOf(dumped.stdout).map((line) => JSON.parse(line).id)).toEqual(ids);
+  });
+});

@@ -153,6 +153,20 @@ describe('paths are checked before the first request (exit 2, naming the path)',
     expect(result.stderr).toContain(ro);
     expect(server.log.length - before).toBe(0);
   });
+  it('a directory the system refuses with ENOENT under an existing parent (/proc) → exit 2 at once, not a spin', async (ctx) => {
+    if (!existsSync('/proc/self')) return ctx.skip('no /proc here');
+    const server = await serve();
+    const box = sandbox();
+    const before = server.log.length;
+    // Node's recursive mkdir retries such a level for ever
+    for (const extra of [['--state-dir', '/proc/chat-export-test/state', '-o', join(box.dir, 'a.jsonl')], ['-o', '/proc/chat-export-test/out/']]) {
+      const result = await runCli(args(server, SMALL, extra), { env: box.env(), timeoutMs: 10_000 });
+      expect(result.timedOut, explain(result)).toBe(false);
+      expect(result.code, explain(result)).toBe(2);
+      expect(result.stderr).toContain('/proc/chat-export-test');
+    }
+    expect(server.log.length - before).toBe(0);
+  });
 });
 
 describe('the media directory is checked like the output (exit 2, naming it)', () => {
