@@ -136,6 +136,8 @@ export class Archive {
   static open(path: string, options: ArchiveOpenOptions): Archive {
     const info = statSync(path, { throwIfNoEntry: false });
     if (info?.isDirectory()) throw new UsageError(`${path} is a directory, not an archive file`);
+    // a database needs a file it can lock, seek and put a -wal beside: not /dev/null, a FIFO, a terminal
+    if (info && !info.isFile()) throw new UsageError(`${path} is not a regular file; an archive is an SQLite file`, { hint: 'give -o a file name ending in .sqlite' });
     if (!info && !options.create) {
       throw new UsageError(`no archive at ${path}`, { hint: 'create one with chat-export dump … -o ARCHIVE.sqlite' });
     }
@@ -464,7 +466,10 @@ export function archiveError(path: string, error: unknown, what: string, duringR
       hint: 'check the permissions of the file, its -wal and -shm files and its directory',
     });
   }
-  // SQLITE_FULL, SQLITE_IOERR…: the environment, not us
+  // SQLITE_FULL, SQLITE_IOERR…: the environment, not us; before the run's first write, a path that cannot be used
+  if (!duringRun) {
+    return new UsageError(`${path}: could not ${what}: ${describe(error)}`, { cause: error, hint: 'choose an archive path on a writable disk with free space' });
+  }
   return new LocalIoError(`${path}: could not ${what}: ${describe(error)}`, {
     cause: error,
     hint: 'what was committed before is kept; free space or fix the disk, then run again',

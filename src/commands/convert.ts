@@ -12,6 +12,8 @@ import { normalizeApiRoot } from '../archive/api-root.js';
 import { listSources, readMessages, spanOf, type ReadFilter } from '../archive/read.js';
 import { Archive, type SourceKey } from '../archive/store.js';
 import { UsageError } from '../errors.js';
+import { asLocalIoError } from '../fs-errors.js';
+import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Message } from '../message.js';
 import { Spool, type Order, type SpoolResult } from '../pipeline/order.js';
@@ -140,6 +142,9 @@ export async function runConvert(input: string, options: ConvertOptions, io: Con
   const logger = createLogger(options.quiet ? 'quiet' : 'normal', io.stderr);
   const plan = planConvert(options);
   const fromArchive = await isSqliteFile(input);
+  // as dump: an output that cannot be written is exit 2 before anything is read
+  if (plan.output.kind === 'file') await probeWritableFile(plan.output.path, '--output');
+  else if (plan.output.kind === 'directory') await probeWritableDir(plan.output.dir, '--output');
   if (options.media && (!fromArchive || plan.format === 'sqlite')) {
     throw new UsageError('--media links the files an archive recorded: it needs an archive as INPUT and a file format as output', {
       hint: 'convert ARCHIVE.sqlite --media -o OUT.html',
@@ -230,6 +235,15 @@ function mediaLinker(archive: Archive, input: string, plan: Plan): (message: Mes
  * header, one HTML document), or parts of at most --partition messages.
  */
 async function writeSources(sources: ChannelSource[], plan: Plan, logger: Logger): Promise<void> {
+  try {
+    await deliverSources(sources, plan, logger);
+  } catch (error) {
+    // disk full, an I/O error while writing: exit 6 naming the output, never "internal error"
+    throw asLocalIoError(error, { path: plan.output.kind === 'file' ? plan.output.path : plan.output.kind === 'directory' ? plan.output.dir : 'stdout' });
+  }
+}
+
+async function deliverSources(sources: ChannelSource[], plan: Plan, logger: Logger): Promise<void> {
   const format = plan.format as Format;
   if (sources.length === 0) {
     logger.warn('nothing to convert: no channel of the input matches; no output written');

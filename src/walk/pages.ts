@@ -102,7 +102,9 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
     return {
       entries,
       ...(missing.length > 0 ? { missing } : {}),
-      oldest,
+      // Served oldest first (a definition's "order"), a page's oldest message says nothing about what
+      // is left: reporting it would end a --since, --incremental or archive walk after its first page.
+      oldest: provider.order === 'newest-first' ? oldest : undefined,
       page: fetched.number,
       total: fetched.page.total,
       checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids] },

@@ -266,23 +266,31 @@ describe.each<Provider>(['relation', 'discuz', 'dishawang'])('%s into an archive
   }, 120_000);
 });
 
-function runKilledAfter(server: FixtureServer, box: Sandbox, args: string[], requests: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function runKilledAfter(
+  server: FixtureServer,
+  box: Sandbox,
+  args: string[],
+  requests: number,
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   const base = server.log.length;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: box.env(), stdio: ['ignore', 'ignore', 'ignore'] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: box.env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     let sent = false;
     const poll = setInterval(() => {
       if (!sent && server.log.length - base >= requests) {
         sent = true;
-        child.kill('SIGKILL');
+        child.kill(signal);
       }
     }, 2);
     const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('error', reject);
-    child.on('close', (code, signal) => {
+    child.on('close', (code, ended) => {
       clearInterval(poll);
       clearTimeout(guard);
-      resolve({ code, signal });
+      resolve({ code, signal: ended, stderr });
     });
   });
 }
@@ -349,6 +357,35 @@ describe('APIs defined in the config alone into an archive', () => {
     expectChannel(archive, 'tokenchat', channel, [...server.messages('tokenchat', channel), ...shown.filter((m) => !still.has(m.id))]);
 
   }, 180_000);
+
+  it('page numbers served oldest first (discuz sorted by createdAt): the second run reads past its first page, and so does --since', async () => {
+    const channel = '77';
+    const server = await serve([{ provider: 'discuz', id: channel, count: 300 }]);
+    const box = sandbox();
+    const shown = await runCli(['providers', 'show', 'discuz'], { env: box.env() });
+    expect(shown.code, explain(shown)).toBe(0);
+    const definition = JSON.parse(shown.stdout) as { request: { query: Record<string, string> }; order: string };
+    definition.request.query.sort = 'createdAt';
+    definition.order = 'oldest-first';
+    mkdirSync(dirname(box.config), { recursive: true });
+    writeFileSync(box.config, JSON.stringify({ profiles: {}, providers: { ascending: definition } }), { mode: 0o600 });
+    const archive = join(box.dir, 'chat.sqlite');
+    const args = ['--provider', 'ascending', '--channel', channel, ...PAGE];
+    const first = await dump(server, box, [...args, '-o', archive]);
+    expect(first.code, explain(first)).toBe(0);
+    const rowsOf = () => readArchive(archive).messages.filter((row) => row.channel === channel).map((row) => row.id).sort();
+    const truthIds = () => server.messages('discuz', channel).map((m) => m.id).sort();
+    expect(rowsOf()).toEqual(truthIds());
+    server.insert('discuz', channel, 15);
+    const second = await dump(server, box, [...args, '-o', archive]);
+    expect(second.code, explain(second)).toBe(0);
+    // before the fix: one page read, "0 messages", exit 0 — the 15 new ones silently never fetched
+    expect(rowsOf()).toEqual(truthIds());
+    const since = server.messages('discuz', channel).map((m) => m.time).sort((a, b) => a - b)[250]!;
+    const windowed = await dump(server, box, [...args, '--since', String(since), '-o', '-']);
+    expect(windowed.code, explain(windowed)).toBe(0);
+    expect(windowed.stdout.split('\n').filter(Boolean)).toHaveLength(server.messages('discuz', channel).filter((m) => m.time >= since).length);
+  }, 120_000);
 
   it('offsetchat (offset, oldest first): exact, and a rerun after inserts adds exactly the new ones', async () => {
     const channel = 'GENERAL-ARCHIVE';
@@ -422,6 +459,27 @@ describe('--media into an archive', () => {
     expectChannel(archive, 'discuz', '71', server.messages('discuz', '71'));
     const missing = readMedia(archive).find((row) => row.url.endsWith('/media/missing.png'));
     expect(missing).toMatchObject({ file: null, error: expect.stringMatching(/404/) });
+  }, 120_000);
+});
+
+describe('a stopped archive run', () => {
+  it('SIGTERM mid-ingest: exit 143 naming the archive, the run recorded as interrupted, a consistent file; the rerun ends exact', async () => {
+    const channel = 'arc-term';
+    const server = await serve([{ provider: 'relation', id: channel, count: 400 }], 10);
+    const box = sandbox();
+    const archive = join(box.dir, 'chat.sqlite');
+    const args = ['--provider', 'relation', '--channel', channel, ...PAGE, '-o', archive];
+    expect((await dump(server, box, args)).code).toBe(0);
+    server.insert('relation', channel, 300);
+    const stopped = await runKilledAfter(server, box, cliArgs(server, args), 6, 'SIGTERM');
+    expect(stopped.code, stopped.stderr).toBe(143);
+    expect(stopped.stderr).toContain(archive);
+    expect(stopped.stderr).not.toMatch(/internal error/);
+    const check = spawnSync('python3', ['-c', `import sqlite3,sys\ncon=sqlite3.connect(sys.argv[1])\nprint(con.execute('PRAGMA integrity_check').fetchone()[0], [r[0] for r in con.execute('SELECT status FROM runs ORDER BY id')])`, archive], { encoding: 'utf8' });
+    expect(check.stdout.trim()).toBe("ok ['ok', 'interrupted']");
+    const rerun = await dump(server, box, args);
+    expect(rerun.code, explain(rerun)).toBe(0);
+    expectChannel(archive, 'relation', channel, server.messages('relation', channel));
   }, 120_000);
 });
 
@@ -522,6 +580,14 @@ describe('convert and search', () => {
       expect(page).toContain(`data-provider="${spec.provider}" data-channel="${spec.id}"`);
       expect(page.match(/ data-id="/g)).toHaveLength(server.messages(spec.provider, spec.id).length);
     }
+    // outputs that cannot be written: before anything is read (exit 2), or while writing (exit 6), named
+    const missingDir = await runCli(['convert', archive, '-o', join(box.dir, 'no-such-dir', 'x.jsonl')], { env: box.env() });
+    expect(missingDir.code, explain(missingDir)).toBe(2);
+    expect(missingDir.stderr).toMatch(/no-such-dir does not exist/);
+    const full = await runCli(['convert', archive, '--format', 'html', '-o', '/dev/full'], { env: box.env() });
+    expect(full.code, explain(full)).toBe(6);
+    expect(full.stderr).toMatch(/cannot write \/dev\/full: disk full/);
+    expect(full.stderr).not.toMatch(/internal error/);
     // a JSONL backup converts to the same CSV as the archive, and imports into an archive
     const jsonl = join(box.dir, `d-${SPECS.discuz.id}-asc.jsonl`);
     const fromJsonl = await runCli(['convert', jsonl, '-o', join(box.dir, 'j.csv'), '--order', 'desc'], { env: box.env() });

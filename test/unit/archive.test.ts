@@ -122,7 +122,7 @@ describe('the archive store', () => {
     }
   });
 
-  it('refuses a database it did not create, and one of a newer schema', () => {
+  it('refuses a database it did not create, one of a newer schema, and what is not a regular file', () => {
     const foreign = tempPath('notes.db');
     const db = openDatabase(foreign);
     db.exec('CREATE TABLE notes (x)');
@@ -137,6 +137,8 @@ describe('the archive store', () => {
     const text = tempPath('text.sqlite');
     writeFileSync(text, 'hello, not a database at all, just some text to fill a page of bytes\n'.repeat(20));
     expect(() => Archive.open(text, { create: true })).toThrow(UsageError);
+    // not a regular file: refused by name (SQLite would call it a disk I/O error)
+    expect(() => Archive.open('/dev/null', { create: true })).toThrow(/\/dev\/null is not a regular file/);
   });
 
   it('a full disk during a run is exit 6 naming the file and the cause; what was committed stays', () => {
