@@ -1,6 +1,6 @@
 import { PassThrough, Transform, pipeline, type Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { excerpt, redactSecrets, redactUrl } from '../text/sanitize.js';
@@ -74,6 +74,7 @@ export interface DownloadInfo {
  */
 export class HttpClient {
   private readonly agent: Dispatcher;
+  private readonly directHttps: Dispatcher | undefined;
   private readonly limiter: RateLimiter;
   private closed = false;
   readonly stats: HttpStats = { requests: 0, retries: 0 };
@@ -83,13 +84,11 @@ export class HttpClient {
     // beforehand (a value without a scheme is http://, as curl takes it). Plain-http
     // targets go to the proxy as absolute-URI requests (curl's way), not CONNECT
     // tunnels, which many corporate proxies refuse for port 80. One pool for the run.
-    this.agent = new EnvHttpProxyAgent({
-      ...proxyFromEnv(options.env ?? process.env),
-      keepAliveTimeout: 10_000,
-      connections: 32,
-      pipelining: 1,
-      proxyTunnel: false,
-    });
+    const proxies = proxyFromEnv(options.env ?? process.env);
+    const pool = { keepAliveTimeout: 10_000, connections: 32, pipelining: 1 };
+    this.agent = new EnvHttpProxyAgent({ ...proxies, ...pool, proxyTunnel: false });
+    // undici sends https:// through HTTP_PROXY when HTTPS_PROXY is unset; curl (and the user's expectation) goes direct.
+    this.directHttps = proxies.httpsProxy === '' && proxies.httpProxy !== '' ? new Agent(pool) : undefined;
     this.limiter = new RateLimiter({
       rate: options.rate,
       onPause: (host, ms) => {
@@ -105,7 +104,7 @@ export class HttpClient {
     // Requests still queued after this fail at once instead of retrying a destroyed pool.
     if (this.closed) return;
     this.closed = true;
-    await this.agent.close();
+    await Promise.all([this.agent.close(), this.directHttps?.close()]);
   }
 
   async getJson<T>(req: HttpRequest, parse: BodyParser<T>, ctx: RequestContext): Promise<T> {
@@ -364,7 +363,7 @@ export class HttpClient {
         method: 'GET',
         headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
         signal,
-        dispatcher: this.agent,
+        dispatcher: url.protocol === 'https:' && this.directHttps ? this.directHttps : this.agent,
       });
       const status = response.statusCode;
       if (!REDIRECTS.has(status)) return { url, response, withoutCredentials };

@@ -189,6 +189,29 @@ describe('an https API through a CONNECT proxy', () => {
     expect(seen).not.toContain('GET /api');
   });
 
+  it('only HTTP_PROXY set: an https API is reached directly, as curl does (the proxy sees nothing)', async () => {
+    const server = await serve();
+    const https = await tlsFront(cleanups, server.url);
+    const proxy = await countingProxy(cleanups);
+    const all = server.messages('relation', 'R1');
+    const result = await dump(server, sandbox(), 'relation', 'R1', [], { HTTP_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: TEST_CA }, https);
+    expect(result.code, explain(result)).toBe(0);
+    expect(problems('relation', 'R1', result, all)).toEqual([]);
+    expect(proxy.tunnels).toEqual([]);
+    expect(proxy.forwarded).toEqual([]);
+  });
+
+  it('only HTTP_PROXY set: a plain http API goes through it', async () => {
+    const server = await serve();
+    const proxy = await countingProxy(cleanups);
+    const all = server.messages('relation', 'R1');
+    const result = await dump(server, sandbox(), 'relation', 'R1', [], { HTTP_PROXY: proxy.url });
+    expect(result.code, explain(result)).toBe(0);
+    expect(problems('relation', 'R1', result, all)).toEqual([]);
+    expect(proxy.forwarded.length).toBeGreaterThan(0);
+    expect(proxy.tunnels).toEqual([]);
+  });
+
   it('without the CA the certificate is refused: exit 4 with the reason, never a silent downgrade', async () => {
     const server = await serve();
     const https = await tlsFront(cleanups, server.url);
