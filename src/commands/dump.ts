@@ -21,7 +21,7 @@ import { stateFileName } from '../state.js';
 import { chooseTarget } from '../targets/choose.js';
 import type { ChannelStart } from '../targets/types.js';
 import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
-import { createProgress, parseStatsInterval } from '../progress.js';
+import { createProgress, parseStatsInterval, plural } from '../progress.js';
 
 export type { DumpIo, DumpOptions };
 
@@ -172,7 +172,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     }
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  logger.debug(`${http.stats.requests} requests, ${http.stats.retries} retries in ${seconds} s`);
+  logger.debug(`${plural(http.stats.requests, 'request')}, ${plural(http.stats.retries, 'retry', 'retries')} in ${seconds} s`);
   throwForFailures(failures, succeeded, jobs.length);
   if (incomplete.length > 0) {
     throw new PartialError(`${incomplete.length} of ${jobs.length} channels are incomplete: messages known missing are named above`, {
