@@ -382,27 +382,23 @@ export class Archive {
         key.channel,
         message.id,
       ) as [number, number] | undefined;
+      // the row's values in the column order both statements share (timestamp … raw)
+      const columns = [
+        message.timestamp,
+        time,
+        message.sender.id,
+        message.sender.name,
+        message.sender.avatar,
+        message.type,
+        message.text,
+        message.replyTo,
+        message.editedAt,
+        deleted,
+        attachments,
+        raw,
+      ];
       if (!existing) {
-        this.upsertInsert.run(
-          key.provider,
-          key.api,
-          key.channel,
-          message.id,
-          message.timestamp,
-          time,
-          message.sender.id,
-          message.sender.name,
-          message.sender.avatar,
-          message.type,
-          message.text,
-          message.replyTo,
-          message.editedAt,
-          deleted,
-          attachments,
-          raw,
-          now,
-          now,
-        );
+        this.upsertInsert.run(key.provider, key.api, key.channel, message.id, ...columns, now, now);
         added++;
         continue;
       }
@@ -410,25 +406,7 @@ export class Archive {
       const other = Number(existing[1]) !== 1;
       if (versioned || other) {
         // the messages_keep_version trigger saves the replaced version
-        this.updateAll.run(
-          message.timestamp,
-          time,
-          message.sender.id,
-          message.sender.name,
-          message.sender.avatar,
-          message.type,
-          message.text,
-          message.replyTo,
-          message.editedAt,
-          deleted,
-          attachments,
-          raw,
-          now,
-          key.provider,
-          key.api,
-          key.channel,
-          message.id,
-        );
+        this.updateAll.run(...columns, now, key.provider, key.api, key.channel, message.id);
         if (versioned) changed++;
       } else {
         this.touch.run(now, key.provider, key.api, key.channel, message.id);

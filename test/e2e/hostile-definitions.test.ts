@@ -6,7 +6,7 @@
  * sends one message with a time no date can hold, redirects, and sits behind
  * TLS and a CONNECT proxy; each export is checked exactly against its ground truth.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -14,6 +14,7 @@ import { startFixtureServer, type Api, type CanonicalMessage, type FixtureServer
 import { API_KEY, TOKEN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { exportProblems, linesOf } from '../helpers/ground-truth.js';
 import { countingProxy, scriptedServer, TEST_CA, tlsFront, type Cleanup } from '../helpers/servers.js';
+import { readmeExample } from '../helpers/readme.js';
 
 const cleanups: Cleanup[] = [];
 const boxes: Sandbox[] = [];
@@ -21,14 +22,6 @@ afterAll(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
   for (const box of boxes) box.cleanup();
 });
-
-/** The JSON block after `<!-- example: NAME -->` in the README (as test/integration/definitions.test.ts reads it). */
-function readmeExample(name: string): Record<string, unknown> {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const match = new RegExp(`<!-- example: ${name} -->\\s*\`\`\`json\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
-  if (!match) throw new Error(`README has no example ${name}`);
-  return (JSON.parse(match[1]!) as { providers: Record<string, Record<string, unknown>> }).providers[name]!;
-}
 
 const linkchat = {
   auth: [{ type: 'query', name: 'access_token', from: 'token' }],

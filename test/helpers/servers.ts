@@ -23,7 +23,8 @@ export interface ScriptedServer {
   hits: Hit[];
 }
 
-async function listen(server: Server, cleanups: Cleanup[]): Promise<string> {
+/** Listens on a free loopback port; the server (and its open connections) close with the test's cleanups. */
+export async function listen(server: Server, cleanups: Cleanup[]): Promise<string> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanups.push(async () => {

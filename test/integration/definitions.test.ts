@@ -14,14 +14,7 @@ import type { Api as Provider, CanonicalMessage, FixtureServer } from '../../fix
 import { API_KEY, TOKEN, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { exportProblems, linesOf } from '../helpers/ground-truth.js';
 import { useSandbox, useServer } from '../helpers/fixtures.js';
-
-/** The JSON block after `<!-- example: NAME -->` in the README. */
-function readmeExample(name: string): Record<string, unknown> {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const match = new RegExp(`<!-- example: ${name} -->\\s*\`\`\`json\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
-  if (!match) throw new Error(`README has no example ${name}`);
-  return (JSON.parse(match[1]!) as { providers: Record<string, Record<string, unknown>> }).providers[name]!;
-}
+import { readmeExample } from '../helpers/readme.js';
 
 const linkchat = {
   summary: 'GitHub-style: bare JSON array, next page in the Link header',

@@ -6,8 +6,6 @@
  * channel that must end quietly.
  */
 import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AuthError, RemoteError } from '../../src/errors.js';
@@ -19,6 +17,7 @@ import { relation } from '../../src/providers/relation.js';
 import type { ProviderSettings } from '../../src/providers/types.js';
 import { registerSecret } from '../../src/text/sanitize.js';
 import { createSandbox, runCli } from '../helpers/cli.js';
+import { listen } from '../helpers/servers.js';
 
 const settings: ProviderSettings = { baseUrl: 'https://example.invalid', token: 't', apiKey: 'k', timezone: undefined, raw: false };
 const target = { id: '1', kind: 'channel' as const };
@@ -36,14 +35,7 @@ async function serve(answer: (url: URL) => { status?: number; body: string }): P
     res.writeHead(status ?? 200, { 'content-type': 'application/json' });
     res.end(body);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, 'close').catch(() => {});
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return listen(server, cleanups);
 }
 
 describe('discuz: other servers’ shapes', () => {
