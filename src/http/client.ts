@@ -127,7 +127,7 @@ export class HttpClient {
           } catch (error) {
             // Rare: an integer id too large for a double. Only then is the body parsed the slow, exact way.
             if (!(error instanceof LossyNumberError)) throw error;
-            return parse(parseJsonKeepingBigIntegers(body.text), { headers: body.headers, url: body.url });
+            return parse(parseJsonKeepingBigIntegers(body.text()), { headers: body.headers, url: body.url });
           }
         } catch (error) {
           if (error instanceof ChatExportError) {
@@ -135,11 +135,13 @@ export class HttpClient {
             if (!error.message.includes(shownUrl)) error.message = `${error.message} (GET ${shownUrl})`;
             throw error;
           }
-          outcome = new RemoteError(`${ctx.label}: unexpected response from ${shownUrl}: ${describeParseError(error)}; body: ${excerpt(body.text)}`, {
+          outcome = new RemoteError(`${ctx.label}: unexpected response from ${shownUrl}: ${describeParseError(error)}; body: ${excerpt(body.text())}`, {
             retryable: true,
             cause: error,
             hint: 'the server answered 200 with a body that is not the documented shape',
           });
+        } finally {
+          body.release();
         }
       } catch (error) {
         if (ctx.signal?.aborted) throw ctx.signal.reason ?? error;
@@ -182,7 +184,7 @@ export class HttpClient {
   private async exchange(
     req: HttpRequest,
     ctx: RequestContext,
-  ): Promise<{ json: unknown; text: string; headers: Record<string, string | string[] | undefined>; url: URL }> {
+  ): Promise<{ json: unknown; text: () => string; release: () => void; headers: Record<string, string | string[] | undefined>; url: URL }> {
     const shownUrl = redactUrl(req.url);
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const attempt = this.attemptSignal(ctx);
@@ -207,7 +209,12 @@ export class HttpClient {
       // memory comes back only at a full GC (off-heap memory grew by most of every body read).
       let buffer = this.bodyBuffers.pop() ?? Buffer.allocUnsafeSlow(BODY_BUFFER_BYTES);
       let size = 0;
-      let text: string;
+      // Kept out of the pool while the caller may still need the text (see release below).
+      let handedOver = false;
+      const release = () => {
+        // One buffer per request in flight; one grown by a rare huge body is not kept.
+        if (buffer.length <= MAX_KEPT_BODY_BUFFER_BYTES) this.bodyBuffers.push(buffer);
+      };
       try {
         await readBody(response.body, response.headers['content-encoding'], maxBytes, tooBig, async (body) => {
           for await (const chunk of body) {
@@ -219,38 +226,39 @@ export class HttpClient {
             size += chunk.copy(buffer, size);
           }
         });
-        text = buffer.toString('utf8', 0, size);
-      } finally {
-        // One buffer per request in flight; one grown by a rare huge body is not kept.
-        if (buffer.length <= MAX_KEPT_BODY_BUFFER_BYTES) this.bodyBuffers.push(buffer);
-      }
-      // A UTF-8 BOM before the JSON (some Windows and PHP stacks send one) is not part of the document.
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      let json: unknown;
-      let jsonError: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (error) {
-        jsonError = error;
-      }
-      const status = response.statusCode;
-      if (status >= 200 && status < 300) {
-        if (jsonError !== undefined) {
-          throw new RemoteError(`${ctx.label}: response from ${shownHere} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
-            retryable: true,
-            cause: jsonError,
-            hint: 'the server sent a truncated or non-JSON body',
+        const text = bodyText(buffer, size);
+        let json: unknown;
+        let jsonError: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch (error) {
+          jsonError = error;
+        }
+        const status = response.statusCode;
+        if (status >= 200 && status < 300) {
+          if (jsonError !== undefined) {
+            throw new RemoteError(`${ctx.label}: response from ${shownHere} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
+              retryable: true,
+              cause: jsonError,
+              hint: 'the server sent a truncated or non-JSON body',
+            });
+          }
+          // Not the text itself: a page's text is a large object, and held while the provider reads the page
+          // it was often promoted and died in the old generation. The rare caller that needs it decodes it again.
+          const bytes = buffer;
+          handedOver = true;
+          return { json, text: () => bodyText(bytes, size), release, headers: response.headers, url };
+        }
+        if ((status === 401 || status === 403) && withoutCredentials) {
+          // Followed to the https:// of the same host, which is another origin: the credentials stayed behind.
+          throw new AuthError(`${ctx.label}: ${shownUrl} redirected to ${shownHere}, which refused the request (HTTP ${status}); credentials are sent only to ${req.url.origin}, not to another origin`, {
+            hint: `if ${url.origin} is the API, pass it as --base-url`,
           });
         }
-        return { json, text, headers: response.headers, url };
+        throw this.statusError(status, json, text, response.headers, shownHere, ctx);
+      } finally {
+        if (!handedOver) release();
       }
-      if ((status === 401 || status === 403) && withoutCredentials) {
-        // Followed to the https:// of the same host, which is another origin: the credentials stayed behind.
-        throw new AuthError(`${ctx.label}: ${shownUrl} redirected to ${shownHere}, which refused the request (HTTP ${status}); credentials are sent only to ${req.url.origin}, not to another origin`, {
-          hint: `if ${url.origin} is the API, pass it as --base-url`,
-        });
-      }
-      throw this.statusError(status, json, text, response.headers, shownHere, ctx);
     } catch (error) {
       throw transportError(error, ctx, shownUrl, attempt, this.options.timeoutMs);
     } finally {
@@ -548,6 +556,12 @@ async function readIdentity<T>(body: Readable, maxBytes: number, tooLargeError: 
     // consume stopped early (its own failure, the cap): the connection is not read to the end
     if (!body.readableEnded) discard(body);
   }
+}
+
+/** A body's text: UTF-8, without the BOM some Windows and PHP stacks put before the JSON. */
+function bodyText(bytes: Buffer, size: number): string {
+  const text = bytes.toString('utf8', 0, size);
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function decoderFor(coding: string): NodeJS.ReadWriteStream {
