@@ -19,9 +19,16 @@ export interface Progress {
    */
   start(label: string, options?: { totalIsExact?: boolean }): ChannelProgress;
   /** The channel's messages are in their output: `bytes` written to `output` ("stdout" or a path). */
-  delivered(label: string, output: { path: string; bytes: number | undefined }): void;
+  delivered(label: string, output: DeliveredOutput): void;
   /** Tears the bars down (the terminal as it was), then prints the summary: one line per channel, a total. */
   stop(): void;
+}
+
+/** Where a channel's messages went: the path, its size when known, with --partition the number of parts. */
+export interface DeliveredOutput {
+  path: string;
+  bytes: number | undefined;
+  parts?: number | undefined;
 }
 
 /** What one channel's bar or stats line shows. */
@@ -40,7 +47,7 @@ interface Channel extends ChannelState {
   started: number;
   stats: { requests: number; retries: number };
   state: 'walking' | 'walked' | 'failed';
-  output?: { path: string; bytes: number | undefined };
+  output?: DeliveredOutput;
 }
 
 /**
@@ -268,13 +275,13 @@ export function formatStatsLine(
 
 /** The lines printed once the bars are gone: one per delivered channel, then the total when there are several. */
 export function formatSummary(
-  channels: Array<ChannelState & { stats: { requests: number; retries: number }; output?: { path: string; bytes: number | undefined } }>,
+  channels: Array<ChannelState & { stats: { requests: number; retries: number }; output?: DeliveredOutput }>,
   elapsedMs: number,
 ): string[] {
   const delivered = channels.filter((c) => c.output !== undefined);
   const lines = delivered.map(
     (c) =>
-      `${c.label}: ${plural(c.messages, 'message')} → ${c.output!.path}${c.output!.bytes === undefined ? '' : ` (${formatBytes(c.output!.bytes)})`}, ` +
+      `${c.label}: ${plural(c.messages, 'message')} → ${c.output!.path}${outputSize(c.output!)}, ` +
       `${plural(c.pages, 'page')}, ${plural(c.stats.requests, 'request')}, ${plural(c.stats.retries, 'retry', 'retries')} in ${formatDuration(c.elapsedMs)}`,
   );
   if (delivered.length > 1) {
@@ -287,6 +294,14 @@ export function formatSummary(
     );
   }
   return lines;
+}
+
+/** " (12.3 KiB)", " (3 parts, 40.1 KiB)", " (3 parts)" for parts other channels share, or nothing. */
+function outputSize(output: DeliveredOutput): string {
+  const size = output.bytes === undefined ? [] : [formatBytes(output.bytes)];
+  const parts = output.parts === undefined ? [] : [plural(output.parts, 'part')];
+  const both = [...parts, ...size];
+  return both.length === 0 ? '' : ` (${both.join(', ')})`;
 }
 
 export function plural(count: number, one: string, many = `${one}s`): string {

@@ -118,7 +118,12 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       // A shared stream broken halfway is the whole run's failure, not one channel's.
       if (done && target.ordered) await target.deliver(done);
       // A target that took the walk's batches itself (no spool) knows no byte count here.
-      const line = () => progress.delivered(job.label, { path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'), bytes: done?.written.bytes });
+      const line = () =>
+        progress.delivered(job.label, {
+          path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'),
+          bytes: done?.written.shared ? undefined : done?.written.bytes,
+          parts: done?.written.parts,
+        });
       if (target.writesAtClose) written.push(line);
       else line();
       succeeded++;

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { clearCheckpoint } from '../checkpoint.js';
 import { asLocalIoError } from '../fs-errors.js';
@@ -31,6 +31,9 @@ export async function deliverPartitioned(
     }));
     await mkdir(dirname(path), { recursive: true });
     const written = await writePartitioned(path, channels, { format: plan.format, size, provider: profile.provider, signal });
+    let bytes = 0;
+    for (const part of written) bytes += (await stat(part)).size;
+    for (const done of dones) done.written = { bytes, parts: written.length, shared: dones.length > 1 };
     const total = dones.reduce((sum, done) => sum + done.take, 0);
     for (const stale of await removeStaleParts(path, partCount(total, size))) {
       logger.info(`removed ${basename(stale)}: a part an earlier export of ${basename(path)} had beyond this one's ${written.length}`);

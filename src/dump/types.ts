@@ -80,8 +80,12 @@ export interface ChannelDone {
   future: Array<{ id: string; time: number }>;
   /** this export's checkpoint directory, removed once the output is written */
   checkpoints: string;
-  /** bytes this channel put into its output (for the summary) */
-  written: { bytes: number };
+  /**
+   * What this channel's output came to, for the summary: bytes, and with
+   * --partition the number of parts (`shared`: the parts hold several
+   * channels, so no byte count is this channel's own).
+   */
+  written: { bytes: number; parts?: number; shared?: boolean };
 }
 
 export interface DumpPlan {

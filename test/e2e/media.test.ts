@@ -7,7 +7,7 @@
  * the token never reaches another host; partitioned exports hold every
  * message once across complete parts.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
@@ -204,6 +204,10 @@ describe('--partition', () => {
     const rows = files.map((f) => parse(readFileSync(join(out, f), 'utf8')) as string[][]);
     for (const part of rows) expect(part[0]?.slice(0, 2)).toEqual(['id', 'timestamp']);
     expect(rows.reduce((sum, part) => sum + part.length - 1, 0)).toBe(230);
+    // The summary names the parts and their real size on disk (it said "(0 B)").
+    const bytes = files.reduce((sum, f) => sum + statSync(join(out, f)).size, 0);
+    const size = bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`;
+    expect(result.stderr).toContain(`230 messages → ${join(out, 'relation-P1.csv')} (3 parts, ${size})`);
 
     for (const extra of [['--incremental', '-o', out], ['-o', '-']]) {
       const refused = await dump(['--provider', 'relation', '--channel', 'P1', '--partition', '100', ...extra]);

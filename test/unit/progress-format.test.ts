@@ -58,6 +58,16 @@ describe('the summary', () => {
     expect(formatSummary([channel('a', 1, 300)], 2500)).toHaveLength(1);
     expect(formatSummary([{ ...channel('a', 1, 300), output: undefined }], 2500)).toEqual([]);
   });
+  it('--partition: the parts and their size, never "(0 B)"; parts shared by several channels give no per-channel size', () => {
+    const parted = { ...channel('a', 120, 0), output: { path: '/out/a.jsonl', bytes: 39_763, parts: 3 } };
+    expect(formatSummary([parted], 900)).toEqual(['a: 120 messages → /out/a.jsonl (3 parts, 38.8 KiB), 1 page, 1 request, 0 retries in 1.5 s']);
+    const shared = (label: string) => ({ ...channel(label, 60, 0), output: { path: '/out/all.csv', bytes: undefined, parts: 1 } });
+    expect(formatSummary([shared('a'), shared('b')], 900)).toEqual([
+      'a: 60 messages → /out/all.csv (1 part), 1 page, 1 request, 0 retries in 1.5 s',
+      'b: 60 messages → /out/all.csv (1 part), 1 page, 1 request, 0 retries in 1.5 s',
+      'total: 2 channels, 120 messages, 2 pages, 2 requests, 0 retries in 0.9 s',
+    ]);
+  });
 });
 
 describe('the periodic stats line (no terminal)', () => {
