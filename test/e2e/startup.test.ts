@@ -68,12 +68,18 @@ describe('start-up: what a plain export loads', () => {
     expect(out.modules.filter((url) => /\/dist\/(archive\/|targets\/archive-target)/.test(url))).toEqual([]);
   });
 
-  it('undici\'s files loaded one by one are the very classes and function its index exports', async () => {
-    const { Agent, EnvHttpProxyAgent } = await import('../../src/http/undici.js');
+  it('undici\'s files loaded one by one are the very classes its index exports, with the methods its index gives them', async () => {
     const require = createRequire(import.meta.url);
+    const api = require('undici/lib/api/index.js') as Record<string, unknown>;
+    const { Agent, EnvHttpProxyAgent } = await import('../../src/http/undici.js');
+    // src/http/undici.ts alone gives every dispatcher the API methods (undici's ProxyAgent needs connect)
+    for (const name of ['request', 'stream', 'pipeline', 'upgrade', 'connect']) {
+      expect(typeof api[name]).toBe('function');
+      expect((Agent.prototype as unknown as Record<string, unknown>)[name]).toBe(api[name]);
+    }
     const undici = require('undici') as typeof import('undici');
     expect(Agent).toBe(undici.Agent);
     expect(EnvHttpProxyAgent).toBe(undici.EnvHttpProxyAgent);
-    expect(require('undici/lib/api/api-request.js')).toBe(undici.Dispatcher.prototype.request);
+    expect(undici.Dispatcher.prototype.request).toBe(api.request);
   });
 });
