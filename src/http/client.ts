@@ -1,6 +1,6 @@
 import { PassThrough, Transform, pipeline, type Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from './undici.js';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { excerpt, redactSecrets, redactUrl } from '../text/sanitize.js';
@@ -360,11 +360,10 @@ export class HttpClient {
       const trusted = hop.credentialOrigin !== undefined && url.origin === hop.credentialOrigin;
       if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
       const started = Date.now();
-      const response = await request(url, {
+      const response = await request(url.protocol === 'https:' && this.directHttps ? this.directHttps : this.agent, url, {
         method: 'GET',
         headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
         signal,
-        dispatcher: url.protocol === 'https:' && this.directHttps ? this.directHttps : this.agent,
       });
       const status = response.statusCode;
       if (!REDIRECTS.has(status)) return { url, response, withoutCredentials };
