@@ -268,7 +268,7 @@ async function deliverSources(sources: ChannelSource[], plan: Plan, logger: Logg
   };
   // The targets clear a delivered channel's checkpoint directory: here a scratch directory of this run.
   const scratch = await mkdtemp(join(tmpdir(), 'chat-export-convert-'));
-  const target = chooseTarget({ plan: dumpPlan, profile: profileOf(sources[0]!.key.provider, plan), stateDir: scratch, logger }, { incremental: false, adopt: false });
+  const target = await chooseTarget({ plan: dumpPlan, profile: profileOf(sources[0]!.key.provider, plan), stateDir: scratch, logger }, { incremental: false, adopt: false });
   let succeeded = 0;
   let failed = true;
   try {

@@ -105,8 +105,8 @@ export interface DumpPlan {
   media?: { dir: string; maxBytes: number } | undefined;
   /** the API root as an identity: no credentials, no trailing slash, lower-case host */
   apiRoot: string;
-  /** zone transcripts show times in (--tz, else this machine's) */
-  displayZone: string;
+  /** zone transcripts show times in (--tz, else this machine's); undefined for a format that shows no local time */
+  displayZone: string | undefined;
   incremental: boolean;
   /** CSV for Excel: BOM, ids as text */
   excel: boolean;

@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { parse } from 'csv-parse';
 import { UsageError } from '../errors.js';
 import type { Format } from '../sinks/types.js';
 
@@ -59,6 +58,8 @@ export async function readExisting(
     await endsWithNewline(path);
     return out;
   }
+  // Only --adopt of a CSV export reads CSV: the parser is not loaded by every run.
+  const { parse } = await import('csv-parse');
   const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, relax_column_count: false }));
   let row = 1;
   try {
