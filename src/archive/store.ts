@@ -83,6 +83,8 @@ export class Archive {
   private readonly touch: Statement;
   private readonly upsertChannel: Statement;
   private readonly upsertMedia: Statement;
+  /** multi-row statements by kind and size */
+  private readonly chunked = new Map<string, Statement>();
   private lastNow = 0;
   /** true once a run is recorded: a failure after it is the environment's (exit 6), before it the path's (exit 2) */
   private running = false;
@@ -357,46 +359,64 @@ export class Archive {
     });
   }
 
+  /**
+   * A page's messages: those the archive does not hold yet are inserted a chunk
+   * per statement, the others compared (and updated, their old version kept)
+   * one by one. Not one INSERT per new message: the full-text index's trigger
+   * then writes its pending terms out at every statement (FTS5 flushes them at
+   * each statement's savepoint), which cost over half of an archive's ingest.
+   * The rows, their rowids and the index come out as one statement each would make.
+   */
   private upsertMessages(key: SourceKey, messages: readonly Message[], now: string): PageCounts {
+    const rows = messages.map((message) => rowOf(message));
+    const held = this.heldAmong(key, messages);
+    // New ones first, in page order (their rowids as before: updates take none); a second message
+    // with the same id in one page is compared with the first, as it would have been.
+    const fresh: number[] = [];
+    const compare = new Set<number>(held);
+    const ids = new Set<string>();
+    for (let i = 0; i < messages.length; i++) {
+      const id = messages[i]!.id;
+      if (held.has(i)) continue;
+      if (ids.has(id)) compare.add(i);
+      else {
+        ids.add(id);
+        fresh.push(i);
+      }
+    }
     let added = 0;
+    for (const { at, size } of chunksOf(fresh.length, MAX_INSERT_ROWS)) {
+      const part = fresh.slice(at, at + size);
+      const values: unknown[] = [];
+      for (const i of part) values.push(key.provider, key.api, key.channel, messages[i]!.id, ...rows[i]!, now, now);
+      const inserted = this.statement('insert', size).run(...values).changes;
+      added += inserted;
+      // a conflict the lookup could not foresee (two ids JavaScript tells apart but SQLite stores alike):
+      // the rows it left out are compared like held ones, and the ones just inserted compare equal
+      if (inserted !== size) for (const i of part) compare.add(i);
+    }
     let changed = 0;
-    for (const message of messages) {
-      const time = Date.parse(message.timestamp);
-      const attachments = JSON.stringify(message.attachments);
-      const raw = message.raw === undefined ? null : JSON.stringify(message.raw);
-      const deleted = message.deleted ? 1 : 0;
+    for (let i = 0; i < messages.length; i++) {
+      if (!compare.has(i)) continue;
+      const message = messages[i]!;
+      const columns = rows[i]!;
       const existing = this.selectExisting.get(
         message.text,
         message.editedAt,
-        deleted,
-        attachments,
+        columns[9],
+        columns[10],
         message.timestamp,
         message.sender.id,
         message.sender.name,
         message.sender.avatar,
         message.type,
         message.replyTo,
-        raw,
+        columns[11],
         key.provider,
         key.api,
         key.channel,
         message.id,
       ) as [number, number] | undefined;
-      // the row's values in the column order both statements share (timestamp … raw)
-      const columns = [
-        message.timestamp,
-        time,
-        message.sender.id,
-        message.sender.name,
-        message.sender.avatar,
-        message.type,
-        message.text,
-        message.replyTo,
-        message.editedAt,
-        deleted,
-        attachments,
-        raw,
-      ];
       if (!existing) {
         this.upsertInsert.run(key.provider, key.api, key.channel, message.id, ...columns, now, now);
         added++;
@@ -414,6 +434,78 @@ export class Archive {
     }
     return { added, changed, seen: messages.length };
   }
+
+  /** Positions in `messages` of those the archive already holds: one query per chunk, ids bound as the row lookups bind them. */
+  private heldAmong(key: SourceKey, messages: readonly Message[]): Set<number> {
+    const held = new Set<number>();
+    for (const { at, size } of chunksOf(messages.length, MAX_LOOKUP_IDS)) {
+      const values: unknown[] = [key.provider, key.api, key.channel];
+      for (let i = at; i < at + size; i++) values.push(messages[i]!.id);
+      for (const [position] of this.statement('held', size).all(...values) as Array<[number]>) held.add(at + Number(position));
+    }
+    return held;
+  }
+
+  /** The multi-row statements, prepared once per chunk size (sizes are powers of two: a handful). */
+  private statement(kind: 'insert' | 'held', size: number): Statement {
+    const name = `${kind} ${size}`;
+    let statement = this.chunked.get(name);
+    if (!statement) {
+      statement =
+        kind === 'insert'
+          ? this.db.prepare(
+              `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${Array.from({ length: size }, () => ROW_PARAMETERS).join(', ')}
+               ON CONFLICT (provider, api, channel, id) DO NOTHING`,
+            )
+          : this.db
+              .prepare(
+                // CROSS JOIN keeps this order (SQLite's rule): one primary-key lookup per id. Left to the planner,
+                // a long list made it scan the channel's every row instead.
+                `SELECT v.column1 FROM (VALUES ${Array.from({ length: size }, (_, i) => `(${i}, ?${i + 4})`).join(', ')}) AS v
+                 CROSS JOIN messages AS m ON m.provider = ?1 AND m.api = ?2 AND m.channel = ?3 AND m.id = v.column2`,
+              )
+              .raw(true);
+      this.chunked.set(name, statement);
+    }
+    return statement;
+  }
+}
+
+const MESSAGE_COLUMNS =
+  'provider, api, channel, id, timestamp, time_ms, sender_id, sender_name, sender_avatar, type, text, reply_to, edited_at, deleted, attachments, raw, first_seen, last_seen';
+const ROW_PARAMETERS = `(${MESSAGE_COLUMNS.split(',').map(() => '?').join(', ')})`;
+/** Rows per INSERT (18 parameters each) and ids per lookup: well under SQLite's 32,766 parameters. */
+const MAX_INSERT_ROWS = 128;
+const MAX_LOOKUP_IDS = 512;
+
+/** A message's values in the column order the insert and the update share (timestamp … raw). */
+function rowOf(message: Message): unknown[] {
+  return [
+    message.timestamp,
+    Date.parse(message.timestamp),
+    message.sender.id,
+    message.sender.name,
+    message.sender.avatar,
+    message.type,
+    message.text,
+    message.replyTo,
+    message.editedAt,
+    message.deleted ? 1 : 0,
+    JSON.stringify(message.attachments),
+    message.raw === undefined ? null : JSON.stringify(message.raw),
+  ];
+}
+
+/** [0, count) in consecutive chunks of at most `max`, each a power of two long. */
+function chunksOf(count: number, max: number): Array<{ at: number; size: number }> {
+  const chunks: Array<{ at: number; size: number }> = [];
+  for (let at = 0; at < count; ) {
+    let size = max;
+    while (size > count - at) size >>= 1;
+    chunks.push({ at, size });
+    at += size;
+  }
+  return chunks;
 }
 
 function describe(error: unknown): string {

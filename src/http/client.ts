@@ -108,7 +108,8 @@ export class HttpClient {
   }
 
   async getJson<T>(req: HttpRequest, parse: BodyParser<T>, ctx: RequestContext): Promise<T> {
-    const shownUrl = redactUrl(req.url);
+    // Redacted only when something is printed: redaction costs tens of µs, and most requests print nothing.
+    const shown = shownLazily(req.url);
     const host = req.url.host;
     const { retries, logger } = this.options;
     for (let attempt = 0; ; attempt++) {
@@ -116,7 +117,7 @@ export class HttpClient {
       let outcome: ChatExportError;
       try {
         const body = await this.exchange(req, ctx);
-        logger.debug(`GET ${shownUrl} 200 ${Date.now() - started} ms`);
+        if (logger.verbosity === 'verbose') logger.debug(`GET ${shown()} 200 ${Date.now() - started} ms`);
         try {
           try {
             return parse(body.json, { headers: body.headers, url: body.url });
@@ -128,10 +129,10 @@ export class HttpClient {
         } catch (error) {
           if (error instanceof ChatExportError) {
             // An API's own error code (relation 10120, dishawang code 0): name the request too.
-            if (!error.message.includes(shownUrl)) error.message = `${error.message} (GET ${shownUrl})`;
+            if (!error.message.includes(shown())) error.message = `${error.message} (GET ${shown()})`;
             throw error;
           }
-          outcome = new RemoteError(`${ctx.label}: unexpected response from ${shownUrl}: ${describeParseError(error)}; body: ${excerpt(body.text)}`, {
+          outcome = new RemoteError(`${ctx.label}: unexpected response from ${shown()}: ${describeParseError(error)}; body: ${excerpt(body.text)}`, {
             retryable: true,
             cause: error,
             hint: 'the server answered 200 with a body that is not the documented shape',
@@ -141,7 +142,7 @@ export class HttpClient {
         if (ctx.signal?.aborted) throw ctx.signal.reason ?? error;
         if (!(error instanceof ChatExportError)) throw error;
         outcome = error;
-        logger.debug(`GET ${shownUrl} failed after ${Date.now() - started} ms: ${error.message}`);
+        logger.debug(`GET ${shown()} failed after ${Date.now() - started} ms: ${error.message}`);
       }
       if (!(outcome instanceof RemoteError) || !outcome.retryable) throw outcome;
       if (attempt >= retries) {
@@ -153,7 +154,7 @@ export class HttpClient {
       const maxWait = this.options.maxRetryAfterMs ?? 300_000;
       if (outcome.retryAfterMs !== undefined && outcome.retryAfterMs > maxWait) {
         throw new RemoteError(
-          `${ctx.label}: server asked to wait ${Math.ceil(outcome.retryAfterMs / 1000)} s before retrying ${shownUrl}, over the ${maxWait / 1000} s ceiling`,
+          `${ctx.label}: server asked to wait ${Math.ceil(outcome.retryAfterMs / 1000)} s before retrying ${shown()}, over the ${maxWait / 1000} s ceiling`,
           { cause: outcome, hint: 'run again later' },
         );
       }
@@ -165,9 +166,9 @@ export class HttpClient {
       });
       this.stats.retries++;
       if (ctx.stats) ctx.stats.retries++;
-      logger.debug(`retry ${attempt + 1}/${retries} of ${shownUrl} in ${delay} ms: ${outcome.message}`);
+      logger.debug(`retry ${attempt + 1}/${retries} of ${shown()} in ${delay} ms: ${outcome.message}`);
       if (delay > 1000 && outcome.retryAfterMs === undefined) {
-        logger.info(`${ctx.label}: ${shortReason(outcome, shownUrl)}; retrying in ${Math.ceil(delay / 1000)} s`);
+        logger.info(`${ctx.label}: ${shortReason(outcome, shown())}; retrying in ${Math.ceil(delay / 1000)} s`);
       }
       // The limiter already holds the host for a Retry-After; sleeping here too would double it.
       if (outcome.retryAfterMs === undefined) await sleep(delay, ctx.signal);
@@ -179,7 +180,7 @@ export class HttpClient {
     req: HttpRequest,
     ctx: RequestContext,
   ): Promise<{ json: unknown; text: string; headers: Record<string, string | string[] | undefined>; url: URL }> {
-    const shownUrl = redactUrl(req.url);
+    const shownUrl = shownLazily(req.url);
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const attempt = this.attemptSignal(ctx);
     try {
@@ -190,8 +191,8 @@ export class HttpClient {
         ctx,
         attempt,
       );
-      const shownHere = url === req.url ? shownUrl : redactUrl(url);
-      const tooBig = () => tooLarge(ctx.label, shownHere, maxBytes);
+      const shownHere = url === req.url ? shownUrl : shownLazily(url);
+      const tooBig = () => tooLarge(ctx.label, shownHere(), maxBytes);
       const declared = Number(response.headers['content-length']);
       // The declared length of a compressed body says nothing of its decoded size; the cap below does.
       if (Number.isFinite(declared) && declared > maxBytes) {
@@ -219,7 +220,7 @@ export class HttpClient {
       const status = response.statusCode;
       if (status >= 200 && status < 300) {
         if (jsonError !== undefined) {
-          throw new RemoteError(`${ctx.label}: response from ${shownHere} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
+          throw new RemoteError(`${ctx.label}: response from ${shownHere()} is not JSON (${describeBody(text, response.headers['content-type'])})`, {
             retryable: true,
             cause: jsonError,
             hint: 'the server sent a truncated or non-JSON body',
@@ -229,13 +230,13 @@ export class HttpClient {
       }
       if ((status === 401 || status === 403) && withoutCredentials) {
         // Followed to the https:// of the same host, which is another origin: the credentials stayed behind.
-        throw new AuthError(`${ctx.label}: ${shownUrl} redirected to ${shownHere}, which refused the request (HTTP ${status}); credentials are sent only to ${req.url.origin}, not to another origin`, {
+        throw new AuthError(`${ctx.label}: ${shownUrl()} redirected to ${shownHere()}, which refused the request (HTTP ${status}); credentials are sent only to ${req.url.origin}, not to another origin`, {
           hint: `if ${url.origin} is the API, pass it as --base-url`,
         });
       }
-      throw this.statusError(status, json, text, response.headers, shownHere, ctx);
+      throw this.statusError(status, json, text, response.headers, shownHere(), ctx);
     } catch (error) {
-      throw transportError(error, ctx, shownUrl, attempt, this.options.timeoutMs);
+      throw transportError(error, ctx, shownUrl(), attempt, this.options.timeoutMs);
     } finally {
       attempt.done();
     }
@@ -345,7 +346,7 @@ export class HttpClient {
     ctx: RequestContext,
     attempt: { signal: AbortSignal; arm: () => void },
   ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean }> {
-    const shownStart = redactUrl(start);
+    const shownStart = shownLazily(start);
     const signal = attempt.signal;
     let url = start;
     let withoutCredentials = false;
@@ -368,7 +369,7 @@ export class HttpClient {
       if (!REDIRECTS.has(status)) return { url, response, withoutCredentials };
       // A redirect's own body is small: read it so the connection stays in the pool.
       await response.body.dump({ limit: 64 * 1024 }).catch(() => {});
-      const next = followRedirect(url, response.headers.location, n, ctx.label, url === start ? shownStart : redactUrl(url), hop.anyOrigin);
+      const next = followRedirect(url, response.headers.location, n, ctx.label, url === start ? shownStart() : redactUrl(url), hop.anyOrigin);
       this.options.logger.debug(`GET ${redactUrl(url)} ${status} ${Date.now() - started} ms → ${redactUrl(next)}`);
       url = next;
     }
@@ -400,6 +401,12 @@ export class HttpClient {
       hint: status === 404 ? 'check the channel id and --base-url' : undefined,
     } as { hint?: string });
   }
+}
+
+/** `redactUrl(url)`, computed on first use and kept. */
+function shownLazily(url: URL): () => string {
+  let shown: string | undefined;
+  return () => (shown ??= redactUrl(url));
 }
 
 /** Drops a body we will not read (an error status, a redirect, over the cap) without an unhandled 'error'. */

@@ -39,10 +39,14 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
   let firstTotal: number | undefined;
   // an answer read again reports its impossible messages once
   const reported = new Set<string>();
+  // The next page is asked for as soon as its position is known, before this one is handed on:
+  // the server works on it while the page is written (one request in flight, as before).
+  let pending: Promise<FetchedPage> | undefined;
 
   try {
     for (let number = 1; ; number++) {
-      let fetched = await fetch(position);
+      let fetched = await (pending ?? fetch(position));
+      pending = undefined;
       let records = recordsOf(fetched);
       // The walk-end rule: an empty or short page before the end the API announced is read again.
       for (let reread = 0; reread < MAX_REREADS && announcesMore(fetched, records) && records < size && provider.step === 'offset'; reread++) {
@@ -101,6 +105,11 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
       const impossible = fetched.missing.filter((m) => !reported.has(m.reason));
       for (const m of impossible) reported.add(m.reason);
       const missing = [...(withheld ?? []), ...impossible];
+      if (next !== 'end') {
+        pending = fetch(next);
+        // a walk stopped early (--since, --limit) abandons it: not an unhandled rejection
+        pending.catch(() => {});
+      }
       yield {
         entries: added,
         // served oldest first, a page's oldest message says nothing about what is left: no early stop

@@ -106,6 +106,83 @@ describe('the archive store', () => {
     }
   });
 
+  it('a page written in chunks ends exactly as one statement per message would leave it: rows, rowids, versions, counts, index', () => {
+    // The oracle: the per-message upsert the chunked write replaced (compare in SQL, insert or update or touch).
+    const oneByOne = (archive: Archive, messages: Message[]) =>
+      archive.write('oracle', () => {
+        const now = archive.now();
+        let added = 0;
+        let changed = 0;
+        const db = archive.db;
+        for (const m of messages) {
+          const attachments = JSON.stringify(m.attachments);
+          const raw = m.raw === undefined ? null : JSON.stringify(m.raw);
+          const existing = db
+            .prepare(
+              `SELECT text IS ? AND edited_at IS ? AND deleted = ? AND attachments IS ?, timestamp IS ? AND sender_id IS ? AND sender_name IS ?
+                 AND sender_avatar IS ? AND type IS ? AND reply_to IS ? AND raw IS ? FROM messages WHERE provider = ? AND api = ? AND channel = ? AND id = ?`,
+            )
+            .raw(true)
+            .get(m.text, m.editedAt, m.deleted ? 1 : 0, attachments, m.timestamp, m.sender.id, m.sender.name, m.sender.avatar, m.type, m.replyTo, raw, KEY.provider, KEY.api, KEY.channel, m.id) as
+            | [number, number]
+            | undefined;
+          const columns = [m.timestamp, Date.parse(m.timestamp), m.sender.id, m.sender.name, m.sender.avatar, m.type, m.text, m.replyTo, m.editedAt, m.deleted ? 1 : 0, attachments, raw];
+          if (!existing) {
+            db.prepare(
+              `INSERT INTO messages (provider, api, channel, id, timestamp, time_ms, sender_id, sender_name, sender_avatar, type, text, reply_to, edited_at, deleted, attachments, raw, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            ).run(KEY.provider, KEY.api, KEY.channel, m.id, ...columns, now, now);
+            added++;
+          } else if (Number(existing[0]) !== 1 || Number(existing[1]) !== 1) {
+            db.prepare(
+              `UPDATE messages SET timestamp = ?, time_ms = ?, sender_id = ?, sender_name = ?, sender_avatar = ?, type = ?, text = ?, reply_to = ?, edited_at = ?,
+                 deleted = ?, attachments = ?, raw = coalesce(?, raw), last_seen = ? WHERE provider = ? AND api = ? AND channel = ? AND id = ?`,
+            ).run(...columns, now, KEY.provider, KEY.api, KEY.channel, m.id);
+            if (Number(existing[0]) !== 1) changed++;
+          } else {
+            db.prepare('UPDATE messages SET last_seen = ? WHERE provider = ? AND api = ? AND channel = ? AND id = ?').run(now, KEY.provider, KEY.api, KEY.channel, m.id);
+          }
+        }
+        return { added, changed, seen: messages.length };
+      });
+    const dump = (archive: Archive) => ({
+      // first_seen / last_seen are the write's clock: compared as "same for the same page" through their order
+      messages: archive.db
+        .prepare(`SELECT rowid, id, timestamp, time_ms, sender_id, sender_name, type, text, reply_to, edited_at, deleted, attachments, raw, hex(text), dense_rank() OVER (ORDER BY first_seen), dense_rank() OVER (ORDER BY last_seen) FROM messages ORDER BY rowid`)
+        .raw(true)
+        .all(),
+      versions: archive.db.prepare('SELECT rowid, id, text, hex(text), edited_at, deleted, attachments FROM message_versions ORDER BY rowid').raw(true).all(),
+      found: ['message', 'edited', '哈哈', 'a\u0000b', 'hostile'].map((q) => archive.db.prepare('SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid').raw(true).all(JSON.stringify(q))),
+    });
+    const hostileIds = ['a\u0000b', 'a\u0000c', '\ud800', '\ud801', '\udfff x', '', ' ', '٣', '1e3', '1000'];
+    // page 1: 700 new (chunks of every size), hostile ids and texts, and one id twice (the second differs)
+    const page1 = [
+      ...Array.from({ length: 700 }, (_, i) => message(i, { text: i % 3 ? `message ${i}` : HOSTILE_TEXTS[i % HOSTILE_TEXTS.length]! })),
+      ...hostileIds.map((id, i) => createMessage({ id, provider: KEY.provider, channel: KEY.channel, time: T0 + i, sender: { id: 's', name: 'hostile', avatar: null }, type: 'text', text: `hostile ${i}` })),
+      message(5, { text: 'edited within the page', updatedTime: T0 + 5 * 60_000 + 1 }),
+    ];
+    // page 2: held ones (unchanged, edited, revoked) mixed with new ones, the same id new twice, and more than a lookup chunk
+    const page2 = [
+      ...Array.from({ length: 600 }, (_, i) => (i % 4 === 0 ? message(i, { text: `edited ${i}`, updatedTime: T0 + i * 60_000 + 7 }) : i % 4 === 1 ? message(i, { deleted: true }) : message(i))),
+      ...Array.from({ length: 300 }, (_, i) => message(2000 + i)),
+      message(3000),
+      message(3000, { text: 'the same new id again, changed' }),
+      ...hostileIds.map((id, i) => createMessage({ id, provider: KEY.provider, channel: KEY.channel, time: T0 + i, sender: { id: 's', name: 'hostile', avatar: null }, type: 'text', text: `hostile ${i} edited` })),
+    ];
+    const chunked = Archive.open(tempPath(), { create: true });
+    const oracle = Archive.open(tempPath(), { create: true });
+    try {
+      for (const page of [page1, page2, page2]) {
+        expect(chunked.writePage(KEY, 'channel', page, undefined)).toEqual(oneByOne(oracle, page));
+        expect(dump(chunked)).toEqual(dump(oracle));
+      }
+      expect(dump(chunked).versions.length).toBeGreaterThan(300);
+    } finally {
+      chunked.close();
+      oracle.close();
+    }
+  });
+
   it('orders messages of one millisecond by id as the spool does (numerically for digit ids)', () => {
     const archive = Archive.open(tempPath(), { create: true });
     try {
