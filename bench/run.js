@@ -492,6 +492,7 @@ async function rateFigure(server) {
     boundS: bound,
     floorS: floor,
     ratio: wall / bound,
+    walkRatio: cli.serverFirstStartToLastEndMs / 1000 / bound,
     target: RATE_TARGET,
     met,
   };
@@ -760,6 +761,9 @@ async function latencyFigure() {
               ? 'max(requests / rate, requests × latency): a cursor is sequential'
               : "one channel's bound: max(requests / rate, most requests of one channel × latency)",
         ratio: wall / bound,
+        // Not judged: where the time goes. The walk alone (first request → last response, server clock)
+        // against the same bound, and the start-up before it.
+        walkRatio: cli.serverFirstStartToLastEndMs / 1000 / bound,
         target,
         met: allOk && wall <= target * bound,
       });
@@ -836,7 +840,7 @@ function report(figures, totalS) {
     out.push('');
     out.push(
       table(
-        ['case', 'messages exported', 'requests', 'max in flight', `wall s${repeat > 1 ? ` (median of ${repeat})` : ''}`, 'spawn → first request s', 'first request → last response s', 'last response → exit s', 'bound s', 'ratio', 'target', 'met'],
+        ['case', 'messages exported', 'requests', 'max in flight', `wall s${repeat > 1 ? ` (median of ${repeat})` : ''}`, 'spawn → first request s', 'first request → last response s', 'last response → exit s', 'bound s', 'ratio', 'target', 'met', 'walk alone ÷ bound (not judged)'],
         figures.latency.map((row) => [
           row.case,
           exported(row.cli),
@@ -850,6 +854,7 @@ function report(figures, totalS) {
           f2(row.ratio),
           `≤ ${f2(row.target)}`,
           yes(row.met),
+          f2(row.walkRatio),
         ]),
       ),
     );
@@ -861,7 +866,7 @@ function report(figures, totalS) {
     out.push('');
     out.push(
       table(
-        ['case', 'messages exported', 'requests (pages)', `wall s${repeat > 1 ? ` (median of ${repeat})` : ''}`, 'bound requests / rate s', 'floor (requests − 1) / rate s', 'ratio', 'target', 'met', 'server: first → last request start s', 'server: smallest gap between request starts'],
+        ['case', 'messages exported', 'requests (pages)', `wall s${repeat > 1 ? ` (median of ${repeat})` : ''}`, 'bound requests / rate s', 'floor (requests − 1) / rate s', 'ratio', 'target', 'met', 'server: first → last request start s', 'server: smallest gap between request starts', 'spawn → first request s', 'walk alone ÷ bound (not judged)'],
         [[
           row.case,
           exported(row.cli),
@@ -874,6 +879,8 @@ function report(figures, totalS) {
           yes(row.met),
           `${f2(row.requestSpanS)}${row.requestSpanAtLeastFloor ? '' : ' (< floor)'}`,
           `${f2(row.minGapMs)} ms (interval ${f2(row.intervalMs)} ms)`,
+          f2(row.cli.spawnToFirstRequestMs / 1000),
+          f2(row.walkRatio),
         ]],
       ),
     );
@@ -1016,10 +1023,12 @@ function summary(figures) {
     const row = figures.archive;
     rows.push([`throughput ${row.case}`, `${int(row.messages)} msgs: ${f2(row.ratio)} (archive's own write cost ${f2(row.writeCostCpuS)} s CPU)`, `≥ ${f2(row.target)}`, mark(row.met)]);
   }
-  for (const row of figures.latency ?? []) rows.push([`latency ${row.case}`, `${f2(row.wallS)} s / ${f2(row.boundS)} s = ${f2(row.ratio)}`, `≤ ${f2(row.target)}`, mark(row.met)]);
+  // Judged on wall time (spawn → exit); the walk alone and the start-up say where the time goes.
+  const whereTime = (row) => ` (walk alone ${f2(row.walkRatio)}, start-up ${f2(row.cli.spawnToFirstRequestMs / 1000)} s)`;
+  for (const row of figures.latency ?? []) rows.push([`latency ${row.case}`, `${f2(row.wallS)} s / ${f2(row.boundS)} s = ${f2(row.ratio)}${whereTime(row)}`, `≤ ${f2(row.target)}`, mark(row.met)]);
   if (figures.rate) {
     const row = figures.rate;
-    rows.push([`rate ${row.case}`, `${f2(row.wallS)} s / ${f2(row.boundS)} s = ${f2(row.ratio)}`, `${f2(row.target.min)}–${f2(row.target.max)}`, mark(row.met)]);
+    rows.push([`rate ${row.case}`, `${f2(row.wallS)} s / ${f2(row.boundS)} s = ${f2(row.ratio)}${whereTime(row)}`, `${f2(row.target.min)}–${f2(row.target.max)}`, mark(row.met)]);
   }
   for (const row of figures.memory ?? []) {
     rows.push([`memory ${row.case}, peak RSS at ${int(row.big.expected)}`, mib(row.big.peakRssKiB), `≤ ${row.target.mib} MiB`, mark(row.metPeak)]);

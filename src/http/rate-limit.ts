@@ -1,6 +1,7 @@
 /**
  * A token bucket per host with a capacity of one token: requests leave at most
- * `rate` per second, evenly spaced, in the order they asked. A host can also be
+ * `rate` per second, evenly spaced, in the order they asked — no two closer
+ * than 1/rate, measured on a sub-millisecond clock. A host can also be
  * paused (429 / Retry-After): every queued request to it waits, not only the
  * one that was refused.
  */
@@ -21,12 +22,21 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
+/**
+ * Timers wake up to ~1.5 ms late (whole milliseconds of the event loop's clock). A request is never sent
+ * early to make up for that, so each late wake would stretch a rate-bound run (1.5 ms is 3 % of 1/20 s):
+ * the timer is set to wake this much early and the rest is waited a turn of the event loop at a time.
+ */
+const LAST_MS = 1;
+
 class HostQueue {
   private readonly waiters: Waiter[] = [];
-  private nextFree = 0;
-  private pausedUntil = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private nextFree = -Infinity;
+  private pausedUntil = -Infinity;
+  private timer: { cancel: () => void } | undefined;
   private timerAt = 0;
+  /** the clock at the last turn waited for: a clock that did not move (a test's fake one) is waited for with a timer */
+  private turnAt: number | undefined;
 
   private lastSaid = -Infinity;
 
@@ -64,7 +74,7 @@ class HostQueue {
   }
 
   private reschedule(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.pump();
   }
@@ -75,28 +85,40 @@ class HostQueue {
       const at = Math.max(this.nextFree, this.pausedUntil);
       if (at > now) {
         if (this.timer && this.timerAt <= at) return;
-        if (this.timer) clearTimeout(this.timer);
+        this.timer?.cancel();
         // A run must never look hung: a long wait the rate alone imposes is said (pauses say so themselves).
         if (at - now > 1000 && at > this.pausedUntil && now - this.lastSaid >= 30_000) {
           this.lastSaid = now;
           this.onSlowRate?.(at - now);
         }
         this.timerAt = at;
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.pump();
-        }, at - now);
+        this.timer = this.wake(at - now, now);
         return;
       }
+      this.turnAt = undefined;
       const waiter = this.waiters.shift()!;
       if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
-      // Requests keep to a grid of 1/rate: a timer that fired a little late (≤ 5 ms) is
-      // not charged to the next request, so the long-run rate holds; anything later
-      // (an idle host) restarts the grid from now, so no burst is ever saved up.
-      const late = now - at;
-      this.nextFree = (late <= Math.min(this.intervalMs / 4, 5) ? at : now) + this.intervalMs;
+      // The next request leaves 1/rate after this one, never sooner: a late wake is not made up for
+      // (that would send two requests closer than 1/rate), and an idle host saves up no burst.
+      this.nextFree = now + this.intervalMs;
       waiter.resolve();
     }
+  }
+
+  /** Calls pump() in `ms`: a timer for all but the last millisecond, then turns of the event loop. */
+  private wake(ms: number, now: number): { cancel: () => void } {
+    const fire = () => {
+      this.timer = undefined;
+      this.pump();
+    };
+    if (ms > LAST_MS || this.turnAt === now) {
+      this.turnAt = undefined;
+      const timer = setTimeout(fire, ms > LAST_MS ? ms - LAST_MS : Math.ceil(ms));
+      return { cancel: () => clearTimeout(timer) };
+    }
+    this.turnAt = now;
+    const turn = setImmediate(fire);
+    return { cancel: () => clearImmediate(turn) };
   }
 }
 
@@ -107,7 +129,7 @@ export class RateLimiter {
 
   constructor(private readonly options: RateLimiterOptions) {
     this.intervalMs = options.rate > 0 ? 1000 / options.rate : 0;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
   }
 
   acquire(host: string, signal?: AbortSignal): Promise<void> {

@@ -74,6 +74,22 @@ describe('RateLimiter', () => {
     expect(granted.filter((g) => g.host === 'b').map((g) => g.at - t0)).toEqual([0, 500]);
   });
 
+  it('never grants two requests closer than 1/rate: a late wake is not made up for by an early next one', async () => {
+    // The clock reads 3 ms late around the second grant, as when a timer wakes late on a busy machine.
+    const p0 = performance.now();
+    const now = () => {
+      const t = performance.now() - p0;
+      return t >= 45 && t < 55 ? t + 3 : t;
+    };
+    const limiter = new RateLimiter({ rate: 20, now });
+    const granted: number[] = [];
+    const all = Array.from({ length: 4 }, () => limiter.acquire('h').then(() => granted.push(now())));
+    await vi.advanceTimersByTimeAsync(1000);
+    await Promise.all(all);
+    expect(granted[1]).toBeGreaterThanOrEqual(50);
+    for (let i = 1; i < granted.length; i++) expect(granted[i]! - granted[i - 1]!).toBeGreaterThanOrEqual(50);
+  });
+
   it('does not bank tokens over an idle gap: a burst after a pause is still spaced', async () => {
     const limiter = new RateLimiter({ rate: 5 });
     await limiter.acquire('h');
