@@ -346,16 +346,24 @@ export class HttpClient {
    * slowness of the server); the last hop's covers its whole body.
    */
   private attemptSignal(ctx: RequestContext): { signal: AbortSignal; arm: () => void; timedOut: () => boolean; done: () => void } {
-    const timeout = new AbortController();
+    const attempt = new AbortController();
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const unfollow = ctx.signal ? followStop(ctx.signal, attempt) : undefined;
     return {
-      signal: ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal,
+      signal: attempt.signal,
       arm: () => {
         clearTimeout(timer);
-        timer = setTimeout(() => timeout.abort(new Error('timeout')), this.options.timeoutMs);
+        timer = setTimeout(() => {
+          timedOut = true;
+          attempt.abort(new Error('timeout'));
+        }, this.options.timeoutMs);
       },
-      timedOut: () => timeout.signal.aborted,
-      done: () => clearTimeout(timer),
+      timedOut: () => timedOut,
+      done: () => {
+        clearTimeout(timer);
+        unfollow?.();
+      },
     };
   }
 
@@ -432,6 +440,42 @@ export class HttpClient {
 function shownLazily(url: URL): () => string {
   let shown: string | undefined;
   return () => (shown ??= redactUrl(url));
+}
+
+/** The attempts in flight under each caller's stop signal (a walk's, a run's), aborted with it. */
+const attemptsUnder = new WeakMap<AbortSignal, Set<AbortController>>();
+
+/**
+ * Aborts `attempt` when `stop` is aborted, until the returned function is
+ * called. Not AbortSignal.any: each signal it makes stays registered with its
+ * long-lived sources (through WeakRefs only a full GC clears), so every
+ * request's signal, undici's listener on it and the request behind that were
+ * promoted and died in the old generation (1M relation walk: 125–130 → 123 MiB
+ * peak RSS). And not one listener per attempt: more than ten at once on one
+ * signal is a MaxListenersExceededWarning.
+ */
+function followStop(stop: AbortSignal, attempt: AbortController): () => void {
+  if (stop.aborted) {
+    attempt.abort(stop.reason);
+    return () => {};
+  }
+  let attempts = attemptsUnder.get(stop);
+  if (!attempts) {
+    const all = new Set<AbortController>();
+    attempts = all;
+    attemptsUnder.set(stop, all);
+    stop.addEventListener(
+      'abort',
+      () => {
+        for (const each of all) each.abort(stop.reason);
+        all.clear();
+      },
+      { once: true },
+    );
+  }
+  const set = attempts;
+  set.add(attempt);
+  return () => set.delete(attempt);
 }
 
 /** Drops a body we will not read (an error status, a redirect, over the cap) without an unhandled 'error'. */

@@ -421,3 +421,43 @@ describe('HttpClient reading bodies into reused buffers', () => {
     }
   });
 });
+
+describe('HttpClient under a caller stop signal', () => {
+  it('stopping aborts every request in flight under it at once, with the stop reason and no listener warning', async () => {
+    const { url } = await tinyServer(() => {
+      // never answers
+    });
+    const { http } = client({ rate: 100_000, timeoutMs: 30_000, retries: 0 });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    cleanups.push(() => void process.off('warning', onWarning));
+    const stop = new AbortController();
+    const pending = Array.from({ length: 24 }, (_, n) =>
+      http.getJson({ url: new URL(`${url}/?n=${n}`), headers: {} }, (b) => b, { label: 'x', signal: stop.signal }).then(
+        () => 'answered',
+        (error: unknown) => error,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = performance.now();
+    const reason = new Error('stopped by the caller');
+    stop.abort(reason);
+    const outcomes = await Promise.all(pending);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(outcomes.every((outcome) => outcome === reason)).toBe(true);
+    // a request started after the stop does not go out
+    await expect(http.getJson({ url: new URL(`${url}/?late`), headers: {} }, (b) => b, { label: 'x', signal: stop.signal })).rejects.toBe(reason);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.map(String)).toEqual([]);
+  });
+
+  it('requests that finish leave the stop signal as they found it: a later stop aborts only what is in flight', async () => {
+    const server = await fixture();
+    const { http } = client({ rate: 100_000 });
+    const stop = new AbortController();
+    for (let i = 0; i < 30; i++) await http.getJson(relationRequest(server), parseRelation, { label: 'x', signal: stop.signal });
+    stop.abort(new Error('later'));
+    expect(server.log).toHaveLength(30);
+  });
+});
