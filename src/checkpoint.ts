@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from './errors.js';
 import { z } from 'zod';
-import { writeJsonAtomic } from './state.js';
 import { isProcessAlive } from './pid.js';
 
 /**
@@ -64,8 +63,25 @@ export async function readCheckpoint(dir: string): Promise<SavedCheckpoint | und
   }
 }
 
+/**
+ * Replaced whole (temp + rename) but not fsynced, unlike the incremental
+ * state: a checkpoint is written at every spill, every few thousand messages,
+ * and its two fsyncs cost more wall time than the spill itself on a busy disk
+ * (the walk waits for them). Renamed whole, it survives a killed process as
+ * the spilled runs it names do (they are not fsynced either); one a power
+ * loss left unreadable only means --resume starts over, and says so.
+ */
 export async function saveCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
-  await writeJsonAtomic(dir, 'checkpoint.json', checkpoint);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.checkpoint.json.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
+    await rename(temp, join(dir, 'checkpoint.json'));
+  } catch (error) {
+    // a failed write (disk full, the directory replaced…) must not leave its temp file behind
+    await rm(temp, { force: true }).catch(() => {});
+    throw error;
+  }
 }
 
 export async function clearCheckpoint(dir: string): Promise<void> {

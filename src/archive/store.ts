@@ -491,7 +491,7 @@ function rowOf(message: Message): unknown[] {
     message.replyTo,
     message.editedAt,
     message.deleted ? 1 : 0,
-    JSON.stringify(message.attachments),
+    message.attachments.length === 0 ? '[]' : JSON.stringify(message.attachments),
     message.raw === undefined ? null : JSON.stringify(message.raw),
   ];
 }

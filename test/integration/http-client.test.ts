@@ -371,3 +371,53 @@ describe('HttpClient against the fixture server', () => {
     expect(logger.text()).not.toContain(secret);
   });
 });
+
+describe('HttpClient reading bodies into reused buffers', () => {
+  /** A body of about `bytes` bytes, distinct per `n`, with text of 1- to 4-byte UTF-8 characters. */
+  const bodyFor = (n: number, bytes: number) => {
+    const unit = `${n}:a中😀é\u2028`;
+    const texts: string[] = [];
+    for (let size = 0; size < bytes; size += unit.length * 8) texts.push(`${unit.repeat(4)}#${texts.length}`);
+    return { n, texts };
+  };
+  const sizes = [300 * 1024, 20, 1200 * 1024, 600 * 1024, 5, 9 * 1024 * 1024, 40, 2 * 1024 * 1024];
+
+  async function slowServer(): Promise<string> {
+    // Written in odd-sized pieces with pauses, so that characters split across chunks and the
+    // bodies of concurrent requests arrive interleaved.
+    const { url } = await tinyServer((req, res) => {
+      const n = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('n'));
+      const bytes = Buffer.from((n % 3 === 0 ? '\ufeff' : '') + JSON.stringify(bodyFor(n, sizes[n]!)));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let at = 0;
+      const next = () => {
+        if (at >= bytes.length) return res.end();
+        const piece = 7_777 + ((n * 1_013) % 50_000);
+        res.write(bytes.subarray(at, at + piece));
+        at += piece;
+        if (at % 5 === 0) setTimeout(next, 1);
+        else setImmediate(next);
+      };
+      next();
+    });
+    return url;
+  }
+
+  it('concurrent answers of every size each decode to their own body, whole', async () => {
+    const url = await slowServer();
+    const { http } = client({ rate: 100_000 });
+    const bodies = await Promise.all(
+      sizes.map((_, n) => http.getJson({ url: new URL(`${url}/?n=${n}`), headers: {} }, (body) => body, { label: 'x' })),
+    );
+    bodies.forEach((body, n) => expect(body).toEqual(bodyFor(n, sizes[n]!)));
+  });
+
+  it('one after another, a small answer after a large one is only its own bytes', async () => {
+    const url = await slowServer();
+    const { http } = client({ rate: 100_000 });
+    for (const n of [2, 1, 5, 4, 0, 6, 3, 1]) {
+      const body = await http.getJson({ url: new URL(`${url}/?n=${n}`), headers: {} }, (b) => b, { label: 'x' });
+      expect(body).toEqual(bodyFor(n, sizes[n]!));
+    }
+  });
+});
