@@ -1,10 +1,8 @@
 import { dirname } from 'node:path';
 import { checkpointDir, lockChannel, readCheckpoint } from '../checkpoint.js';
-import { printDryRun } from '../dump/dry-run.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
-import { credentialHeaders, finishMedia, openMediaStage } from '../dump/media-run.js';
 import { ChatExportError, ExitError, InterruptedError, LocalIoError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import { HttpClient } from '../http/client.js';
@@ -40,6 +38,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     throw new UsageError(`--stats: cannot use ${JSON.stringify(options.stats)} as an interval`, { hint: 'use 30s, 1m, 5m (100ms at least), or 0 for none' });
   }
   if (options.dryRun) {
+    const { printDryRun } = await import('../dump/dry-run.js');
     await printDryRun(io.stdout, profile, provider, settings, plan, jobs, stateDir);
     return;
   }
@@ -70,7 +69,10 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     statsIntervalMs,
     totalChannels: jobs.length,
   });
-  const media = await openMediaStage(plan, settings, credentialHeaders(provider, settings, plan.targets[0]!), http, logger, io.signal).catch(async (error: unknown) => {
+  // The media code (and the HTML sink it links pictures with) is loaded only by a run with --media: module loading is most of start-up.
+  const mediaRun = plan.media ? await import('../dump/media-run.js') : undefined;
+  const opening = mediaRun?.openMediaStage(plan, settings, mediaRun.credentialHeaders(provider, settings, plan.targets[0]!), http, logger, io.signal);
+  const media = await (opening ?? Promise.resolve(undefined)).catch(async (error: unknown) => {
     progress.stop();
     await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
     await http.close();
@@ -132,7 +134,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     else await Promise.all(walks.map((walk, index) => deliver(jobs[index]!, walk)));
     await target.close({ succeeded, interrupted: Boolean(io.signal?.aborted) });
     for (const line of written) line();
-    if (media && !io.signal?.aborted) mediaError = await finishMedia(media, jobs, logger);
+    if (media && mediaRun && !io.signal?.aborted) mediaError = await mediaRun.finishMedia(media, jobs, logger);
   } catch (error) {
     await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
     // Writing to a stdout that was closed or failed, or stopped by a signal: the stop's own reason is what counts.

@@ -24,10 +24,13 @@ interface Waiter {
 
 /**
  * Timers wake up to ~1.5 ms late (whole milliseconds of the event loop's clock). A request is never sent
- * early to make up for that, so each late wake would stretch a rate-bound run (1.5 ms is 3 % of 1/20 s):
- * the timer is set to wake this much early and the rest is waited a turn of the event loop at a time.
+ * early to make up for that, so each late wake would stretch a rate-bound run (1.5 ms is 3 % of 1/20 s,
+ * 15 % of 1/100 s): the timer is set to wake up to 1 ms early and the rest is waited a turn of the event
+ * loop at a time. That last stretch keeps a core busy, so it is at most a tenth of the interval: a
+ * rate-bound run spends at most 10 % of a core on it (at --rate 1000 and above, timers alone).
  */
 const LAST_MS = 1;
+const LAST_SHARE = 0.1;
 
 class HostQueue {
   private readonly waiters: Waiter[] = [];
@@ -105,15 +108,16 @@ class HostQueue {
     }
   }
 
-  /** Calls pump() in `ms`: a timer for all but the last millisecond, then turns of the event loop. */
+  /** Calls pump() in `ms`: a timer for all but the last stretch, then turns of the event loop. */
   private wake(ms: number, now: number): { cancel: () => void } {
     const fire = () => {
       this.timer = undefined;
       this.pump();
     };
-    if (ms > LAST_MS || this.turnAt === now) {
+    const last = Math.min(LAST_MS, this.intervalMs * LAST_SHARE);
+    if (ms > last || this.turnAt === now) {
       this.turnAt = undefined;
-      const timer = setTimeout(fire, ms > LAST_MS ? ms - LAST_MS : Math.ceil(ms));
+      const timer = setTimeout(fire, ms > last ? ms - last : Math.ceil(ms));
       return { cancel: () => clearTimeout(timer) };
     }
     this.turnAt = now;
