@@ -49,7 +49,8 @@ export interface HttpStats {
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 const BODY_BUFFER_BYTES = 256 * 1024;
-const MAX_KEPT_BODY_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Body buffers kept for reuse: at most this many bytes in all, so a burst of large pages is not held for the run. */
+const MAX_KEPT_BODY_BYTES = 8 * 1024 * 1024;
 
 /** Redirects followed for one request, API and media alike (DESIGN.md section 5). */
 export const MAX_REDIRECTS = 5;
@@ -81,6 +82,7 @@ export class HttpClient {
   private closed = false;
   /** bodies of API answers are read into these, one per request in flight (see exchange) */
   private readonly bodyBuffers: Buffer[] = [];
+  private keptBodyBytes = 0;
   readonly stats: HttpStats = { requests: 0, retries: 0 };
 
   constructor(private readonly options: HttpClientOptions) {
@@ -181,6 +183,13 @@ export class HttpClient {
     }
   }
 
+  private takeBodyBuffer(): Buffer {
+    const kept = this.bodyBuffers.pop();
+    if (!kept) return Buffer.allocUnsafeSlow(BODY_BUFFER_BYTES);
+    this.keptBodyBytes -= kept.length;
+    return kept;
+  }
+
   /** One attempt of an API request: redirects, status handling, decoding, body cap, BOM and JSON. */
   private async exchange(
     req: HttpRequest,
@@ -208,13 +217,16 @@ export class HttpClient {
       // Each chunk is copied at once into a buffer the client reuses, so undici's chunks die young: held in a
       // list until the body ended, the ones that outlived two scavenges were promoted, and a promoted Buffer's
       // memory comes back only at a full GC (off-heap memory grew by most of every body read).
-      let buffer = this.bodyBuffers.pop() ?? Buffer.allocUnsafeSlow(BODY_BUFFER_BYTES);
+      let buffer = this.takeBodyBuffer();
       let size = 0;
       // Kept out of the pool while the caller may still need the text (see release below).
       let handedOver = false;
       const release = () => {
-        // One buffer per request in flight; one grown by a rare huge body is not kept.
-        if (buffer.length <= MAX_KEPT_BODY_BUFFER_BYTES) this.bodyBuffers.push(buffer);
+        // One buffer per request in flight, as many as fit in MAX_KEPT_BODY_BYTES (a rare huge body's is not kept).
+        if (this.keptBodyBytes + buffer.length <= MAX_KEPT_BODY_BYTES) {
+          this.keptBodyBytes += buffer.length;
+          this.bodyBuffers.push(buffer);
+        }
       };
       try {
         await readBody(response.body, response.headers['content-encoding'], maxBytes, tooBig, async (body) => {

@@ -410,6 +410,10 @@ describe('HttpClient reading bodies into reused buffers', () => {
       sizes.map((_, n) => http.getJson({ url: new URL(`${url}/?n=${n}`), headers: {} }, (body) => body, { label: 'x' })),
     );
     bodies.forEach((body, n) => expect(body).toEqual(bodyFor(n, sizes[n]!)));
+    // What the client keeps for the next pages is bounded, however large the burst was (16 MiB of bodies here).
+    const kept = (http as unknown as { bodyBuffers: Buffer[] }).bodyBuffers;
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.reduce((sum, buffer) => sum + buffer.length, 0)).toBeLessThanOrEqual(8 * 1024 * 1024);
   });
 
   it('one after another, a small answer after a large one is only its own bytes', async () => {
