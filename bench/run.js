@@ -547,7 +547,8 @@ async function costsFigure(server, latencyRows) {
     ok: true,
     cost: `${times[Math.floor(times.length / 2)].toFixed(2)} ms (median of 20, 64 MiB file)`,
   });
-  // Redaction: every request's URL is redacted for messages and logs (the secrets in every encoded form they may take).
+  // Redaction: a request's URL is redacted when it is printed (an error, a retry, -v), in every encoded form a secret may take;
+  // a request that succeeds quietly redacts nothing (src/http/client.ts).
   const sanitize = await import('../dist/text/sanitize.js');
   sanitize.registerSecret('bench-token-0123456789abcdef0123');
   sanitize.registerSecret('bench-key-0123456789abcdef012345');
@@ -564,9 +565,9 @@ async function costsFigure(server, latencyRows) {
   const lineUs = perCall(() => sanitize.redactSecrets(line), 5_000);
   rows.push({
     what: `redaction of secrets${encodedForms ? ' in their encoded forms (JSON escapes, %-encoding, base64)' : ' (as typed; encoded forms are not on main yet)'}`,
-    case: 'two 32-character secrets registered; once per request, and per error or log line',
+    case: 'two 32-character secrets registered; per URL printed (error, retry, -v) and per error or log line, none per quiet request',
     ok: true,
-    cost: `${urlUs.toFixed(1)} µs per request URL (${((urlUs * 1002) / 1000).toFixed(1)} ms over relation 1M's 1,002 requests); ${lineUs.toFixed(1)} µs per 2 KB line`,
+    cost: `${urlUs.toFixed(1)} µs per URL printed (with -v, ${((urlUs * 1002) / 1000).toFixed(1)} ms over relation 1M's 1,002 requests); ${lineUs.toFixed(1)} µs per 2 KB line`,
   });
   const cursor = latencyRows?.find((row) => row.paging === 'cursor');
   if (cursor) {
