@@ -12,7 +12,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { SpoolResult } from '../pipeline/order.js';
 import { openAtomic, type OutputHandle } from './atomic-file.js';
 import { buildReplyIndex } from './reply-context.js';
-import { createSink } from './registry.js';
+import { createSink, loadSink } from './registry.js';
 import type { ChannelSummary, DocumentInfo, Format, PartInfo } from './types.js';
 import { writeChannel, writeChunk } from './write.js';
 
@@ -44,6 +44,7 @@ export async function writePartitioned(
   channels: PartitionChannel[],
   options: { format: Format; size: number; provider: string; signal?: AbortSignal | undefined },
 ): Promise<string[]> {
+  await loadSink(options.format);
   const total = channels.reduce((sum, channel) => sum + channel.take, 0);
   const count = partCount(total, options.size);
   const dir = dirname(path);

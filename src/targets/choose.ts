@@ -1,3 +1,4 @@
+import { loadSink } from '../sinks/registry.js';
 import type { TargetContext } from './context.js';
 import type { Target } from './types.js';
 
@@ -8,6 +9,7 @@ import type { Target } from './types.js';
  */
 export async function chooseTarget(ctx: TargetContext, options: { incremental: boolean; adopt: boolean }): Promise<Target> {
   const { output } = ctx.plan;
+  await loadSink(ctx.plan.format);
   if (ctx.plan.archive) return (await import('./archive-target.js')).createArchiveTarget(ctx, ctx.plan.archive);
   // planDump refuses --partition with --incremental and with stdout.
   if (ctx.plan.partition !== undefined) return (await import('./partitioned-target.js')).createPartitionedTarget(ctx);

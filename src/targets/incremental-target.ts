@@ -9,7 +9,7 @@ import type { ChannelDone, ChannelJob, DumpPlan } from '../dump/types.js';
 import { UsageError } from '../errors.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { openAtomic } from '../sinks/atomic-file.js';
-import { lastDayWritten } from '../sinks/markdown.js';
+import type { ChannelSummary } from '../sinks/types.js';
 import { buildReplyIndex, nextReplyWindow, withEarlier, type ReplyWindow } from '../sinks/reply-context.js';
 import { createSink } from '../sinks/registry.js';
 import { writeChannel, writeChunk } from '../sinks/write.js';
@@ -235,7 +235,7 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
     const replies = plan.format === 'md' ? await nextReplyWindow(undefined, () => done.result.lines(), done) : undefined;
     await writeInto(await openAtomic(path), done, plan, profile, 0);
     const { size } = await stat(path);
-    await recordState(ctx, done, path, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null, replies });
+    await recordState(ctx, done, path, { size, lastDay: await lastDayOf(plan, summary), replies });
     return;
   }
   if (done.take === 0) {
@@ -306,5 +306,13 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
     if (!stream.closed) stream.destroy();
   }
   const { size } = await stat(path);
-  await recordState(ctx, done, path, { size, lastDay: plan.format === 'md' ? lastDayWritten(summary) : null, replies });
+  await recordState(ctx, done, path, { size, lastDay: await lastDayOf(plan, summary), replies });
+}
+
+/** A Markdown transcript's last day heading, for the next run to continue under; null for other formats. */
+async function lastDayOf(plan: DumpPlan, summary: ChannelSummary): Promise<string | null> {
+  if (plan.format !== 'md') return null;
+  // The Markdown sink is loaded only by a run that writes Markdown (chooseTarget loaded it for this one).
+  const { lastDayWritten } = await import('../sinks/markdown.js');
+  return lastDayWritten(summary);
 }

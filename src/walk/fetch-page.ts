@@ -16,12 +16,20 @@ export interface FetchedPage {
  * fails its schema is a malformed answer like any other, retried and then
  * reported with its position in the page.
  */
-export function fetchEntries(provider: Provider, options: WalkOptions, req: HttpRequest, signal?: AbortSignal): Promise<FetchedPage> {
+export function fetchEntries(
+  provider: Provider,
+  options: WalkOptions,
+  req: HttpRequest,
+  signal?: AbortSignal,
+  /** told the parsed page before its items are normalized (again for an answer read again) */
+  onPage?: (page: ProviderPage) => void,
+): Promise<FetchedPage> {
   const { settings, target } = options;
   return options.http.getJson(
     req,
     (body, response) => {
       const page = provider.parsePage(body, target, response);
+      onPage?.(page);
       const entries: Entry[] = [];
       const missing: FetchedPage['missing'] = [];
       page.items.forEach((item, index) => {

@@ -1,6 +1,6 @@
 import { RemoteError } from '../errors.js';
 import { DedupeWindow } from '../pipeline/dedupe.js';
-import type { Entry, SequentialPosition, SequentialProvider } from '../providers/types.js';
+import type { Entry, ProviderPage, SequentialPosition, SequentialProvider } from '../providers/types.js';
 import { redactUrl } from '../text/sanitize.js';
 import { fetchEntries, type FetchedPage } from './fetch-page.js';
 import type { WalkBatch, WalkOptions } from './types.js';
@@ -33,6 +33,31 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
   for (const id of resume?.lastIds ?? []) seen.add(id);
   const shown = (at: SequentialPosition) => redactUrl(provider.buildRequest(settings, target, at, size).url);
   const fetch = (at: SequentialPosition): Promise<FetchedPage> => fetchEntries(provider, options, provider.buildRequest(settings, target, at, size), signal);
+  // A next token or link is known once the answer is parsed: the next page is asked for then, while this
+  // one's messages are normalized. Only for the answer the walk is waiting for, so one request at most
+  // runs ahead; an offset walk may read a page again, so it asks once the page is judged (below).
+  type Pending = { promise: Promise<FetchedPage>; arm: () => void };
+  const ahead: { early?: { value: string; request: Pending } | undefined } = {};
+  const positionOf = (value: string): SequentialPosition => (provider.step === 'link' ? { link: value } : { token: value });
+  const awaited = (at: SequentialPosition): Pending => {
+    let armed = false;
+    const onPage = (page: ProviderPage) => {
+      const value = page.next;
+      if (!armed || page.hasNext === false || value === null || value === undefined || value === '' || followed.has(value) || ahead.early?.value === value) return;
+      let request: Pending;
+      try {
+        request = awaited(positionOf(value));
+      } catch {
+        // a position no request can be built for (a link to another origin): the walk says so in its own turn, below
+        return;
+      }
+      // a walk that stops or fails first abandons it: not an unhandled rejection
+      request.promise.catch(() => {});
+      ahead.early = { value, request };
+    };
+    const promise = provider.step === 'offset' ? fetch(at) : fetchEntries(provider, options, provider.buildRequest(settings, target, at, size), signal, onPage);
+    return { promise, arm: () => (armed = true) };
+  };
   // tokens and links already followed: one coming back would loop forever
   const followed = new Set<string>();
   let stale = 0;
@@ -41,12 +66,15 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
   const reported = new Set<string>();
   // The next page is asked for as soon as its position is known, before this one is handed on:
   // the server works on it while the page is written (one request in flight, as before).
-  let pending: Promise<FetchedPage> | undefined;
+  let pending: Pending | undefined;
 
   try {
     for (let number = 1; ; number++) {
-      let fetched = await (pending ?? fetch(position));
+      const current = pending ?? awaited(position);
       pending = undefined;
+      ahead.early = undefined;
+      current.arm();
+      let fetched = await current.promise;
       let records = recordsOf(fetched);
       // The walk-end rule: an empty or short page before the end the API announced is read again.
       for (let reread = 0; reread < MAX_REREADS && announcesMore(fetched, records) && records < size && provider.step === 'offset'; reread++) {
@@ -106,9 +134,12 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
       for (const m of impossible) reported.add(m.reason);
       const missing = [...(withheld ?? []), ...impossible];
       if (next !== 'end') {
-        pending = fetch(next);
+        const value = 'token' in next ? next.token : 'link' in next ? next.link : undefined;
+        // asked for already while this page was normalized, unless a retried answer named another position
+        const early = ahead.early as { value: string; request: Pending } | undefined;
+        pending = early !== undefined && early.value === value ? early.request : awaited(next);
         // a walk stopped early (--since, --limit) abandons it: not an unhandled rejection
-        pending.catch(() => {});
+        pending.promise.catch(() => {});
       }
       yield {
         entries: added,

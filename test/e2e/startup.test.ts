@@ -54,7 +54,7 @@ describe('start-up: what a plain export loads', () => {
     };
   }
 
-  it('a JSONL export to stdout loads neither undici\'s index, Node\'s bundled undici, the CSV reader, the archive nor the media code', async () => {
+  it('a JSONL export to stdout loads neither undici\'s index, Node\'s bundled undici, the CSV reader, the archive, the media code nor the HTML and Markdown sinks', async () => {
     const out = await loadedBy(['dump', '--provider', 'relation', '--channel', CHANNEL, '--base-url', server.url, '--rate', '1000', '--no-progress']);
     expect(out.code).toBe(0);
     expect(out.stdout.trim().split('\n')).toHaveLength(120);
@@ -65,7 +65,8 @@ describe('start-up: what a plain export loads', () => {
     expect(out.modules.filter((url) => /\/undici\/lib\/web\//.test(url))).toEqual([]);
     expect(out.internal.filter((name) => name.includes('deps/undici'))).toEqual([]);
     expect(out.modules.filter((url) => /\/node_modules\/(csv-parse|libsql)\//.test(url))).toEqual([]);
-    expect(out.modules.filter((url) => /\/dist\/(archive\/|targets\/archive-target|media\/|dump\/(media-run|dry-run))/.test(url))).toEqual([]);
+    expect(out.modules.filter((url) => /\/dist\/(archive\/|targets\/archive-target|media\/|dump\/(media-run|dry-run)|sinks\/(html|markdown))/.test(url))).toEqual([]);
+    expect(out.modules.filter((url) => /\/node_modules\/html-escaper\//.test(url))).toEqual([]);
   });
 
   it('undici\'s files loaded one by one are the very classes its index exports, with the methods its index gives them', async () => {

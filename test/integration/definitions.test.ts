@@ -85,6 +85,25 @@ describe('APIs the code never heard of, exported by a config definition alone, w
     expect(out.end.length).toBeGreaterThan(out.start.length);
   });
 
+  it.each<[Provider, string]>([
+    ['tokenchat', 'C024BE91L'],
+    ['linkchat', 'team/room 1'],
+  ])('%s: the next page is asked for while this one is read; answers read again (a 503, a cut body) change nothing', async (provider, channel) => {
+    setUp();
+    // answers 3 and 6 fail once (a 503, a cut body): the page is read again, and the request sent ahead of it stands or is replaced
+    server().addFault({ provider, kind: 'status', status: 503, nth: 3 });
+    server().addFault({ provider, kind: 'truncate', nth: 6 });
+    const out = await dump(server(), sandbox(), provider, channel, ['--page-size', '20', '--retries', '3']);
+    expect(out.result.code, explain(out.result)).toBe(0);
+    expect(exportProblems({ provider, channel, lines: out.lines, start: out.start, end: out.end, order: 'asc' })).toEqual([]);
+    expect(server().log.filter((entry) => entry.provider === provider && entry.fault !== undefined)).toHaveLength(2);
+    // one request at a time still: the next leaves only once this answer has arrived
+    expect(server().maxInFlight(provider, channel)).toBe(1);
+    // every page once, plus the two read again and at most one asked for ahead that the end made needless
+    const pages = server().log.filter((entry) => entry.provider === provider && entry.status === 200).length;
+    expect(server().log.filter((entry) => entry.provider === provider).length).toBeLessThanOrEqual(pages + 2 + 1);
+  });
+
   it('a definition that does not say its server\'s largest page (no size.max) works: --page-size is sent as asked', async () => {
     const { max: _max, ...size } = linkchat.paging.size;
     writeConfig(sandbox(), { linkchat: { ...linkchat, paging: { ...linkchat.paging, size } } });

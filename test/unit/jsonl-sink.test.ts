@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMessage } from '../../src/message.js';
 import { createJsonlSink } from '../../src/sinks/jsonl.js';
-import { FILE_EXTENSIONS, createSink, formatFromPath } from '../../src/sinks/registry.js';
+import { FILE_EXTENSIONS, createSink, formatFromPath, loadSink } from '../../src/sinks/registry.js';
 import type { ChannelSummary, Format } from '../../src/sinks/types.js';
 
 const summary: ChannelSummary = {
@@ -77,14 +77,16 @@ describe('sink registry', () => {
     expect(FILE_EXTENSIONS).toEqual({ jsonl: 'jsonl', csv: 'csv', md: 'md', html: 'html' });
   });
 
-  it.each<Format>(['jsonl', 'csv', 'md'])('creates a fresh %s sink each time', (format) => {
+  it.each<Format>(['jsonl', 'csv', 'md'])('creates a fresh %s sink each time', async (format) => {
+    await loadSink(format);
     const a = createSink(format);
     const b = createSink(format);
     expect(a).not.toBe(b);
     expect(a.format(createMessage(fields))).toContain('333');
   });
 
-  it('refuses an unknown format from untyped input', () => {
+  it('refuses an unknown format from untyped input', async () => {
     expect(() => createSink('xml' as Format)).toThrowError(/unknown output format "xml"/);
+    await expect(loadSink('xml' as Format)).rejects.toThrowError(/unknown output format "xml"/);
   });
 });
