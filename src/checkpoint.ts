@@ -32,7 +32,7 @@ const checkpointSchema = z.object({
   version: z.literal(1),
   /** the run's identity: profile, channel and window as given */
   key: z.string(),
-  runs: z.array(z.object({ path: z.string(), count: z.number(), first: rowSchema, last: rowSchema })),
+  runs: z.array(z.object({ path: z.string(), count: z.number(), bytes: z.number().optional(), first: rowSchema, last: rowSchema })),
   walk: walkCheckpointSchema,
   /** the walk ended: only the output is left to write */
   complete: z.boolean().default(false),
@@ -69,7 +69,8 @@ export async function readCheckpoint(dir: string): Promise<SavedCheckpoint | und
  * and its two fsyncs cost more wall time than the spill itself on a busy disk
  * (the walk waits for them). Renamed whole, it survives a killed process as
  * the spilled runs it names do (they are not fsynced either); one a power
- * loss left unreadable only means --resume starts over, and says so.
+ * loss left unreadable, or a run it names left short (each run's size is
+ * recorded), only means --resume starts over, and says so.
  */
 export async function saveCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });

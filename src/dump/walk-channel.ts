@@ -127,11 +127,18 @@ function describeKeyChange(saved: string, current: Record<string, unknown>): str
   return changes.length > 0 ? changes.join(', ') : 'an older version of chat-export';
 }
 
-/** The spooled runs a checkpoint names must all still be there. */
-async function missingRun(runs: ReadonlyArray<{ path: string }>): Promise<string | undefined> {
+/**
+ * Why the spooled runs a checkpoint names cannot be resumed from, if they
+ * cannot: each must still be there, whole (runs are not fsynced, so a power
+ * loss can leave one short; resuming from it would drop its messages).
+ */
+async function unusableRun(runs: ReadonlyArray<{ path: string; bytes?: number | undefined }>): Promise<string | undefined> {
   for (const run of runs) {
     const info = await stat(run.path).catch(() => undefined);
-    if (!info?.isFile()) return run.path;
+    if (!info?.isFile()) return `the checkpoint's spooled messages (${run.path}) are gone`;
+    if (run.bytes !== undefined && info.size !== run.bytes) {
+      return `the checkpoint's spooled messages (${run.path}) are ${info.size < run.bytes ? 'cut short' : 'changed'} (${info.size} bytes, ${run.bytes} written)`;
+    }
   }
   return undefined;
 }
@@ -206,9 +213,9 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
       logger.warn(`${job.label}: the checkpoint is of another export (${describeKeyChange(resumed.key, keyFields)}); starting from the beginning`);
       resumed = undefined;
     } else {
-      const gone = await missingRun(resumed.runs);
-      if (gone !== undefined) {
-        logger.warn(`${job.label}: the checkpoint's spooled messages (${gone}) are gone; starting from the beginning`);
+      const unusable = await unusableRun(resumed.runs);
+      if (unusable !== undefined) {
+        logger.warn(`${job.label}: ${unusable}; starting from the beginning`);
         resumed = undefined;
       }
     }

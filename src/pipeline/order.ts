@@ -15,6 +15,8 @@ export interface Row {
 export interface Run {
   path: string;
   count: number;
+  /** the file's size when written: a run cut short (a power loss, the file touched) is not resumed from */
+  bytes?: number;
   first: Row;
   last: Row;
 }
@@ -196,7 +198,7 @@ export class Spool {
     const path = join(this.dir, `run-${this.runs.length}.jsonl`);
     await writeFile(path, block);
     // Only the keys of a run's ends are needed to order runs; checkpoints carry them.
-    this.runs.push({ path, count, first: first!, last: last! });
+    this.runs.push({ path, count, bytes: block.length, first: first!, last: last! });
   }
 
   async finish(): Promise<SpoolResult> {

@@ -428,6 +428,25 @@ describe.concurrent('11. --resume when the spooled messages are gone', () => {
     expect(resumed.stderr).toMatch(/spooled messages .* are gone; starting from the beginning/);
     expect(jsonlIds(readFileSync(target, 'utf8'))).toEqual(truthIds(server, 'discuz', '88'));
   });
+
+  it('a spooled run cut short (runs are not fsynced: a power loss) is not resumed from: starts over, exact', async () => {
+    const server = await serve([{ provider: 'discuz', id: '89', count: 120 }], { faults: [{ kind: 'status', status: 500, nth: 8, times: 100 }] });
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'r.jsonl');
+    const args = ['--provider', 'discuz', '--channel', '89', '--page-size', '10', '--concurrency', '1', '--retries', '0', '-o', target];
+    const failed = await dump(server, box, args, { CHAT_EXPORT_RUN_SIZE: '10' });
+    expect(failed.code, explain(failed)).toBe(4);
+    const [checkpoint] = readdirSync(join(stateDir(box), 'checkpoints'));
+    const run = join(stateDir(box), 'checkpoints', checkpoint!, 'spool', 'run-1.jsonl');
+    const lines = readFileSync(run, 'utf8').split('\n');
+    // cut at a line boundary: a reader that trusts the file would see fewer, well-formed lines
+    writeFileSync(run, lines.slice(0, 3).join('\n') + '\n');
+    server.clearFaults();
+    const resumed = await dump(server, box, [...args, '--resume'], { CHAT_EXPORT_RUN_SIZE: '10' });
+    expect(resumed.code, explain(resumed)).toBe(0);
+    expect(resumed.stderr).toMatch(/spooled messages .*run-1\.jsonl\) are cut short .*; starting from the beginning/);
+    expect(jsonlIds(readFileSync(target, 'utf8'))).toEqual(truthIds(server, 'discuz', '89'));
+  });
 });
 
 describe.concurrent('12. state reset removes only what the tool wrote', () => {
