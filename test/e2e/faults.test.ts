@@ -284,10 +284,15 @@ describe.concurrent('waits: Retry-After and rate limiting', () => {
   });
 
   it('503 with an HTTP-date Retry-After: the retry waits until that date', async () => {
-    // whole seconds: 5 s ahead is 4 to 5 s ahead, and the CLI takes a moment to start
-    const date = new Date(Date.now() + 5000).toUTCString();
-    const until = Date.parse(date);
-    const server = await serve([{ provider: 'relation', nth: 1, kind: 'status', status: 503, headers: { 'Retry-After': date } }]);
+    // Dated when the 503 is served (a loaded machine may take seconds to start the CLI); whole
+    // seconds: 3 s ahead is 2 to 3 s ahead.
+    let until = Number.NaN;
+    const retryAfter = () => {
+      const date = new Date(Date.now() + 3000).toUTCString();
+      until = Date.parse(date);
+      return { 'Retry-After': date };
+    };
+    const server = await serve([{ provider: 'relation', nth: 1, kind: 'status', status: 503, headers: retryAfter }]);
     const result = await dump(server, ['--provider', 'relation', '--channel', RELATION]);
     expect(result.code, explain(result)).toBe(0);
     expectComplete(server, 'relation', RELATION, result.stdout);
@@ -309,13 +314,16 @@ describe.concurrent('waits: Retry-After and rate limiting', () => {
     const starts = server.log.map((entry) => entry.start).sort((a, b) => a - b);
     expect(starts.length).toBeGreaterThanOrEqual(8);
     const gaps = starts.slice(1).map((start, i) => Math.round(start - starts[i]!));
-    // by t seconds after the first request, at most 1 + 2t requests (timer and scheduling slack allowed)
-    for (let i = 1; i < starts.length; i++) {
-      expect(starts[i]! - starts[0]!, `request ${i}; gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(i * 500 - 150);
+    // The first request also opens the connection, so on a loaded machine it reaches the server late
+    // (seen: 180 ms), which shortens the first gap as the server sees it: the pace is judged from the
+    // second request on, and the first gap only has to show the two did not leave together.
+    // By t seconds after the second request, at most 1 + 2t more (timer and scheduling slack allowed).
+    for (let i = 2; i < starts.length; i++) {
+      expect(starts[i]! - starts[1]!, `request ${i}; gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual((i - 1) * 500 - 150);
     }
-    // no two at once: the bucket holds one token (a late timer may shorten the next gap a little;
-    // the bucket keeps the long-run rate rather than losing the time)
-    expect(Math.min(...gaps), `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(250);
+    expect(gaps[0], `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(100);
+    // no two at once: requests leave at least 1/rate apart (scheduling may shift one a little)
+    expect(Math.min(...gaps.slice(1)), `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(250);
     const perSecond = (starts.length - 1) / ((starts.at(-1)! - starts[0]!) / 1000);
     expect(perSecond).toBeLessThanOrEqual(2.1);
   });
