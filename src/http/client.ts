@@ -580,16 +580,8 @@ async function readBody<T>(
   });
   // A failure anywhere destroys every stage, and the last one with that error: the loop below sees it.
   const decoded = pipeline([body, onWire, ...stages, new PassThrough()], () => {}) as unknown as Readable;
-  let size = 0;
-  const capped = async function* (): AsyncGenerator<Buffer> {
-    for await (const chunk of decoded) {
-      size += (chunk as Buffer).length;
-      if (size > maxBytes) throw tooLargeError();
-      yield chunk as Buffer;
-    }
-  };
   try {
-    return await consume(capped());
+    return await consume(capped(decoded, maxBytes, tooLargeError));
   } finally {
     // consume stopped early (its own failure): the connection is not read to the end
     if (!decoded.readableEnded) decoded.destroy();
@@ -604,19 +596,21 @@ async function readBody<T>(
  * 5 → 25–45 MiB of arrayBuffers, +10–30 MiB peak RSS, relation 300k).
  */
 async function readIdentity<T>(body: Readable, maxBytes: number, tooLargeError: () => Error, consume: (body: AsyncIterable<Buffer>) => Promise<T>): Promise<T> {
-  let size = 0;
-  const capped = async function* (): AsyncGenerator<Buffer> {
-    for await (const chunk of body) {
-      size += (chunk as Buffer).length;
-      if (size > maxBytes) throw tooLargeError();
-      yield chunk as Buffer;
-    }
-  };
   try {
-    return await consume(capped());
+    return await consume(capped(body, maxBytes, tooLargeError));
   } finally {
     // consume stopped early (its own failure, the cap): the connection is not read to the end
     if (!body.readableEnded) discard(body);
+  }
+}
+
+/** The chunks of a body, failing as soon as they come to more than `maxBytes` (decoded, when it was encoded). */
+async function* capped(chunks: AsyncIterable<unknown>, maxBytes: number, tooLargeError: () => Error): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of chunks) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw tooLargeError();
+    yield chunk as Buffer;
   }
 }
 

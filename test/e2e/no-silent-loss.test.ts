@@ -413,39 +413,41 @@ describe.concurrent('10. a symbolic link at the target', () => {
 });
 
 describe.concurrent('11. --resume when the spooled messages are gone', () => {
-  it('starts over and says so; the output is exact; no internal error', async () => {
-    const server = await serve([{ provider: 'discuz', id: '88', count: 120 }], { faults: [{ kind: 'status', status: 500, nth: 8, times: 100 }] });
+  /**
+   * A discuz export stopped by a 500 after its spool holds spilled runs (exit 4); `spoil` is given the spool
+   * directory to damage, then --resume runs with the server healthy again.
+   */
+  async function resumeAfter(channel: string, spoil: (spool: string) => void) {
+    const server = await serve([{ provider: 'discuz', id: channel, count: 120 }], { faults: [{ kind: 'status', status: 500, nth: 8, times: 100 }] });
     const box = sandbox();
     const target = join(box.dir, 'out', 'r.jsonl');
-    const args = ['--provider', 'discuz', '--channel', '88', '--page-size', '10', '--concurrency', '1', '--retries', '0', '-o', target];
+    const args = ['--provider', 'discuz', '--channel', channel, '--page-size', '10', '--concurrency', '1', '--retries', '0', '-o', target];
     const failed = await dump(server, box, args, { CHAT_EXPORT_RUN_SIZE: '10' });
     expect(failed.code, explain(failed)).toBe(4);
     const [checkpoint] = readdirSync(join(stateDir(box), 'checkpoints'));
-    rmSync(join(stateDir(box), 'checkpoints', checkpoint!, 'spool', 'run-0.jsonl'));
+    spoil(join(stateDir(box), 'checkpoints', checkpoint!, 'spool'));
     server.clearFaults();
     const resumed = await dump(server, box, [...args, '--resume'], { CHAT_EXPORT_RUN_SIZE: '10' });
+    return { resumed, ids: () => jsonlIds(readFileSync(target, 'utf8')), truth: truthIds(server, 'discuz', channel) };
+  }
+
+  it('starts over and says so; the output is exact; no internal error', async () => {
+    const { resumed, ids, truth } = await resumeAfter('88', (spool) => rmSync(join(spool, 'run-0.jsonl')));
     expect(resumed.code, explain(resumed)).toBe(0);
     expect(resumed.stderr).toMatch(/spooled messages .* are gone; starting from the beginning/);
-    expect(jsonlIds(readFileSync(target, 'utf8'))).toEqual(truthIds(server, 'discuz', '88'));
+    expect(ids()).toEqual(truth);
   });
 
   it('a spooled run cut short (runs are not fsynced: a power loss) is not resumed from: starts over, exact', async () => {
-    const server = await serve([{ provider: 'discuz', id: '89', count: 120 }], { faults: [{ kind: 'status', status: 500, nth: 8, times: 100 }] });
-    const box = sandbox();
-    const target = join(box.dir, 'out', 'r.jsonl');
-    const args = ['--provider', 'discuz', '--channel', '89', '--page-size', '10', '--concurrency', '1', '--retries', '0', '-o', target];
-    const failed = await dump(server, box, args, { CHAT_EXPORT_RUN_SIZE: '10' });
-    expect(failed.code, explain(failed)).toBe(4);
-    const [checkpoint] = readdirSync(join(stateDir(box), 'checkpoints'));
-    const run = join(stateDir(box), 'checkpoints', checkpoint!, 'spool', 'run-1.jsonl');
-    const lines = readFileSync(run, 'utf8').split('\n');
-    // cut at a line boundary: a reader that trusts the file would see fewer, well-formed lines
-    writeFileSync(run, lines.slice(0, 3).join('\n') + '\n');
-    server.clearFaults();
-    const resumed = await dump(server, box, [...args, '--resume'], { CHAT_EXPORT_RUN_SIZE: '10' });
+    const { resumed, ids, truth } = await resumeAfter('89', (spool) => {
+      const run = join(spool, 'run-1.jsonl');
+      const lines = readFileSync(run, 'utf8').split('\n');
+      // cut at a line boundary: a reader that trusts the file would see fewer, well-formed lines
+      writeFileSync(run, lines.slice(0, 3).join('\n') + '\n');
+    });
     expect(resumed.code, explain(resumed)).toBe(0);
     expect(resumed.stderr).toMatch(/spooled messages .*run-1\.jsonl\) are cut short .*; starting from the beginning/);
-    expect(jsonlIds(readFileSync(target, 'utf8'))).toEqual(truthIds(server, 'discuz', '89'));
+    expect(ids()).toEqual(truth);
   });
 });
 
