@@ -89,7 +89,8 @@ function pagingSchema(expr: ExprSchema) {
       type: z.literal('time'),
       /** the parameter carrying the time bound */
       param: name,
-      format: z.enum(['epoch-ms']).default('epoch-ms'),
+      /** how the bound is written: epoch milliseconds, or an ISO 8601 UTC time with milliseconds (Rocket.Chat's `latest`) */
+      format: z.enum(['epoch-ms', 'iso']).default('epoch-ms'),
       /** true: the server returns messages at or before the bound (relation maxCreateAt) */
       inclusive: z.boolean(),
       size,

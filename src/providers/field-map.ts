@@ -24,7 +24,7 @@ import {
   toTime,
   type TimeFormat,
 } from './field-values.js';
-import type { ChannelTarget, Entry, ProviderPage, ProviderSettings } from './types.js';
+import { apiUrl, type ChannelTarget, type Entry, type ProviderPage, type ProviderSettings } from './types.js';
 
 export type MessageFields = Definition['fields'];
 
@@ -83,7 +83,7 @@ export function compileMessageMap(name: string, f: MessageFields, compile: (text
     const timeValue = timeOf(raw, scope);
     const time = readTime(timeValue, settings, id);
     const text = textOf ? plainText(textOf(raw, scope), f.text!) : '';
-    const attachments: Attachment[] = attachmentsOf ? toAttachments(attachmentsOf(raw, scope), f.attachments!) : EMPTY_ATTACHMENTS;
+    const attachments: Attachment[] = attachmentsOf ? rooted(toAttachments(attachmentsOf(raw, scope), f.attachments!), settings.baseUrl) : EMPTY_ATTACHMENTS;
     const message = {
       id,
       provider: name,
@@ -92,7 +92,7 @@ export function compileMessageMap(name: string, f: MessageFields, compile: (text
       sender: {
         id: senderId ? (idText(senderId(raw, scope), f.sender!.id!, false) ?? '') : '',
         name: senderName ? optionalText(senderName(raw, scope), f.sender!.name!) : null,
-        avatar: senderAvatar ? optionalText(senderAvatar(raw, scope), f.sender!.avatar!) : null,
+        avatar: senderAvatar ? rootedUrl(optionalText(senderAvatar(raw, scope), f.sender!.avatar!), settings.baseUrl) : null,
       },
       type: typeOf(raw, scope, attachments.length > 0 && text === ''),
       text,
@@ -108,6 +108,28 @@ export function compileMessageMap(name: string, f: MessageFields, compile: (text
     normalize,
     timeOf: (raw, scope, settings) => toTime(timeOf(raw, scope), f.time.format, () => zoneOf(settings)),
   };
+}
+
+/**
+ * A media URL the API gives as a path (`/api/v4/files/ID`, Mattermost; a
+ * Matrix `mxc://` id turned into `/_matrix/client/v1/media/download/…`) is
+ * read like a request path: appended to the API root, so a server under a
+ * path prefix (`https://example.com/chat`) keeps it. `//host/…` and absolute
+ * URLs are left as they are.
+ */
+export function rootedUrl(url: string | null, baseUrl: string): string | null {
+  if (url === null || url.charCodeAt(0) !== 47 /* / */ || url.charCodeAt(1) === 47) return url;
+  const query = url.search(/[?#]/);
+  const rooted = apiUrl(baseUrl, query < 0 ? url : url.slice(0, query));
+  return query < 0 ? rooted.href : rooted.href + url.slice(query);
+}
+
+function rooted(attachments: Attachment[], baseUrl: string): Attachment[] {
+  for (let k = 0; k < attachments.length; k++) {
+    const attachment = attachments[k]!;
+    if (attachment.url.charCodeAt(0) === 47) attachments[k] = { ...attachment, url: rootedUrl(attachment.url, baseUrl)! };
+  }
+  return attachments;
 }
 
 /** `fields.type`: the value (lower-cased, mapped), or the attachments-only type, or the default. */

@@ -71,7 +71,10 @@ function pagingPart<T>(paging: Paging, ctx: PaginatorContext<T>, withSize: (req:
           const req = withSize(base(settings, target), cursor.limit);
           // The walker thinks in "at or before"; an exclusive API gets the next millisecond.
           const bound = inclusive || cursor.maxCreateAt >= NO_BOUND ? cursor.maxCreateAt : cursor.maxCreateAt + 1;
-          req.url.searchParams.set(paging.param, String(bound));
+          // no bound yet: an ISO API is asked without one (its default is "now"), an epoch one gets the largest
+          if (paging.format === 'iso') {
+            if (bound < NO_BOUND) req.url.searchParams.set(paging.param, new Date(bound).toISOString());
+          } else req.url.searchParams.set(paging.param, String(bound));
           return req;
         },
       };

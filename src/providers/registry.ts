@@ -2,6 +2,9 @@ import { UsageError } from '../errors.js';
 import type { Definition } from './definition.js';
 import { discuzDefinition } from './definitions/discuz.js';
 import { dishawangDefinition } from './definitions/dishawang.js';
+import { matrixDefinition } from './definitions/matrix.js';
+import { mattermostDefinition } from './definitions/mattermost.js';
+import { rocketchatDefinition } from './definitions/rocketchat.js';
 import { relationDefinition } from './definitions/relation.js';
 import { builtin, loadDefinition } from './load.js';
 import { BUILTIN_PROVIDER_NAMES, type ProviderName } from './names.js';
@@ -12,6 +15,9 @@ export const BUILTIN_DEFINITIONS: Readonly<Record<ProviderName, Definition>> = {
   relation: relationDefinition,
   discuz: discuzDefinition,
   dishawang: dishawangDefinition,
+  mattermost: mattermostDefinition,
+  matrix: matrixDefinition,
+  rocketchat: rocketchatDefinition,
 };
 
 const compiled = new Map<string, Provider>();

@@ -90,7 +90,10 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
         if (oldest === undefined || entry.time < oldest) oldest = entry.time;
         if (seen.add(entry.message.id)) added.push(entry);
       }
-      if (added.length === 0 && records > 0) {
+      // A token or link walk whose page held only records the filter dropped (a Matrix run of joins) has
+      // moved on: its position is new (a repeated one is caught below). Only messages read again are stale.
+      const judged = provider.step === 'offset' ? records : fetched.entries.length + fetched.missing.length;
+      if (added.length === 0 && judged > 0) {
         const growth = page.total !== undefined && firstTotal !== undefined && page.total > firstTotal ? Math.ceil((page.total - firstTotal) / size) : 0;
         if (++stale > MAX_STALE_PAGES + growth) {
           throw new RemoteError(`${label}: ${stale} answers in a row held only messages already read; the server does not move on (GET ${shown(position)})`, {

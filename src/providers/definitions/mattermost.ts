@@ -1,0 +1,64 @@
+/**
+ * Mattermost channels, as a definition (API v4, from the reference at
+ * https://developers.mattermost.com/api-documentation/ — "Get posts for a
+ * channel", "Post", "FileInfo").
+ * GET {server}/api/v4/channels/{channel_id}/posts?page=P&per_page=N
+ *
+ * Quirks the reference gives:
+ * - every server is self-hosted (or a cloud workspace URL): no default base;
+ *   `--base-url` is the server root (`https://chat.example.com`);
+ * - a personal access token or a bot account's token, `Authorization: Bearer`;
+ * - `page` counts from 0; pages are newest first and shift while they are read
+ *   (a new post pushes the others one place back): walked forward, deduped;
+ *   `per_page` is capped at 200; no total, so a short page ends the walk;
+ * - the answer is a `posts` map keyed by id plus `order`, the ids newest first:
+ *   the records are `order` looked up in `posts`;
+ * - replies are ordinary posts of the channel with `root_id` (collapsed threads
+ *   are not asked for), so no separate thread walk is needed;
+ * - `edit_at` is the edit time (0 = never edited); `update_at` also moves for
+ *   reactions, pins and replies, so it is not an edit;
+ * - `type` is `""` for an ordinary post and `system_…` for joins, leaves,
+ *   header changes; deleted posts are left out of the answer;
+ * - webhook and bot posts name themselves in `props.override_username` and
+ *   `props.override_icon_url` (the `user_id` is the integration's owner);
+ * - posts carry only `user_id`: names come from the users directory (people);
+ * - files are `metadata.files[]` (FileInfo: id, name, mime_type); their content
+ *   is at `/api/v4/files/{id}` on the same server, with the same token;
+ * - errors: `{ id, message, status_code }` with 400 / 401 / 403 / 404; a rate
+ *   limit is HTTP 429 with `Retry-After` and `X-Ratelimit-*` headers.
+ */
+import type { Definition } from '../definition.js';
+
+export const mattermostDefinition = {
+  summary: 'Mattermost channels by id (API v4; self-hosted: --base-url is the server root; a personal access or bot token)',
+  noun: 'channel',
+  auth: [{ type: 'bearer', from: 'token' }],
+  request: { path: '/api/v4/channels/{channel}/posts' },
+  paging: { type: 'pages', param: 'page', first: 0, size: { param: 'per_page', default: 200, max: 200 } },
+  order: 'newest-first',
+  records: 'map(&lookup($page.posts, @), order || `[]`)',
+  httpErrors: {
+    message: 'message',
+    status: {
+      '400': { kind: 'usage', hint: 'check the channel id (--channel: 26 characters, from the channel\'s "View Info" or the channels list)' },
+      '401': { kind: 'auth', hint: 'check the Mattermost token (CHAT_EXPORT_TOKEN): a personal access token or a bot token, not expired' },
+      '403': { kind: 'auth', hint: 'the token\'s user may not read this channel: add the user or bot to it (private channels and DMs need membership)' },
+      '404': { kind: 'usage', text: 'channel not found', hint: 'check the channel id (--channel) and --base-url (the server root, without /api/v4)' },
+    },
+  },
+  fields: {
+    id: 'id',
+    time: { path: 'create_at', format: 'epoch-ms' },
+    sender: {
+      id: 'user_id',
+      name: 'props.override_username || `null`',
+      avatar: 'props.override_icon_url || `null`',
+    },
+    type: { path: "starts_with(type || '', 'system_') && 'system' || `null`", default: 'text', lowercase: true },
+    text: 'message',
+    replyTo: 'root_id || `null`',
+    updated: { path: 'edit_at', format: 'epoch-ms' },
+    deleted: 'delete_at > `0`',
+    attachments: "metadata.files[].{url: join('', ['/api/v4/files/', id]), name: name, type: mime_type || `null`} || `[]`",
+  },
+} satisfies Definition;

@@ -1,0 +1,196 @@
+/**
+ * The built-in definitions of real platforms (mattermost, zulip, matrix,
+ * rocketchat), through the real binary, against fixture APIs written from the
+ * same public references (fixtures/providers/{mattermost,zulip,matrix,
+ * rocketchat}.js): every message exactly once while posts arrive, ties past a
+ * page, hostile texts and names, edits, deletions, files, runs of events that
+ * are not messages; --incremental and the archive; faults and each
+ * platform's own errors and rate-limit answers.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import type { ChannelSpec, FaultRule, FixtureServer, Platform } from '../../fixtures/server.js';
+import { API_KEY, TOKEN, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import { expectedMessage, exportProblems, linesOf } from '../helpers/ground-truth.js';
+import { useSandbox, useServer } from '../helpers/fixtures.js';
+
+interface Case {
+  provider: Platform;
+  /** a channel id as each platform spells one */
+  id: (name: string) => string;
+  pageSize: string;
+  /** the platform's own rate-limit answer */
+  rateLimited: Extract<FaultRule, { kind: 'status' }>;
+  /** what a wrong token gets, and its exit */
+  badToken: { code: number; stderr: RegExp };
+  unknown: { code: number; stderr: RegExp };
+  extra?: Partial<ChannelSpec>;
+}
+
+const ALL_CASES: Case[] = [
+  {
+    provider: 'mattermost',
+    id: (name) => `${name}${'x'.repeat(26)}`.slice(0, 26),
+    pageSize: '25',
+    rateLimited: { kind: 'status', status: 429, headers: { 'Retry-After': '1', 'X-Ratelimit-Limit': '10', 'X-Ratelimit-Remaining': '0', 'X-Ratelimit-Reset': '1' }, body: 'limit exceeded\n' },
+    badToken: { code: 3, stderr: /\(HTTP 401\): Invalid or expired session, please login again\./ },
+    unknown: { code: 2, stderr: /channel not found.*HTTP 404/ },
+  },
+  {
+    provider: 'zulip',
+    id: (name) => String(10 + name.length * 3 + name.charCodeAt(0)),
+    pageSize: '40',
+    rateLimited: { kind: 'status', status: 429, headers: { 'Retry-After': '1' }, body: { result: 'error', msg: 'API usage exceeded rate limit', code: 'RATE_LIMIT_HIT', 'retry-after': 0.5 } },
+    badToken: { code: 3, stderr: /code INVALID_API_KEY Invalid API key/ },
+    unknown: { code: 2, stderr: /code BAD_NARROW Invalid narrow operator: unknown channel/ },
+    extra: { ties: [] },
+  },
+  {
+    provider: 'matrix',
+    id: (name) => `!${name}Room:example.org`,
+    pageSize: '15',
+    rateLimited: { kind: 'status', status: 429, headers: { 'Retry-After': '1' }, body: { errcode: 'M_LIMIT_EXCEEDED', error: 'Too Many Requests', retry_after_ms: 500 } },
+    badToken: { code: 3, stderr: /\(HTTP 401\): M_UNKNOWN_TOKEN: Invalid access token passed\./ },
+    unknown: { code: 3, stderr: /M_FORBIDDEN: User @bot:example\.org not in room/ },
+    extra: { noise: [{ at: 40, size: 45 }, { at: 41, size: 3 }] },
+  },
+  {
+    provider: 'rocketchat',
+    id: (name) => `${name.toUpperCase()}ROOM`,
+    pageSize: '20',
+    // Rocket.Chat states no Retry-After: its X-RateLimit-Reset is epoch milliseconds
+    rateLimited: {
+      kind: 'status',
+      status: 429,
+      headers: () => ({ 'X-RateLimit-Limit': '10', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Date.now() + 500) }),
+      body: { success: false, error: 'Error, too many requests. Please slow down. You must wait 1 seconds before trying this endpoint again. [error-too-many-requests]', errorType: 'error-too-many-requests' },
+    },
+    badToken: { code: 3, stderr: /\(HTTP 401\): You must be logged in to do this\./ },
+    unknown: { code: 2, stderr: /error-room-not-found.*room not found/ },
+  },
+];
+
+// zulip joins once `{channel}` is filled inside a JSON-valued query (its narrow)
+const CASES = ALL_CASES.filter((c) => c.provider !== 'zulip');
+
+/** Channels of one platform: one per test, so arrivals in one never meet another. */
+function specs(c: Case): ChannelSpec[] {
+  const base = { provider: c.provider, hostile: true, ...(c.extra ?? {}) } as const;
+  const ties = c.provider === 'zulip' ? [] : [{ at: 120, size: 30 }];
+  return [
+    { ...base, id: c.id('arrive'), count: 420, insertEvery: 2, ties, name: 'arrivals' },
+    { ...base, id: c.id('inc'), count: 230, ties, name: 'incremental' },
+    { ...base, id: c.id('arch'), count: 150, name: 'archive' },
+    { ...base, id: c.id('fault'), count: 160, name: 'faults' },
+  ];
+}
+
+const server = useServer({ auth: { token: TOKEN, apiKey: API_KEY }, latencyMs: 1, channels: CASES.flatMap(specs) });
+const sandbox = useSandbox();
+
+async function dump(provider: string, args: string[], env?: Record<string, string>): Promise<RunResult> {
+  return runCli(['dump', '--provider', provider, '--base-url', server().url, '--no-progress', '--rate', '1000', ...args], { env: sandbox().env(env), timeoutMs: 60_000 });
+}
+
+const explain = (r: RunResult) => `exit ${r.code}\n${r.stderr.slice(0, 3000)}`;
+
+/** The archive's messages as python3's sqlite3 reads them (documented columns only). */
+function archived(path: string, channel: string): Array<{ id: string; text: string; edited_at: string | null; deleted: number; sender_name: string | null }> {
+  const code = `import json, sqlite3, sys
+con = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+con.row_factory = sqlite3.Row
+sys.stdout.write(json.dumps([dict(r) for r in con.execute('SELECT id, text, edited_at, deleted, sender_name FROM messages WHERE channel = ? ORDER BY timestamp, id', (sys.argv[2],))]))`;
+  const result = spawnSync('python3', ['-c', code, path, channel], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (result.status !== 0) throw new Error(`python3 could not read ${path}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as ReturnType<typeof archived>;
+}
+
+describe.each(CASES)('$provider (built-in definition, fixture API from the public reference)', (c) => {
+  const [arrive, inc, arch, fault] = specs(c).map((s) => s.id) as [string, string, string, string];
+
+  it('every message exactly once, oldest first, while posts arrive (ties, hostile texts and names, files, edits)', async () => {
+    const start = server().messages(c.provider, arrive);
+    const result = await dump(c.provider, ['--channel', arrive, '--page-size', c.pageSize]);
+    expect(result.code, explain(result)).toBe(0);
+    const end = server().messages(c.provider, arrive);
+    expect(exportProblems({ provider: c.provider, channel: arrive, lines: linesOf(result.stdout), start, end, order: 'asc' })).toEqual([]);
+    expect(end.length).toBeGreaterThan(start.length);
+    // the traps were there: files, edits, hostile names
+    expect(start.some((m) => m.attachments.length > 0)).toBe(true);
+    expect(start.some((m) => m.updatedTime !== null && m.updatedTime > m.time)).toBe(true);
+  });
+
+  it('--incremental appends only what arrived; the archive holds each message once, with its edits and deletions', async () => {
+    mkdirSync(join(sandbox().dir, c.provider), { recursive: true });
+    const file = join(sandbox().dir, c.provider, 'inc.jsonl');
+    const first = await dump(c.provider, ['--channel', inc, '-o', file, '--incremental']);
+    expect(first.code, explain(first)).toBe(0);
+    server().insert(c.provider, inc, 7);
+    const second = await dump(c.provider, ['--channel', inc, '-o', file, '--incremental']);
+    expect(second.code, explain(second)).toBe(0);
+    const truth = server().messages(c.provider, inc);
+    expect(exportProblems({ provider: c.provider, channel: inc, lines: linesOf(readFileSync(file, 'utf8')), start: truth, end: truth, order: 'asc' })).toEqual([]);
+
+    const archive = join(sandbox().dir, c.provider, 'archive.sqlite');
+    const one = await dump(c.provider, ['--channel', arch, '-o', archive]);
+    expect(one.code, explain(one)).toBe(0);
+    const before = server().messages(c.provider, arch);
+    const edited = before[5]!;
+    server().edit(c.provider, arch, edited.id, 'edited after the first backup');
+    // Matrix keeps a redacted message (deleted, content gone); the others stop showing a deleted one
+    const redacted = c.provider === 'matrix' ? before.find((m) => !m.deleted && m.id !== edited.id && m.time > before[12]!.time) : undefined;
+    if (redacted) server().revoke(c.provider, arch, redacted.id);
+    server().insert(c.provider, arch, 4);
+    const two = await dump(c.provider, ['--channel', arch, '-o', archive, '--lookback', '1d']);
+    expect(two.code, explain(two)).toBe(0);
+    const truthNow = server().messages(c.provider, arch);
+    const rows = archived(archive, arch);
+    expect(rows.map((r) => r.id).sort()).toEqual(truthNow.map((m) => m.id).sort());
+    for (const m of truthNow) {
+      const e = expectedMessage(c.provider, arch, m);
+      expect(rows.find((r) => r.id === m.id), m.id).toMatchObject({ text: e.text, edited_at: e.editedAt, deleted: e.deleted ? 1 : 0, sender_name: e.sender.name });
+    }
+    expect(rows.find((r) => r.id === edited.id)!.text).toBe('edited after the first backup');
+    if (redacted) expect(rows.find((r) => r.id === redacted.id)).toMatchObject({ deleted: 1, text: '' });
+  });
+
+  it('a 503, a cut body and the platform\'s own rate-limit answer are retried; the export is still exact', async () => {
+    server().clearFaults();
+    server().addFault({ provider: c.provider, channel: fault, nth: 2, kind: 'status', status: 503 });
+    server().addFault({ provider: c.provider, channel: fault, nth: 4, kind: 'truncate' });
+    server().addFault({ provider: c.provider, channel: fault, nth: 5, ...c.rateLimited });
+    server().resetLog();
+    const truth = server().messages(c.provider, fault);
+    const result = await dump(c.provider, ['--channel', fault, '--page-size', c.pageSize, '--retries', '4']);
+    server().clearFaults();
+    expect(result.code, explain(result)).toBe(0);
+    expect(exportProblems({ provider: c.provider, channel: fault, lines: linesOf(result.stdout), start: truth, end: truth, order: 'asc' })).toEqual([]);
+    expect(server().log.filter((e) => e.fault !== undefined).map((e) => e.status)).toEqual([503, 200, 429]);
+  });
+
+  it('a wrong token and an unknown channel are the platform\'s own words, with the right exit and no secret', async () => {
+    const wrong = await dump(c.provider, ['--channel', arrive], { CHAT_EXPORT_TOKEN: 'wrong-token-123' });
+    expect(wrong.code, explain(wrong)).toBe(c.badToken.code);
+    expect(wrong.stderr).toMatch(c.badToken.stderr);
+    expect(wrong.stderr).not.toContain('wrong-token-123');
+    const unknown = await dump(c.provider, ['--channel', c.id('nope')]);
+    expect(unknown.code, explain(unknown)).toBe(c.unknown.code);
+    expect(unknown.stderr).toMatch(c.unknown.stderr);
+    expect(unknown.stderr).not.toContain(TOKEN);
+  });
+});
+
+describe('providers lists the platforms with what credentials they need', () => {
+  it('each built-in, its auth and that its base URL is the user\'s own', async () => {
+    const result = await runCli(['providers', '--json'], { env: sandbox().env() });
+    expect(result.code, explain(result)).toBe(0);
+    const rows = JSON.parse(result.stdout) as Array<{ name: string; auth: string; token: string; apiKey: string; defaultBaseUrl: string | null; source: string }>;
+    const pick = (name: string) => rows.find((row) => row.name === name);
+    expect(pick('mattermost')).toMatchObject({ source: 'built-in', auth: 'Authorization: Bearer', token: 'required', apiKey: 'unused', defaultBaseUrl: null });
+    expect(pick('matrix')).toMatchObject({ source: 'built-in', auth: 'Authorization: Bearer', token: 'required', apiKey: 'unused', defaultBaseUrl: null });
+    expect(pick('rocketchat')).toMatchObject({ source: 'built-in', auth: 'header X-Auth-Token, header X-User-Id', token: 'required', apiKey: 'required', defaultBaseUrl: null });
+  });
+});
