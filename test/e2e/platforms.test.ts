@@ -88,7 +88,13 @@ function specs(c: Case): ChannelSpec[] {
   ];
 }
 
-const server = useServer({ auth: { token: TOKEN, apiKey: API_KEY }, latencyMs: 1, channels: CASES.flatMap(specs) });
+const EXTRA: ChannelSpec[] = [
+  { provider: 'rocketchat', id: 'aliceIDbobID', kind: 'im', count: 90, name: 'alice-bob' },
+  { provider: 'rocketchat', id: 'SECRETROOM', kind: 'private', count: 40, name: 'secret' },
+  { provider: 'mattermost', id: 'privatexxxxxxxxxxxxxxxxxxx', kind: 'private', member: false, count: 10 },
+];
+
+const server = useServer({ auth: { token: TOKEN, apiKey: API_KEY }, latencyMs: 1, channels: [...CASES.flatMap(specs), ...EXTRA] });
 const sandbox = useSandbox();
 
 async function dump(provider: string, args: string[], env?: Record<string, string>): Promise<RunResult> {
@@ -192,5 +198,24 @@ describe('providers lists the platforms with what credentials they need', () => 
     expect(pick('mattermost')).toMatchObject({ source: 'built-in', auth: 'Authorization: Bearer', token: 'required', apiKey: 'unused', defaultBaseUrl: null });
     expect(pick('matrix')).toMatchObject({ source: 'built-in', auth: 'Authorization: Bearer', token: 'required', apiKey: 'unused', defaultBaseUrl: null });
     expect(pick('rocketchat')).toMatchObject({ source: 'built-in', auth: 'header X-Auth-Token, header X-User-Id', token: 'required', apiKey: 'required', defaultBaseUrl: null });
+  });
+});
+
+describe('what only one platform does', () => {
+  it('rocketchat: a direct conversation is --peer (im.history); a private group is not a public channel (exit 2, the server\'s words)', async () => {
+    const truth = server().messages('rocketchat', 'aliceIDbobID');
+    const dm = await dump('rocketchat', ['--peer', 'aliceIDbobID', '--page-size', '30']);
+    expect(dm.code, explain(dm)).toBe(0);
+    expect(exportProblems({ provider: 'rocketchat', channel: 'aliceIDbobID', lines: linesOf(dm.stdout), start: truth, end: truth, order: 'asc' })).toEqual([]);
+    expect(server().log.some((e) => e.url.startsWith('/api/v1/im.history?roomId=aliceIDbobID'))).toBe(true);
+    const group = await dump('rocketchat', ['--channel', 'SECRETROOM']);
+    expect(group.code, explain(group)).toBe(2);
+    expect(group.stderr).toMatch(/does not match any channel \[error-room-not-found\]/);
+  });
+
+  it('mattermost: a private channel the token\'s user is not in is exit 3 with what to do', async () => {
+    const result = await dump('mattermost', ['--channel', 'privatexxxxxxxxxxxxxxxxxxx']);
+    expect(result.code, explain(result)).toBe(3);
+    expect(result.stderr).toMatch(/You do not have the appropriate permissions\..*add the user or bot to it/);
   });
 });
