@@ -13,6 +13,7 @@ import type { Definition } from './definition.js';
 import type { ExprScope } from './expression.js';
 import { compileMessageMap } from './field-map.js';
 import { representable } from './field-values.js';
+import { compileReplies } from './replies.js';
 import { compileRequester } from './requester.js';
 import { compileStream } from './stream.js';
 import type { ChannelTarget, Provider, ProviderPage, ResponseMeta } from './types.js';
@@ -52,6 +53,17 @@ export function compileDefinition(name: string, definition: Definition): Provide
         }
       : (body: unknown, target: ChannelTarget, response?: ResponseMeta): ProviderPage => stream.parsePage(body, target, response);
 
+  // Threads kept apart: a message record meeting `replies.when` carries its thread's parent for the walk.
+  const replies = definition.replies ? compileReplies(name, definition, requester, stream.selector.compile) : undefined;
+  const normalize: Provider['normalize'] = replies
+    ? (item, target, settings, page) => {
+        const entry = fields.normalize(item, target, settings, page);
+        const parent = replies.parentOf(item, page.context as ExprScope | undefined, entry);
+        if (parent) entry.thread = parent;
+        return entry;
+      }
+    : fields.normalize;
+
   const { selector: _selector, describeStatus, parsePage: _parse, defaultPageSize, maxPageSize, takesPageSize, ...paging } = stream;
   return {
     ...paging,
@@ -66,7 +78,8 @@ export function compileDefinition(name: string, definition: Definition): Provide
     maxPageSize,
     takesPageSize,
     parsePage,
-    normalize: fields.normalize,
+    normalize,
+    ...(replies ? { replies } : {}),
     ...(describeStatus ? { describeStatus } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LossyNumberError, type HttpRequest, type StatusDescriber } from '../http/client.js';
 import type { Message } from '../message.js';
 import type { Definition } from './definition.js';
+import type { RepliesPart, ThreadRef } from './replies.js';
 
 /** A channel, dialog or conversation as the user named it. */
 export interface ChannelTarget {
@@ -24,6 +25,8 @@ export interface ProviderSettings {
 export interface Entry {
   time: number;
   message: Message;
+  /** the message starts a thread kept apart from the history (the definition's `replies`) */
+  thread?: ThreadRef | undefined;
 }
 
 /** One answer, reduced to what the walkers need. Items are still raw. */
@@ -74,6 +77,8 @@ interface ProviderBase {
   /** Map one raw item (zod-checked) to the normalized message. */
   normalize(item: unknown, target: ChannelTarget, settings: ProviderSettings, page: ProviderPage): Entry;
   describeStatus?: StatusDescriber;
+  /** threads kept apart from the history, walked for each parent (the definition's `replies`) */
+  replies?: RepliesPart | undefined;
 }
 
 /** Time-cursor paging (relation's maxCreateAt): the walker sends the oldest time it has seen. */
