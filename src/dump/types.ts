@@ -33,6 +33,8 @@ export interface DumpOptions extends ProfileFlags {
   lookback?: string | undefined;
   /** archive: re-read the whole history */
   full?: boolean | undefined;
+  /** walk the people directory even if a copy younger than a day is kept */
+  refreshPeople?: boolean | undefined;
   excel?: boolean | undefined;
   /** zone transcripts show times in (default: this machine's) */
   tz?: string | undefined;

@@ -12,6 +12,7 @@ import type { Definition } from './definition.js';
 import type { Expr, ExprScope } from './expression.js';
 import { compileMessageMap } from './field-map.js';
 import { truthy } from './field-values.js';
+import type { RunScope } from './record-selector.js';
 import type { RequestTemplate, Requester } from './requester.js';
 import { compileStream } from './stream.js';
 import type { ChannelTarget, Entry, Provider, ProviderPage, ProviderSettings, ResponseMeta } from './types.js';
@@ -46,7 +47,7 @@ interface ThreadTarget {
 
 const RECORD_PLACEHOLDER = /\{record\.([A-Za-z0-9_.-]+)\}/g;
 
-export function compileReplies(name: string, definition: Definition, requester: Requester, compileMain: (text: string) => Expr): RepliesPart {
+export function compileReplies(name: string, definition: Definition, requester: Requester, compileMain: (text: string) => Expr, run: RunScope): RepliesPart {
   const spec = definition.replies as RepliesSpec;
   const when = compileMain(spec.when);
   const countOf = spec.count === undefined ? undefined : compileMain(spec.count);
@@ -70,6 +71,7 @@ export function compileReplies(name: string, definition: Definition, requester: 
       values: (target) => ({ channel: target.channel.id }),
       label: (target) => label(target.channel, target.parent),
     },
+    run,
   );
   const fields = compileMessageMap(name, { ...definition.fields, ...spec.fields }, stream.selector.compile, definition.timezone);
   const { selector: _selector, describeStatus, parsePage, defaultPageSize, maxPageSize, takesPageSize, ...paging } = stream;

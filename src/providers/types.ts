@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { LossyNumberError, type HttpRequest, type StatusDescriber } from '../http/client.js';
 import type { Message } from '../message.js';
 import type { Definition } from './definition.js';
+import type { PeoplePart, Person } from './people.js';
+import type { RunScope } from './record-selector.js';
 import type { RepliesPart, ThreadRef } from './replies.js';
 
 /** A channel, dialog or conversation as the user named it. */
@@ -27,6 +29,8 @@ export interface Entry {
   message: Message;
   /** the message starts a thread kept apart from the history (the definition's `replies`) */
   thread?: ThreadRef | undefined;
+  /** a record of the people directory (its walk's entries carry no message) */
+  person?: Person | undefined;
 }
 
 /** One answer, reduced to what the walkers need. Items are still raw. */
@@ -79,6 +83,9 @@ interface ProviderBase {
   describeStatus?: StatusDescriber;
   /** threads kept apart from the history, walked for each parent (the definition's `replies`) */
   replies?: RepliesPart | undefined;
+  /** the people directory (the definition's `people`), walked once per run into `run.values.people` */
+  people?: PeoplePart | undefined;
+  run?: RunScope | undefined;
 }
 
 /** Time-cursor paging (relation's maxCreateAt): the walker sends the oldest time it has seen. */
