@@ -8,10 +8,10 @@
 import type { Message } from '../message.js';
 import type { Definition } from './definition.js';
 import type { ExprScope } from './expression.js';
-import { compileRecordMap } from './field-map.js';
+import { compileRecordMap, rootedUrl } from './field-map.js';
 import type { Requester } from './requester.js';
 import { compileStream } from './stream.js';
-import type { ChannelTarget, Entry, Provider, ProviderPage, ResponseMeta } from './types.js';
+import type { ChannelTarget, Entry, Provider, ProviderPage, ProviderSettings, ResponseMeta } from './types.js';
 
 /** One person as the archive's `people` table keeps them. */
 export interface Person {
@@ -66,8 +66,10 @@ export function compilePeople(name: string, definition: Definition, requester: R
     maxPageSize,
     takesPageSize,
     parsePage: (body: unknown, _target: ChannelTarget, response?: ResponseMeta): ProviderPage => parsePage(body, null, response),
-    normalize(item: unknown, _target: ChannelTarget, _settings: unknown, page: ProviderPage): Entry {
-      const person = toPerson(item, page.context as ExprScope | undefined);
+    normalize(item: unknown, _target: ChannelTarget, settings: ProviderSettings, page: ProviderPage): Entry {
+      const read = toPerson(item, page.context as ExprScope | undefined);
+      // an avatar given as a path is read against the API root, as a message's is
+      const person = { ...read, avatar: rootedUrl(read.avatar, settings.baseUrl) };
       // the walkers dedupe by the message id and order by time: a person is only an id to them
       return { time: 0, message: { id: person.id } as Message, person: { ...person, raw: item } };
     },

@@ -213,6 +213,20 @@ describe('what only one platform does', () => {
     expect(group.stderr).toMatch(/does not match any channel \[error-room-not-found\]/);
   });
 
+  it('mattermost: names come from the users directory (deactivated accounts too), kept in the archive\'s people table', async () => {
+    const archive = join(sandbox().dir, 'mattermost-people.sqlite');
+    const result = await dump('mattermost', ['--channel', CASES[0]!.id('fault'), '-o', archive, '--refresh-people']);
+    expect(result.code, explain(result)).toBe(0);
+    const code = `import json, sqlite3, sys
+con = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+sys.stdout.write(json.dumps([list(r) for r in con.execute("SELECT id, name, avatar FROM people WHERE provider = 'mattermost' ORDER BY name")]))`;
+    const read = spawnSync('python3', ['-c', code, archive], { encoding: 'utf8' });
+    expect(read.status, read.stderr).toBe(0);
+    const people = JSON.parse(read.stdout) as Array<[string, string, string]>;
+    expect(people.map(([, name]) => name)).toEqual(['alice', 'bob', 'deploy-bot', 'evil', 'former', 'omega', 'quote', 'zhang', 'zoe']);
+    for (const [id, , avatar] of people) expect(avatar).toBe(`${server().url}/api/v4/users/${id}/image`);
+  });
+
   it('mattermost: a private channel the token\'s user is not in is exit 3 with what to do', async () => {
     const result = await dump('mattermost', ['--channel', 'privatexxxxxxxxxxxxxxxxxxx']);
     expect(result.code, explain(result)).toBe(3);

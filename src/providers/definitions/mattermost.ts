@@ -21,7 +21,9 @@
  *   header changes; deleted posts are left out of the answer;
  * - webhook and bot posts name themselves in `props.override_username` and
  *   `props.override_icon_url` (the `user_id` is the integration's owner);
- * - posts carry only `user_id`: names come from the users directory (people);
+ * - posts carry only `user_id`: names come from the users directory
+ *   (`GET /api/v4/users`, pages from 0, deactivated accounts included), avatars
+ *   are `/api/v4/users/{id}/image`;
  * - files are `metadata.files[]` (FileInfo: id, name, mime_type); their content
  *   is at `/api/v4/files/{id}` on the same server, with the same token;
  * - errors: `{ id, message, status_code }` with 400 / 401 / 403 / 404; a rate
@@ -51,8 +53,9 @@ export const mattermostDefinition = {
     time: { path: 'create_at', format: 'epoch-ms' },
     sender: {
       id: 'user_id',
-      name: 'props.override_username || `null`',
-      avatar: 'props.override_icon_url || `null`',
+      // Mattermost shows the username unless the server is set to show nicknames or full names
+      name: 'props.override_username || lookup($people, user_id).username || `null`',
+      avatar: "props.override_icon_url || join('', ['/api/v4/users/', user_id, '/image'])",
     },
     type: { path: "starts_with(type || '', 'system_') && 'system' || `null`", default: 'text', lowercase: true },
     text: 'message',
@@ -60,5 +63,12 @@ export const mattermostDefinition = {
     updated: { path: 'edit_at', format: 'epoch-ms' },
     deleted: 'delete_at > `0`',
     attachments: "metadata.files[].{url: join('', ['/api/v4/files/', id]), name: name, type: mime_type || `null`} || `[]`",
+  },
+  people: {
+    // every account, deactivated ones too (old posts are theirs); per_page is capped at 200
+    request: { path: '/api/v4/users' },
+    paging: { type: 'pages', param: 'page', first: 0, size: { param: 'per_page', default: 200, max: 200 } },
+    records: '@',
+    fields: { id: 'id', name: 'username', avatar: "join('', ['/api/v4/users/', id, '/image'])" },
   },
 } satisfies Definition;
