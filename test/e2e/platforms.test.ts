@@ -94,7 +94,10 @@ const EXTRA: ChannelSpec[] = [
   { provider: 'mattermost', id: 'privatexxxxxxxxxxxxxxxxxxx', kind: 'private', member: false, count: 10 },
 ];
 
-const server = useServer({ auth: { token: TOKEN, apiKey: API_KEY }, latencyMs: 1, channels: [...CASES.flatMap(specs), ...EXTRA] });
+/** A channel whose server allows 4 requests a second, as each platform says it (or does not). */
+const BUDGETS: ChannelSpec[] = ALL_CASES.map((c) => ({ provider: c.provider, id: c.id('budget'), count: 200, rateLimit: { limit: 4, windowMs: 1000 }, name: 'budget' }));
+
+const server = useServer({ auth: { token: TOKEN, apiKey: API_KEY }, latencyMs: 1, channels: [...CASES.flatMap(specs), ...EXTRA, ...BUDGETS.filter((b) => CASES.some((c) => c.provider === b.provider))] });
 const sandbox = useSandbox();
 
 async function dump(provider: string, args: string[], env?: Record<string, string>): Promise<RunResult> {
@@ -231,5 +234,23 @@ sys.stdout.write(json.dumps([list(r) for r in con.execute("SELECT id, name, avat
     const result = await dump('mattermost', ['--channel', 'privatexxxxxxxxxxxxxxxxxxx']);
     expect(result.code, explain(result)).toBe(3);
     expect(result.stderr).toMatch(/You do not have the appropriate permissions\..*add the user or bot to it/);
+  });
+});
+
+describe('a request budget stated in headers is obeyed: the server never has to refuse the run', () => {
+  it.each(CASES)('$provider', async (c) => {
+    const channel = c.id('budget');
+    server().resetLog();
+    const truth = server().messages(c.provider, channel);
+    const result = await dump(c.provider, ['--channel', channel, '--page-size', '20']);
+    expect(result.code, explain(result)).toBe(0);
+    expect(exportProblems({ provider: c.provider, channel, lines: linesOf(result.stdout), start: truth, end: truth, order: 'asc' })).toEqual([]);
+    const answers = server().log.filter((e) => e.channel === channel);
+    // more requests than one window allows: the budget was spent and waited for
+    expect(answers.length).toBeGreaterThan(4);
+    const refused = answers.filter((e) => e.status === 429).length;
+    // Matrix states no budget: its refusals (M_LIMIT_EXCEEDED, Retry-After) are waited out and read again
+    if (c.provider === 'matrix') expect(refused).toBeGreaterThan(0);
+    else expect(refused).toBe(0);
   });
 });
