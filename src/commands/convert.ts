@@ -21,7 +21,7 @@ import { parseTimeSpec } from '../pipeline/window.js';
 import { getProvider } from '../providers/registry.js';
 import { loadConfig, resolveConfigPath } from '../profile/store.js';
 import { displayZone } from '../dump/plan.js';
-import type { ChannelDone, DumpPlan } from '../dump/types.js';
+import type { ChannelDone, DumpPlan } from '../run/types.js';
 import { withLocalCopies } from '../media/stage.js';
 import { DEFAULTS, type ResolvedProfile } from '../profile/resolve.js';
 import { channelFilePath, planOutput, type OutputPlan } from '../sinks/output-path.js';

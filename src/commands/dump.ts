@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { checkpointDir, lockChannel, readCheckpoint } from '../checkpoint.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
-import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
+import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../run/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
 import { ChatExportError, ExitError, InterruptedError, LocalIoError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
