@@ -111,7 +111,8 @@ export function outputPathFor(output: OutputPlan, naming: OutputNaming): string 
       const values: Record<string, string> = {
         profile: safeSegment(naming.profile),
         provider: safeSegment(naming.provider),
-        host: safeSegment(naming.host),
+        // `127.0.0.1:8065` → `127.0.0.1_8065`, not `…%3A8065`: readable, and a `:` in a path means a remote host to rsync and scp
+        host: safeSegment(naming.host.replace(/:(\d+)$/, '_$1')),
         channel: (naming.peer ? 'peer-' : '') + channelFileName('', naming.channel, 'x').slice(1, -2),
         ext: naming.ext,
       };
