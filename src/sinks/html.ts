@@ -51,6 +51,7 @@ a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 .who time,.msg>.t,.system .t{color:var(--faint);font-size:12px}
 .msg{position:relative;padding:1px 0;border-radius:4px;overflow-wrap:anywhere}
 .msg:hover{background:var(--hover)}
+[data-id]{scroll-margin-top:64px}
 .msg:target{background:var(--hover);outline:2px solid var(--accent);outline-offset:2px}
 .group>.msg>.t{position:absolute;left:-60px;width:50px;text-align:right;top:3px;font-size:11px;opacity:.85}
 .group>.msg:first-of-type>.t{display:none}
