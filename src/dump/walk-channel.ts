@@ -293,7 +293,7 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const skip = plan.order === 'asc' ? result.count - take : 0;
     bar.finish(take);
     // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-    const shown = await narrowSpan(result, skip, take);
+    const shown = await narrowSpan(result, skip, take, codec.keyOf);
     return { job, spool, result: shown, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 } };
   } catch (caught) {
     const error = asLocalIoError(caught, { label: job.label });

@@ -378,7 +378,12 @@ async function mergeRuns(
  * not of everything the walk read. Reads the spool once more, up to the last
  * kept line, parsing only the two ends.
  */
-export async function narrowSpan(result: SpoolResult, skip: number, take: number): Promise<SpoolResult> {
+export async function narrowSpan(
+  result: SpoolResult,
+  skip: number,
+  take: number,
+  keyOf: (line: string) => { time: number } = keyOfMessageLine,
+): Promise<SpoolResult> {
   if (take <= 0) return { ...result, oldest: undefined, newest: undefined };
   if (skip === 0 && take >= result.count) return result;
   const last = skip + take - 1;
@@ -386,9 +391,9 @@ export async function narrowSpan(result: SpoolResult, skip: number, take: number
   let b: number | undefined;
   let index = 0;
   for await (const line of result.lines()) {
-    if (index === skip) a = Date.parse((JSON.parse(line) as { timestamp: string }).timestamp);
+    if (index === skip) a = keyOf(line).time;
     if (index === last) {
-      b = Date.parse((JSON.parse(line) as { timestamp: string }).timestamp);
+      b = keyOf(line).time;
       break;
     }
     index++;
