@@ -330,14 +330,16 @@ describe.concurrent('output targets', () => {
   it('--limit N: the HTML header and the Markdown title state the span of the N messages kept, not of the page read', async () => {
     const dir = outDir('limit-span');
     const base = ['--provider', 'relation', '--channel', 'H1', '--limit', '3'];
-    const [kept, html, htmlDesc, md] = await Promise.all([
+    const [kept, csv, html, htmlDesc, md] = await Promise.all([
       dump(shared, [...base, '-o', join(dir, 'kept.jsonl')]),
+      dump(shared, [...base, '-o', join(dir, 'kept.csv')]),
       dump(shared, [...base, '-o', join(dir, 'a.html')]),
       dump(shared, [...base, '--order', 'desc', '-o', join(dir, 'd.html')]),
       dump(shared, [...base, '-o', join(dir, 'a.md')]),
     ]);
-    for (const result of [kept, html, htmlDesc, md]) expect(result.code, explain(result)).toBe(0);
+    for (const result of [kept, csv, html, htmlDesc, md]) expect(result.code, explain(result)).toBe(0);
     const times = jsonl(readFileSync(join(dir, 'kept.jsonl'), 'utf8')).map((m) => m.timestamp);
+    expect(parseCsv(readFileSync(join(dir, 'kept.csv'), 'utf8')).slice(1).map((row) => row[1])).toEqual(times);
     expect(times).toHaveLength(3);
     const span = `<time datetime="${times[0]}">`;
     for (const name of ['a.html', 'd.html']) {
