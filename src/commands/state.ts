@@ -31,6 +31,10 @@ export async function stateList(ctx: StateContext): Promise<void> {
     ctx.stderr.write(`chat-export: no incremental state in ${ctx.stateDir}\n`);
     return;
   }
+  // A person reading a terminal gets column names; a pipe (cut, awk) gets only the rows, as before.
+  if ((ctx.stdout as { isTTY?: boolean }).isTTY) {
+    ctx.stdout.write(['profile', 'channel', 'API root', 'output', 'format', 'newest', 'messages', 'updated'].join('\t') + '\n');
+  }
   for (const { file, state, error } of states) {
     if (!state) {
       ctx.stdout.write(`${file}\tunreadable: ${error ?? ''}\n`);
