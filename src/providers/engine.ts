@@ -85,7 +85,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
     }
     const headers: Record<string, string> = { ...definition.request.headers };
     applyAuth(url, headers, settings);
-    return { url, headers };
+    return { url, headers, rateLimit: definition.rateLimit };
   };
   const withSize = (req: HttpRequest, size: number): HttpRequest => {
     if (sizeSpec.param) req.url.searchParams.set(sizeSpec.param, String(size));
