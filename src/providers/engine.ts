@@ -23,7 +23,7 @@ export { firstRequest, nextFromLinkHeader } from './paginator.js';
 export function compileDefinition(name: string, definition: Definition): Provider {
   const request = definition.request;
   const label = (target: ChannelTarget) => `${name} ${target.kind === 'peer' ? 'peer' : definition.noun} ${target.id}`;
-  const requester = compileRequester(name, definition.auth);
+  const requester = compileRequester(name, definition.auth, definition.rateLimit);
   const stream = compileStream<ChannelTarget>(definition, requester, {
     template(target) {
       if (target.kind !== 'peer') return request;
