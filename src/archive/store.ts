@@ -13,6 +13,7 @@ import { LocalIoError, UsageError } from '../errors.js';
 import type { Message } from '../message.js';
 import { migrate, schemaStateOf, SCHEMA_VERSION } from './schema.js';
 import { openDatabase, sqliteCode, type Database, type Statement } from './sqlite.js';
+import { stringifyJson } from '../text/json.js';
 
 /** How long a writer waits for another process's transaction before giving up. */
 export const BUSY_TIMEOUT_MS = 120_000;
@@ -492,7 +493,7 @@ function rowOf(message: Message): unknown[] {
     message.editedAt,
     message.deleted ? 1 : 0,
     message.attachments.length === 0 ? '[]' : JSON.stringify(message.attachments),
-    message.raw === undefined ? null : JSON.stringify(message.raw),
+    message.raw === undefined ? null : stringifyJson(message.raw),
   ];
 }
 

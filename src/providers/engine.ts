@@ -284,7 +284,12 @@ export function compileDefinition(name: string, definition: Definition): Provide
       }
       case 'local':
         if (typeof value !== 'string' || !LOCAL.test(value)) return undefined;
-        return localToEpoch(value, zoneOf(settings));
+        try {
+          return localToEpoch(value, zoneOf(settings));
+        } catch {
+          // The right form, but no such day: MySQL's zero date "0000-00-00 00:00:00" (PHP backends), "2024-02-30".
+          return Infinity;
+        }
     }
   };
 
