@@ -331,6 +331,7 @@ function doneOf(source: ChannelSource, index: number, plan: Plan, scratch: strin
       path: plan.output.kind === 'directory' ? channelFilePath(plan.output.dir, provider, channel, FILE_EXTENSIONS[format]) : undefined,
       stateName: '',
       legacyStateName: '',
+      outputStateName: '',
       checkpoints: scratch,
       state: undefined,
       missing: [],
