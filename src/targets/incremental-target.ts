@@ -217,6 +217,7 @@ export async function recordState(
     fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
     future: [...future].map(([id, time]) => ({ id, time })),
     ...(file.replies ? { replies: file.replies } : {}),
+    ...(done.threads ? { threads: done.threads.toJSON() } : {}),
   });
   await removeMovedStates(ctx.stateDir, done.job, output);
 }
