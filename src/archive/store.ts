@@ -608,7 +608,7 @@ function checkState(path: string, { state, version }: ReturnType<typeof schemaSt
   }
   if (state === 'reset') {
     throw new UsageError(`${path} holds chat-export's tables, but its schema version (PRAGMA user_version) was set to 0`, {
-      hint: `set it back, then run again: sqlite3 ${shellQuote(path)} 'PRAGMA user_version = 1'`,
+      hint: `set it back, then run again: sqlite3 ${shellQuote(path)} 'PRAGMA user_version = ${version}'`,
     });
   }
   if (!readonly || state === 'current') return;
