@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
 import { listSources, readMessages, spanOf, type ReadFilter } from '../archive/read.js';
-import { Archive, type SourceKey } from '../archive/store.js';
+import { archiveError, Archive, type SourceKey } from '../archive/store.js';
+import { sqliteCode } from '../archive/sqlite.js';
 import { UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
@@ -21,7 +22,7 @@ import { parseTimeSpec } from '../pipeline/window.js';
 import { getProvider } from '../providers/registry.js';
 import { loadConfig, resolveConfigPath } from '../profile/store.js';
 import { displayZone } from '../dump/plan.js';
-import type { ChannelDone, DumpPlan } from '../dump/types.js';
+import type { ChannelDone, DumpPlan } from '../run/types.js';
 import { withLocalCopies } from '../media/stage.js';
 import { DEFAULTS, type ResolvedProfile } from '../profile/resolve.js';
 import { channelFilePath, planOutput, type OutputPlan } from '../sinks/output-path.js';
@@ -78,7 +79,10 @@ async function isSqliteFile(path: string): Promise<boolean> {
   }
   try {
     const { bytesRead, buffer } = await handle.read(Buffer.alloc(16), 0, 16, 0);
-    return bytesRead === 16 && buffer.toString('latin1') === SQLITE_MAGIC;
+    if (bytesRead === 16 && buffer.toString('latin1') === SQLITE_MAGIC) return true;
+    // An archive's name with a damaged header is a damaged archive (Archive.open says so), not JSONL to read
+    // line by line; only what starts like a JSONL export is read as one whatever its name.
+    return isArchivePath(path) && bytesRead > 0 && !/^\s*\{/.test(buffer.toString('utf8', 0, bytesRead));
   } catch (error) {
     throw new UsageError(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   } finally {
@@ -176,6 +180,11 @@ export async function runConvert(input: string, options: ConvertOptions, io: Con
         };
       });
       await writeSources(sources, plan, logger);
+    } catch (error) {
+      // A damaged page met while reading: the input's fault, said with what to do (exit 2); the output is
+      // written atomically, so nothing half-written stays behind.
+      if (sqliteCode(error)) throw archiveError(input, error, 'read it');
+      throw error;
     } finally {
       archive.close();
     }
@@ -322,6 +331,7 @@ function doneOf(source: ChannelSource, index: number, plan: Plan, scratch: strin
       path: plan.output.kind === 'directory' ? channelFilePath(plan.output.dir, provider, channel, FILE_EXTENSIONS[format]) : undefined,
       stateName: '',
       legacyStateName: '',
+      outputStateName: '',
       checkpoints: scratch,
       state: undefined,
       missing: [],

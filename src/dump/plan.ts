@@ -8,7 +8,7 @@ import { planOutput, type OutputPlan } from '../sinks/output-path.js';
 import { FILE_EXTENSIONS, formatFromPath } from '../sinks/registry.js';
 import { redactUrl } from '../text/sanitize.js';
 import { parseZone } from '../text/zone.js';
-import type { DumpOptions, DumpPlan } from './types.js';
+import type { DumpOptions, DumpPlan } from '../run/types.js';
 
 /** Checks every option before anything is sent, and decides what the run will do. */
 export function planDump(options: DumpOptions, profile: ResolvedProfile, provider: Provider, warnings: string[]): DumpPlan {

@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
 import { ChannelWalks, type WalkStart } from '../archive/channel-walks.js';
 import { Archive, type MediaRecord, type SourceKey } from '../archive/store.js';
-import type { DumpPlan } from '../dump/types.js';
+import type { DumpPlan } from '../run/types.js';
 import type { Logger } from '../log.js';
 import type { ChannelMedia } from '../media/stage.js';
 import type { Message } from '../message.js';
@@ -65,6 +65,7 @@ export class ArchiveTarget {
   /** Opens (creating if needed) the archive: called while planning, before any request. */
   constructor(private readonly options: ArchiveTargetOptions) {
     this.archive = Archive.open(options.path, { create: true });
+    if (this.archive.indexRebuilt) options.logger.info(`${options.path}: its full-text index was missing; made it again from the messages`);
     this.api = normalizeApiRoot(options.baseUrl);
     this.run = this.archive.startRun(options.command, { provider: options.provider, api: this.api });
   }
