@@ -38,6 +38,8 @@ export const mattermostDefinition = {
   request: { path: '/api/v4/channels/{channel}/posts' },
   paging: { type: 'pages', param: 'page', first: 0, size: { param: 'per_page', default: 200, max: 200 } },
   order: 'newest-first',
+  // the server's limiter states the budget on every answer; Reset is seconds from now
+  rateLimit: { remaining: 'X-Ratelimit-Remaining', resetAfter: 'X-Ratelimit-Reset' },
   records: 'map(&lookup($page.posts, @), order || `[]`)',
   httpErrors: {
     message: 'message',

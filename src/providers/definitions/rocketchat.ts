@@ -43,6 +43,8 @@ export const rocketchatDefinition = {
   },
   paging: { type: 'time', param: 'latest', format: 'iso', inclusive: true, size: { param: 'count', default: 100, max: 100 } },
   order: 'newest-first',
+  // X-RateLimit-Reset is epoch milliseconds; a refusal states no Retry-After, so the budget is what keeps the run going
+  rateLimit: { remaining: 'X-RateLimit-Remaining', reset: 'X-RateLimit-Reset' },
   records: 'messages',
   envelope: {
     success: { path: 'success', equals: [true] },

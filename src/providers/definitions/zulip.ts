@@ -45,6 +45,8 @@ export const zulipDefinition = {
   },
   paging: { type: 'cursor', param: 'anchor', from: { body: 'messages[0].id' }, size: { param: 'num_before', default: 1000, max: 5000 } },
   order: 'newest-first',
+  // X-RateLimit-Reset is the epoch second the budget returns (a refusal: RATE_LIMIT_HIT with Retry-After)
+  rateLimit: { remaining: 'X-RateLimit-Remaining', reset: 'X-RateLimit-Reset' },
   records: 'messages',
   end: { hasMore: '!found_oldest' },
   envelope: {
