@@ -5,6 +5,7 @@ import { dishawangDefinition } from './definitions/dishawang.js';
 import { matrixDefinition } from './definitions/matrix.js';
 import { mattermostDefinition } from './definitions/mattermost.js';
 import { rocketchatDefinition } from './definitions/rocketchat.js';
+import { zulipDefinition } from './definitions/zulip.js';
 import { relationDefinition } from './definitions/relation.js';
 import { builtin, loadDefinition } from './load.js';
 import { BUILTIN_PROVIDER_NAMES, type ProviderName } from './names.js';
@@ -16,6 +17,7 @@ export const BUILTIN_DEFINITIONS: Readonly<Record<ProviderName, Definition>> = {
   discuz: discuzDefinition,
   dishawang: dishawangDefinition,
   mattermost: mattermostDefinition,
+  zulip: zulipDefinition,
   matrix: matrixDefinition,
   rocketchat: rocketchatDefinition,
 };

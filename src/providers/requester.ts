@@ -57,7 +57,7 @@ export function compileRequester(name: string, auth: readonly AuthRule[], rateLi
       const path = fillPath(name, template.path, values);
       const url = apiUrl(settings.baseUrl, path);
       for (const [key, value] of Object.entries(template.query ?? {})) {
-        const text = typeof value === 'string' ? fill(value, { channel: values.channel, peer: values.peer }, (v) => v) : typeof value === 'object' ? JSON.stringify(value) : String(value);
+        const text = typeof value === 'string' ? fill(value, { channel: values.channel, peer: values.peer }, (v) => v) : typeof value === 'object' ? JSON.stringify(fillJson(value, values)) : String(value);
         url.searchParams.set(key, text);
       }
       const headers: Record<string, string> = { ...template.headers };
@@ -65,6 +65,33 @@ export function compileRequester(name: string, auth: readonly AuthRule[], rateLi
       return { url, headers, rateLimit };
     },
   };
+}
+
+/** `"{channel|number}"`: the whole string is one placeholder, sent as a JSON number when its value is an integer. */
+const AS_NUMBER = /^\{(channel|peer)\|number\}$/;
+
+/**
+ * Strings inside a JSON-valued query parameter, filled (JSON.stringify escapes them after). A string that is
+ * only `{channel|number}` becomes a number when the value is a safe integer (Zulip reads a number operand as a
+ * channel id and text as a name), else stays text.
+ */
+function fillJson(value: unknown, values: TemplateValues): unknown {
+  if (typeof value === 'string') {
+    const typed = AS_NUMBER.exec(value);
+    if (typed) {
+      const given = values[typed[1] as 'channel' | 'peer'];
+      if (given === undefined) return value;
+      return /^-?\d{1,15}$/.test(given) ? Number(given) : given;
+    }
+    return fill(value, values, (v) => v);
+  }
+  if (Array.isArray(value)) return value.map((item) => fillJson(item, values));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = fillJson(item, values);
+    return out;
+  }
+  return value;
 }
 
 function fill(template: string, values: TemplateValues, escape: (value: string) => string): string {

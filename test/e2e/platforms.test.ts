@@ -73,8 +73,7 @@ const ALL_CASES: Case[] = [
   },
 ];
 
-// zulip joins once `{channel}` is filled inside a JSON-valued query (its narrow)
-const CASES = ALL_CASES.filter((c) => c.provider !== 'zulip');
+const CASES = ALL_CASES;
 
 /** Channels of one platform: one per test, so arrivals in one never meet another. */
 function specs(c: Case): ChannelSpec[] {
@@ -89,6 +88,7 @@ function specs(c: Case): ChannelSpec[] {
 }
 
 const EXTRA: ChannelSpec[] = [
+  { provider: 'zulip', id: '77', name: 'dev "ops" / 测试', count: 120, hostile: true },
   { provider: 'rocketchat', id: 'aliceIDbobID', kind: 'im', count: 90, name: 'alice-bob' },
   { provider: 'rocketchat', id: 'SECRETROOM', kind: 'private', count: 40, name: 'secret' },
   { provider: 'mattermost', id: 'privatexxxxxxxxxxxxxxxxxxx', kind: 'private', member: false, count: 10 },
@@ -128,7 +128,8 @@ describe.each(CASES)('$provider (built-in definition, fixture API from the publi
     expect(exportProblems({ provider: c.provider, channel: arrive, lines: linesOf(result.stdout), start, end, order: 'asc' })).toEqual([]);
     expect(end.length).toBeGreaterThan(start.length);
     // the traps were there: files, edits, hostile names
-    expect(start.some((m) => m.attachments.length > 0)).toBe(true);
+    // (Zulip uploads are links in the Markdown text)
+    expect(start.some((m) => m.attachments.length > 0 || m.text.includes('](/user_uploads/'))).toBe(true);
     expect(start.some((m) => m.updatedTime !== null && m.updatedTime > m.time)).toBe(true);
   });
 
@@ -199,6 +200,7 @@ describe('providers lists the platforms with what credentials they need', () => 
     const rows = JSON.parse(result.stdout) as Array<{ name: string; auth: string; token: string; apiKey: string; defaultBaseUrl: string | null; source: string }>;
     const pick = (name: string) => rows.find((row) => row.name === name);
     expect(pick('mattermost')).toMatchObject({ source: 'built-in', auth: 'Authorization: Bearer', token: 'required', apiKey: 'unused', defaultBaseUrl: null });
+    expect(pick('zulip')).toMatchObject({ source: 'built-in', auth: 'HTTP Basic', token: 'required', apiKey: 'required', defaultBaseUrl: null });
     expect(pick('matrix')).toMatchObject({ source: 'built-in', auth: 'Authorization: Bearer', token: 'required', apiKey: 'unused', defaultBaseUrl: null });
     expect(pick('rocketchat')).toMatchObject({ source: 'built-in', auth: 'header X-Auth-Token, header X-User-Id', token: 'required', apiKey: 'required', defaultBaseUrl: null });
   });
@@ -228,6 +230,23 @@ sys.stdout.write(json.dumps([list(r) for r in con.execute("SELECT id, name, avat
     const people = JSON.parse(read.stdout) as Array<[string, string, string]>;
     expect(people.map(([, name]) => name)).toEqual(['alice', 'bob', 'deploy-bot', 'evil', 'former', 'omega', 'quote', 'zhang', 'zoe']);
     for (const [id, , avatar] of people) expect(avatar).toBe(`${server().url}/api/v4/users/${id}/image`);
+  });
+
+  it('zulip: a channel by id (a number in the narrow) or by its name (text, escaped in the JSON), the same export', async () => {
+    const truth = server().messages('zulip', '77');
+    server().resetLog();
+    const byId = await dump('zulip', ['--channel', '77', '--page-size', '50']);
+    expect(byId.code, explain(byId)).toBe(0);
+    expect(exportProblems({ provider: 'zulip', channel: '77', lines: linesOf(byId.stdout), start: truth, end: truth, order: 'asc' })).toEqual([]);
+    const narrow = new URL(server().log[0]!.url, server().url).searchParams.get('narrow');
+    expect(JSON.parse(narrow!)).toEqual([{ operator: 'stream', operand: 77 }]);
+    const byName = await dump('zulip', ['--channel', 'dev "ops" / 测试', '--page-size', '50']);
+    expect(byName.code, explain(byName)).toBe(0);
+    // the same messages, filed under the channel as it was named
+    expect(linesOf(byName.stdout).map((line) => ({ ...JSON.parse(line), channel: '77' }))).toEqual(linesOf(byId.stdout).map((line) => JSON.parse(line)));
+    const gone = await dump('zulip', ['--channel', 'no such channel']);
+    expect(gone.code, explain(gone)).toBe(2);
+    expect(gone.stderr).toMatch(/BAD_NARROW Invalid narrow operator: unknown channel no such channel/);
   });
 
   it('mattermost: a private channel the token\'s user is not in is exit 3 with what to do', async () => {

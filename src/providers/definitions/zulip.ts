@@ -40,7 +40,8 @@ export const zulipDefinition = {
       include_anchor: false,
       apply_markdown: false,
       client_gravatar: false,
-      narrow: [{ operator: 'stream', operand: '{channel}' }],
+      // a number operand is a channel id, text a name: --channel 7 or --channel general
+      narrow: [{ operator: 'stream', operand: '{channel|number}' }],
     },
   },
   paging: { type: 'cursor', param: 'anchor', from: { body: 'messages[0].id' }, size: { param: 'num_before', default: 1000, max: 5000 } },
