@@ -193,6 +193,19 @@ describe.each(CASES)('$provider (built-in definition, fixture API from the publi
   });
 });
 
+describe('providers check: one request, the first messages normalized', () => {
+  it.each(CASES)('$provider', async (c) => {
+    server().resetLog();
+    const result = await runCli(['providers', 'check', c.provider, '--channel', c.id('fault'), '--base-url', server().url, '--count', '2'], { env: sandbox().env() });
+    expect(result.code, explain(result)).toBe(0);
+    expect(server().log).toHaveLength(1);
+    const shown = result.stdout.split('\n').filter((line) => line.startsWith('{'));
+    expect(shown).toHaveLength(2);
+    expect(JSON.parse(shown[0]!)).toMatchObject({ provider: c.provider, channel: c.id('fault') });
+    expect(result.stdout).not.toContain(TOKEN);
+  });
+});
+
 describe('providers lists the platforms with what credentials they need', () => {
   it('each built-in, its auth and that its base URL is the user\'s own', async () => {
     const result = await runCli(['providers', '--json'], { env: sandbox().env() });
