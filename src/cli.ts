@@ -67,7 +67,7 @@ Exit codes:
 /** The command line; each command's code is imported only when it runs. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('chat-export')
-    .description('Back up chat histories (relation, Discuz! Q, dishawang) to JSONL, CSV or Markdown')
+    .description('Back up chat histories (relation, Discuz! Q, dishawang, Mattermost, Zulip, Matrix, Rocket.Chat, or any API a definition describes) to an archive, JSONL, CSV or Markdown')
     .version(version, '-V, --version')
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -94,7 +94,7 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('dump')
     .description('export one or more channels')
-    .requiredOption('--provider <name>', 'a profile name from the config file, else relation | discuz | dishawang')
+    .requiredOption('--provider <name>', 'a profile name from the config file, else a provider (chat-export providers lists them)')
     .option('--channel <id>', 'channel / dialog / conversation id (repeatable)', collect)
     .option('--peer <id>', 'relation: a direct conversation (toRelationId) (repeatable)', collect)
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'html', 'sqlite']))
@@ -195,7 +195,7 @@ export function buildProgram(io: CliIo): Command {
   profile
     .command('add <name>')
     .description('add a profile, or replace one whole with --force (keys not given are dropped; to change one key use profile set)')
-    .requiredOption('--provider <provider>', 'relation | discuz | dishawang')
+    .requiredOption('--provider <provider>', 'a provider: built-in or defined in the config (chat-export providers lists them)')
     .option('--base-url <url>', 'API root')
     .option('--token <token>', 'token ("-" reads it from stdin)')
     .option('--api-key <key>', 'API key ("-" reads it from stdin)')
