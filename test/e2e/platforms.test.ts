@@ -7,13 +7,13 @@
  * are not messages; --incremental and the archive; faults and each
  * platform's own errors and rate-limit answers.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import type { ChannelSpec, FaultRule, FixtureServer, Platform } from '../../fixtures/server.js';
-import { API_KEY, TOKEN, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import { startFixtureServer, type ChannelSpec, type FaultRule, type FixtureServer, type Platform } from '../../fixtures/server.js';
+import { API_KEY, BIN, TOKEN, runCli, type RunResult } from '../helpers/cli.js';
 import { expectedMessage, exportProblems, linesOf } from '../helpers/ground-truth.js';
 import { useSandbox, useServer } from '../helpers/fixtures.js';
 
@@ -285,4 +285,38 @@ describe('a request budget stated in headers is obeyed: the server never has to 
     if (c.provider === 'matrix') expect(refused).toBeGreaterThan(0);
     else expect(refused).toBe(0);
   });
+});
+
+describe('SIGKILL in the middle of an archive run, then a rerun: exactly the ground truth', () => {
+  it.each(['matrix', 'rocketchat', 'mattermost'] as const)('%s', async (provider) => {
+    const c = ALL_CASES.find((k) => k.provider === provider)!;
+    const channel = c.id('kill');
+    // a server slow enough (10 ms an answer) that the kill lands mid-walk
+    const slow = await startFixtureServer({ auth: { token: TOKEN, apiKey: API_KEY }, latencyMs: 10, channels: [{ provider, id: channel, count: 500, hostile: true, ...(provider === 'matrix' ? { noise: [{ at: 200, size: 40 }] } : {}) }] });
+    try {
+      const archive = join(sandbox().dir, `${provider}-kill.sqlite`);
+      const args = ['dump', '--provider', provider, '--base-url', slow.url, '--no-progress', '--rate', '1000', '--channel', channel, '--page-size', c.pageSize, '-o', archive];
+      const killed = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
+        const child = spawn(process.execPath, [BIN, ...args], { env: sandbox().env(), stdio: ['ignore', 'ignore', 'ignore'] });
+        const poll = setInterval(() => {
+          if (slow.log.length >= 6) child.kill('SIGKILL');
+        }, 2);
+        child.on('error', reject);
+        child.on('close', (_code, signal) => {
+          clearInterval(poll);
+          resolve(signal);
+        });
+      });
+      expect(killed).toBe('SIGKILL');
+      slow.insert(provider, channel, 5);
+      const rerun = await runCli(args, { env: sandbox().env(), timeoutMs: 60_000 });
+      expect(rerun.code, explain(rerun)).toBe(0);
+      const truth = slow.messages(provider, channel);
+      const rows = archived(archive, channel);
+      expect(rows.map((r) => r.id).sort()).toEqual(truth.map((m) => m.id).sort());
+      for (const m of truth) expect(rows.find((r) => r.id === m.id)!.text, m.id).toBe(expectedMessage(provider, channel, m).text);
+    } finally {
+      await slow.close();
+    }
+  }, 90_000);
 });
