@@ -34,7 +34,8 @@ const ALL_CASES: Case[] = [
   {
     provider: 'mattermost',
     id: (name) => `${name}${'x'.repeat(26)}`.slice(0, 26),
-    pageSize: '25',
+    // a page holds more posts than share any one millisecond (see the definition's paging)
+    pageSize: '40',
     rateLimited: { kind: 'status', status: 429, headers: { 'Retry-After': '1', 'X-Ratelimit-Limit': '10', 'X-Ratelimit-Remaining': '0', 'X-Ratelimit-Reset': '1' }, body: 'limit exceeded\n' },
     badToken: { code: 3, stderr: /\(HTTP 401\): Invalid or expired session, please login again\./ },
     unknown: { code: 2, stderr: /channel not found.*HTTP 404/ },
@@ -92,6 +93,7 @@ const EXTRA: ChannelSpec[] = [
   { provider: 'rocketchat', id: 'aliceIDbobID', kind: 'im', count: 90, name: 'alice-bob' },
   { provider: 'rocketchat', id: 'SECRETROOM', kind: 'private', count: 40, name: 'secret' },
   { provider: 'mattermost', id: 'privatexxxxxxxxxxxxxxxxxxx', kind: 'private', member: false, count: 10 },
+  { provider: 'mattermost', id: 'deletesxxxxxxxxxxxxxxxxxxx', count: 300, deleteEvery: 2, hostile: true },
 ];
 
 /** A channel whose server allows 4 requests a second, as each platform says it (or does not). */
@@ -260,6 +262,19 @@ sys.stdout.write(json.dumps([list(r) for r in con.execute("SELECT id, name, avat
     const gone = await dump('zulip', ['--channel', 'no such channel']);
     expect(gone.code, explain(gone)).toBe(2);
     expect(gone.stderr).toMatch(/BAD_NARROW Invalid narrow operator: unknown channel no such channel/);
+  });
+
+  it('mattermost: posts deleted while the walk goes on pull older ones forward; asked for before a post, none is skipped', async () => {
+    const channel = 'deletesxxxxxxxxxxxxxxxxxxx';
+    const start = server().messages('mattermost', channel);
+    const result = await dump('mattermost', ['--channel', channel, '--page-size', '30']);
+    expect(result.code, explain(result)).toBe(0);
+    const end = server().messages('mattermost', channel);
+    const deleted = start.filter((m) => !end.some((e) => e.id === m.id));
+    // posts were deleted during the walk (every 2nd answer): page numbers would have slid under it
+    expect(deleted.length).toBeGreaterThan(3);
+    const survivors = start.filter((m) => end.some((e) => e.id === m.id));
+    expect(exportProblems({ provider: 'mattermost', channel, lines: linesOf(result.stdout), start: survivors, end: [...end, ...deleted], order: 'asc' })).toEqual([]);
   });
 
   it('mattermost: a private channel the token\'s user is not in is exit 3 with what to do', async () => {

@@ -2,15 +2,17 @@
  * Mattermost channels, as a definition (API v4, from the reference at
  * https://developers.mattermost.com/api-documentation/ — "Get posts for a
  * channel", "Post", "FileInfo").
- * GET {server}/api/v4/channels/{channel_id}/posts?page=P&per_page=N
+ * GET {server}/api/v4/channels/{channel_id}/posts?before=POST_ID&per_page=N
  *
  * Quirks the reference gives:
  * - every server is self-hosted (or a cloud workspace URL): no default base;
  *   `--base-url` is the server root (`https://chat.example.com`);
  * - a personal access token or a bot account's token, `Authorization: Bearer`;
- * - `page` counts from 0; pages are newest first and shift while they are read
- *   (a new post pushes the others one place back): walked forward, deduped;
- *   `per_page` is capped at 200; no total, so a short page ends the walk;
+ * - `page` counts from 0, newest first; numbered pages shift while they are
+ *   read (a new post pushes the others back, a deleted one pulls them forward)
+ *   and there is no total: the walk asks for page 0 `before` a post of the
+ *   previous answer instead (below); `per_page` is capped at 200; an empty
+ *   answer ends the walk;
  * - the answer is a `posts` map keyed by id plus `order`, the ids newest first:
  *   the records are `order` looked up in `posts`;
  * - replies are ordinary posts of the channel with `root_id` (collapsed threads
@@ -36,7 +38,17 @@ export const mattermostDefinition = {
   noun: 'channel',
   auth: [{ type: 'bearer', from: 'token' }],
   request: { path: '/api/v4/channels/{channel}/posts' },
-  paging: { type: 'pages', param: 'page', first: 0, size: { param: 'per_page', default: 200, max: 200 } },
+  // Each page is asked for `before` a post of the last one (page 0 of what is older than it): numbered pages shift
+  // under new posts and, worse, under deleted ones (an older post slides onto a page already read, unseen), and the
+  // answer has no total to notice it by. `before` compares creation times strictly, so the anchor is the oldest post
+  // of the page newer than the page's oldest millisecond: posts sharing that millisecond come again (deduped), none
+  // is skipped — unless a whole page is one millisecond (more than per_page posts at once), where the walk moves on.
+  paging: {
+    type: 'cursor',
+    param: 'before',
+    from: { body: 'let $t = min(map(&lookup($page.posts, @).create_at, order || `[]`)) in (order[?lookup($page.posts, @).create_at > $t] | [-1]) || order[-1]' },
+    size: { param: 'per_page', default: 200, max: 200 },
+  },
   order: 'newest-first',
   // the server's limiter states the budget on every answer; Reset is seconds from now
   rateLimit: { remaining: 'X-Ratelimit-Remaining', resetAfter: 'X-Ratelimit-Reset' },
