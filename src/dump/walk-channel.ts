@@ -15,7 +15,7 @@ import type { ChannelStart, Target } from '../targets/types.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
 import { walkSequential } from '../walk/sequential.js';
-import { createHash } from 'node:crypto';
+import { definitionDigest } from '../walk/identity.js';
 import type { WalkBatch, WalkOptions } from '../walk/types.js';
 import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from './types.js';
 
@@ -89,8 +89,12 @@ function exportKey(job: ChannelJob, ctx: WalkContext, window: TimeWindow): Recor
     timezone: settings.timezone ?? null,
     // an edited definition walks differently (paging, fields): its checkpoint is not this export's
     definition: definitionDigest(ctx.provider),
+    // page positions carry the page size they were counted in since format 2; an older one's are not trusted
+    positions: POSITIONS_FORMAT,
   };
 }
+
+const POSITIONS_FORMAT = 2;
 
 const KEY_NAMES: Record<string, string> = {
   profile: 'profile',
@@ -118,6 +122,7 @@ function describeKeyChange(saved: string, current: Record<string, unknown>): str
   } catch {
     return 'an older version of chat-export';
   }
+  if (old.positions !== POSITIONS_FORMAT) return 'an older version of chat-export';
   const changes: string[] = [];
   for (const [name, value] of Object.entries(current)) {
     const before = JSON.stringify(old[name] ?? null);
@@ -317,8 +322,4 @@ function isWhole(plan: DumpPlan, window: TimeWindow): boolean {
 function withHint(error: ChatExportError, hint: string): ChatExportError {
   Object.defineProperty(error, 'hint', { value: error.hint ? `${error.hint}; ${hint}` : hint });
   return error;
-}
-
-function definitionDigest(provider: Provider): string {
-  return createHash('sha256').update(JSON.stringify(provider.definition)).digest('hex').slice(0, 16);
 }
