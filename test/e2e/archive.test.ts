@@ -270,7 +270,7 @@ describe('an unfinished walk is continued only as the same walk', () => {
   /** Several SIGKILLs at random moments, each run continuing the last one's walk: an unfinished walk is left. */
   async function killRepeatedly(server: FixtureServer, box: Sandbox, args: string[], kills: number): Promise<void> {
     for (let k = 0; k < kills; k++) {
-      const killed = await runKilledAfter(server, box, cliArgs(server, args), 3 + Math.floor(Math.random() * 25));
+      const killed = await runKilledAfter(server, box, cliArgs(server, args), 5 + Math.floor(Math.random() * 23));
       expect(killed.signal, explain({ code: killed.code, stderr: killed.stderr })).toBe('SIGKILL');
     }
   }

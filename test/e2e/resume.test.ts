@@ -172,7 +172,8 @@ describe.concurrent('--resume after SIGKILL mid-walk', () => {
 describe('--resume against a server that silently caps its pages', () => {
   it('discuz --page-size 100 served 50 a page, killed at random moments and resumed each time: exact, exit 0, nothing called missing', async () => {
     // the fixture's Discuz! Q caps page[limit] at 50 without saying so (as the real one does)
-    const spec: ChannelSpec = { provider: 'discuz', id: '72', count: 1500 };
+    // 3,000 messages: 60 pages of 50, more than the three killed runs can walk between them
+    const spec: ChannelSpec = { provider: 'discuz', id: '72', count: 3000 };
     const server = await serve(spec, 5);
     const args = ['--provider', 'discuz', '--channel', spec.id, '--page-size', '100'];
     const reference = await uninterrupted(server, args, 'full.jsonl');
@@ -180,9 +181,10 @@ describe('--resume against a server that silently caps its pages', () => {
 
     const box = sandbox();
     const target = join(box.dir, 'out', 'backup.jsonl');
-    // each kill past a checkpoint (one every 100 messages = 2 pages of 50); each later run resumes the last
+    // each kill well past a checkpoint (one every 100 messages = 2 pages of 50, saved a little after the pages
+    // reach the client, later on a loaded machine); each later run resumes the last
     for (let k = 0; k < 3; k++) {
-      const killed = await runSignalled(server, box, [...args, '-o', target, ...(k > 0 ? ['--resume'] : [])], 'SIGKILL', 4 + Math.floor(Math.random() * 5));
+      const killed = await runSignalled(server, box, [...args, '-o', target, ...(k > 0 ? ['--resume'] : [])], 'SIGKILL', 8 + Math.floor(Math.random() * 6));
       expect(killed.signal, explain(killed)).toBe('SIGKILL');
     }
     expect(checkpointsOf(box)).toHaveLength(1);
@@ -196,13 +198,14 @@ describe('--resume against a server that silently caps its pages', () => {
   }, 60_000);
 
   it('the server serves larger pages than when the checkpoint was made: the walk reads again from page 1, says so, exact', async () => {
-    const spec: ChannelSpec = { provider: 'discuz', id: '73', count: 1000 };
+    const spec: ChannelSpec = { provider: 'discuz', id: '73', count: 1500 };
     const server = await serve(spec, 5);
     const args = ['--provider', 'discuz', '--channel', spec.id, '--page-size', '100'];
     const reference = await uninterrupted(server, args, 'full.jsonl');
     const box = sandbox();
     const target = join(box.dir, 'out', 'backup.jsonl');
-    const killed = await runSignalled(server, box, [...args, '-o', target], 'SIGKILL', 6);
+    // well past a checkpoint (every 2 pages), even on a loaded machine
+    const killed = await runSignalled(server, box, [...args, '-o', target], 'SIGKILL', 10);
     expect(killed.signal, explain(killed)).toBe('SIGKILL');
     expect(checkpointsOf(box)).toHaveLength(1);
     // page N counted in fifties is another part of the list in hundreds
