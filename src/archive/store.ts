@@ -339,6 +339,19 @@ export class Archive {
   }
 
   /** --media downloads that failed: recorded for URLs that have no file yet (the next --media run tries again). */
+  /** The people directory a run walked: each person upserted (nobody is removed). */
+  upsertPeople(provider: string, api: string, people: ReadonlyArray<{ id: string; name: string | null; avatar: string | null; raw: unknown }>): void {
+    if (people.length === 0) return;
+    this.write(`write ${provider} people`, () => {
+      const now = this.now();
+      const statement = this.db.prepare(
+        `INSERT INTO people (provider, api, id, name, avatar, raw, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (provider, api, id) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, raw = excluded.raw, last_seen = excluded.last_seen`,
+      );
+      for (const person of people) statement.run(provider, api, person.id, person.name, person.avatar, JSON.stringify(person.raw ?? null), now, now);
+    });
+  }
+
   recordMediaFailures(failures: ReadonlyArray<{ url: string; reason: string }>): void {
     if (failures.length === 0) return;
     this.write('record media failures', () => {

@@ -15,6 +15,8 @@ import type { ChannelStart, Target } from '../targets/types.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
 import { walkSequential } from '../walk/sequential.js';
+import { ThreadBook, walkWithThreads } from '../walk/threads.js';
+import { readThreadBook, writeThreadBook } from './thread-book.js';
 import { createHash } from 'node:crypto';
 import type { WalkBatch, WalkCheckpoint, WalkOptions } from '../walk/types.js';
 import { CLOCK_SKEW_MS } from '../run/clock-skew.js';
@@ -137,7 +139,19 @@ async function unusableRun(runs: ReadonlyArray<{ path: string; bytes?: number | 
   return undefined;
 }
 
-function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resumeFrom: WalkOptions['resumeFrom'], stats: WalkOptions['stats']): AsyncGenerator<WalkBatch> {
+/** A thread's replies an earlier run's walk already cut (`known`) keep what is dated before the watermark. */
+function windowFor(window: TimeWindow, batch: WalkBatch): TimeWindow {
+  return batch.replies === 'known' ? { ...window, after: undefined } : window;
+}
+
+function startWalk(
+  job: ChannelJob,
+  ctx: WalkContext,
+  window: TimeWindow,
+  resumeFrom: WalkOptions['resumeFrom'],
+  stats: WalkOptions['stats'],
+  book?: ThreadBook,
+): AsyncGenerator<WalkBatch> {
   const options: WalkOptions = {
     http: ctx.http,
     settings: ctx.settings,
@@ -151,6 +165,9 @@ function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resume
     resumeFrom,
     stats,
   };
+  if (ctx.provider.replies) {
+    return walkWithThreads(ctx.provider, { options, book: book ?? new ThreadBook(undefined), after: window.after, passed: (oldest) => passedWindow(window, oldest), since: window.since });
+  }
   switch (ctx.provider.paging) {
     case 'cursor':
       return walkCursor(ctx.provider, options);
@@ -165,13 +182,16 @@ async function walkIntoWriter(job: ChannelJob, target: Target, first: ChannelSta
   const bar = ctx.progress.start(job.label, { totalIsExact: isWhole(ctx.plan, windowOf(ctx.plan, first)) && first.resumeFrom === undefined });
   const writer = await target.openChannel!(job, first);
   let kept = 0;
+  // the archive's threads: what the last run into this archive walked (a missing book re-walks them: upserts)
+  const book = ctx.provider.replies ? new ThreadBook(await readThreadBook(ctx.stateDir, job)) : undefined;
   try {
     // A target may ask for another walk once one ends (the archive: after completing a
     // killed run's walk, the new top down to what that walk established).
     for (let start: ChannelStart | undefined = first; start; start = writer.next?.()) {
       const window = windowOf(ctx.plan, start);
-      for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
-        const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+      for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats, book)) {
+        const keep = windowFor(window, batch);
+        const entries = batch.entries.filter((entry) => inWindow(keep, entry.time, entry.message.id));
         // the messages as served: --media rewrites `entries` to name local copies
         const served = entries.map((entry) => entry.message);
         await job.media?.apply(entries);
@@ -185,6 +205,8 @@ async function walkIntoWriter(job: ChannelJob, target: Target, first: ChannelSta
       if (ctx.signal?.aborted) throw new InterruptedError(`${job.label}: interrupted`);
       kept = await writer.finish();
     }
+    // after every page is committed: a book ahead of the archive would skip replies it never got
+    if (book && book.changed > 0) await writeThreadBook(ctx.stateDir, job, book);
     bar.finish(kept);
   } catch (error) {
     bar.fail();
@@ -243,13 +265,16 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     until: window.until ?? null,
   });
   let position = resumed?.walk;
+  // --incremental: the threads the last run walked, recorded with its state
+  const book = ctx.provider.replies ? new ThreadBook(job.state?.threads) : undefined;
   try {
     // A checkpoint of a walk that ended needs no walk: only its output was not written.
-    const walk = resumed?.complete ? emptyWalk() : startWalk(job, ctx, window, resumed?.walk, bar.stats);
+    const walk = resumed?.complete ? emptyWalk() : startWalk(job, ctx, window, resumed?.walk, bar.stats, book);
     for await (const batch of walk) {
       position = batch.checkpoint;
       // --media: a stage between the walk and the spool, rewriting references to the local copies.
-      const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+      const keep = windowFor(window, batch);
+      const entries = batch.entries.filter((entry) => inWindow(keep, entry.time, entry.message.id));
       await job.media?.apply(entries);
       const farFuture = Date.now() + CLOCK_SKEW_MS;
       for (const entry of entries) {
@@ -276,7 +301,7 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const skip = plan.order === 'asc' ? result.count - take : 0;
     bar.finish(take);
     // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-    return { job, spool, result, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 } };
+    return { job, spool, result, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 }, ...(book ? { threads: book } : {}) };
   } catch (caught) {
     const error = asLocalIoError(caught, { label: job.label });
     bar.fail();

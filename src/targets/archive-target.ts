@@ -187,6 +187,7 @@ export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<Dum
     deliver: async () => {
       throw new Error('the archive takes pages as they come; it has nothing delivered');
     },
+    people: async (people) => target.archive.upsertPeople(ctx.profile.provider, normalizeApiRoot(ctx.plan.baseUrl), people),
     close: async ({ interrupted }) => target.close({ failed, interrupted }),
   };
 }
