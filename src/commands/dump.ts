@@ -46,7 +46,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   await probePaths(plan, jobs, stateDir, options);
   // Before any lock or request: an archive is opened (and a file that cannot be one refused) here.
-  const target = await chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
+  const target = await chooseTarget({ plan, profile, provider, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
   let unlocks: Array<() => Promise<void>>;
   try {
