@@ -15,7 +15,7 @@ import { isProcessAlive } from './pid.js';
 /** A walker's position (src/walk/types.ts WalkCheckpoint); also kept in an archive's channels table. */
 const plainCheckpointSchema = z.union([
   z.object({ kind: z.literal('cursor'), maxCreateAt: z.number(), boundaryIds: z.array(z.string()) }),
-  z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()) }),
+  z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()), perPage: z.number().optional() }),
   z.object({
     kind: z.literal('sequential'),
     position: z.union([

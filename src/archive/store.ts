@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { walkCheckpointSchema } from '../checkpoint.js';
 import { LocalIoError, UsageError } from '../errors.js';
 import type { Message } from '../message.js';
+import { walkIdentitySchema } from '../walk/identity.js';
 import { hasIndex, migrate, rebuildIndex, schemaStateOf, SCHEMA_VERSION } from './schema.js';
 import { openDatabase, sqliteCode, type Database, type Statement } from './sqlite.js';
 import { stringifyJson } from '../text/json.js';
@@ -43,6 +44,11 @@ const unfinishedWalkSchema = z.object({
   startedAt: z.number(),
   /** runs that tried to continue it; after a few, the next walks from the top down to its floor instead */
   attempts: z.number().default(0),
+  /**
+   * what the position means (page size, definition, order, window): a later run continues it only under the same,
+   * else walks from the top again; missing in a record an earlier version wrote
+   */
+  identity: walkIdentitySchema.optional(),
 });
 
 export type UnfinishedWalk = z.infer<typeof unfinishedWalkSchema>;

@@ -15,9 +15,9 @@ import type { ChannelStart, Target } from '../targets/types.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
 import { walkSequential } from '../walk/sequential.js';
+import { definitionDigest } from '../walk/identity.js';
 import { ThreadBook, walkWithThreads } from '../walk/threads.js';
 import { readThreadBook, writeThreadBook } from './thread-book.js';
-import { createHash } from 'node:crypto';
 import type { WalkBatch, WalkCheckpoint, WalkOptions } from '../walk/types.js';
 import { CLOCK_SKEW_MS } from '../run/clock-skew.js';
 import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from '../run/types.js';
@@ -85,8 +85,12 @@ function exportKey(job: ChannelJob, ctx: WalkContext, window: TimeWindow): Recor
     timezone: settings.timezone ?? null,
     // an edited definition walks differently (paging, fields): its checkpoint is not this export's
     definition: definitionDigest(ctx.provider),
+    // page positions carry the page size they were counted in since format 2; an older one's are not trusted
+    positions: POSITIONS_FORMAT,
   };
 }
+
+const POSITIONS_FORMAT = 2;
 
 const KEY_NAMES: Record<string, string> = {
   profile: 'profile',
@@ -114,6 +118,7 @@ function describeKeyChange(saved: string, current: Record<string, unknown>): str
   } catch {
     return 'an older version of chat-export';
   }
+  if (old.positions !== POSITIONS_FORMAT) return 'an older version of chat-export';
   const changes: string[] = [];
   for (const [name, value] of Object.entries(current)) {
     const before = JSON.stringify(old[name] ?? null);
@@ -326,8 +331,4 @@ function isWhole(plan: DumpPlan, window: TimeWindow): boolean {
 function withHint(error: ChatExportError, hint: string): ChatExportError {
   Object.defineProperty(error, 'hint', { value: error.hint ? `${error.hint}; ${hint}` : hint });
   return error;
-}
-
-function definitionDigest(provider: Provider): string {
-  return createHash('sha256').update(JSON.stringify(provider.definition)).digest('hex').slice(0, 16);
 }

@@ -39,7 +39,11 @@ export interface MissingReport {
 
 export type PlainCheckpoint =
   | { kind: 'cursor'; maxCreateAt: number; boundaryIds: string[] }
-  | { kind: 'pages'; nextPage: number; total?: number | undefined; lastIds: string[] }
+  /**
+   * `perPage`: the page size the page numbers were counted in (a server that silently caps pages counts them in its
+   * cap, not in the size asked); missing in a checkpoint an earlier version wrote
+   */
+  | { kind: 'pages'; nextPage: number; total?: number | undefined; lastIds: string[]; perPage?: number | undefined }
   | { kind: 'sequential'; position: SequentialPosition; lastIds: string[] };
 
 /** A walk with threads (./threads.ts): the history's position, the parents of its page still to walk, the position in the first. */
