@@ -28,9 +28,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
   const label = (target: ChannelTarget) => `${name} ${target.kind === 'peer' ? 'peer' : definition.noun} ${target.id}`;
   const requester = compileRequester(name, definition.auth, definition.rateLimit);
   // $people: the directory, set once the run has walked it (src/dump/people.ts)
-  // $people is empty until a run walks the directory (src/dump/people.ts); `providers check` never does, and its
-  // names then read as empty instead of failing every record on an undefined variable
-  const run: RunScope = { names: definition.people ? ['people'] : [], values: definition.people ? { people: {} } : {} };
+  const run: RunScope = { names: definition.people ? ['people'] : [], values: {} };
   const stream = compileStream<ChannelTarget>(definition, requester, {
     template(target) {
       if (target.kind !== 'peer') return request;
