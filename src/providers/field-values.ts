@@ -38,14 +38,15 @@ export const FORMAT_WORDS = {
  */
 export function toTime(value: unknown, format: TimeFormat, zone: () => Zone): number | undefined {
   switch (format) {
-    case 'epoch-ms':
-    case 'epoch-s': {
+    case 'epoch-ms': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
       if (Number.isNaN(n)) return undefined;
       // digits too many for a double: a number, but no time
       if (!Number.isFinite(n)) return n;
-      return format === 'epoch-s' ? Math.round(n * 1000) : Number.isInteger(n) ? n : undefined;
+      return Number.isInteger(n) ? n : undefined;
     }
+    case 'epoch-s':
+      return epochSeconds(value);
     case 'iso': {
       if (typeof value !== 'string' || !ISO.test(value)) return undefined;
       const t = Date.parse(value);
@@ -56,6 +57,31 @@ export function toTime(value: unknown, format: TimeFormat, zone: () => Zone): nu
       if (typeof value !== 'string' || !LOCAL.test(value)) return undefined;
       return localToEpoch(value, zone());
   }
+}
+
+/**
+ * Epoch seconds to ms, the fraction truncated to the millisecond
+ * (`"1704067298.691501"` → …298691), never rounded, as ISO parsing does:
+ * rounding moves a message across a millisecond, a second or a day. The
+ * digits are cut as text; `1704067298.691 * 1000` is …298690.9998 in a double.
+ */
+function epochSeconds(value: unknown): number | undefined {
+  let text: string;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return undefined;
+    text = String(value);
+    // 1e21 and up, 1e-7 and below: no fraction to cut that a double kept
+    if (/e/i.test(text)) return Math.trunc(value * 1000);
+  } else if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value)) {
+    text = value;
+  } else {
+    return undefined;
+  }
+  const negative = text.startsWith('-');
+  const [whole, fraction = ''] = (negative ? text.slice(1) : text).split('.');
+  const ms = Number(whole) * 1000 + Number(fraction.slice(0, 3).padEnd(3, '0'));
+  // digits too many for a double: a number, but no time (Infinity)
+  return negative ? -ms : ms;
 }
 
 /** Within JavaScript's date range (±8.64e15 ms): a time a message can carry. */
