@@ -32,21 +32,34 @@ export const FORMAT_WORDS = {
 } as const;
 
 /**
+ * Epoch seconds with a fraction ("1704069665.433162") to ms, truncated, never rounded: rounding moves a message
+ * across a millisecond (a second, a day). Done on the decimal digits, as `n * 1000` in doubles is off by one ulp.
+ */
+function secondsToMs(n: number, text = String(n)): number {
+  const found = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+  if (found === null) return Math.floor(n * 1000);
+  const [, sign, whole, fraction = ''] = found;
+  const ms = Number(whole) * 1000 + Number(fraction.slice(0, 3).padEnd(3, '0'));
+  if (sign === '') return ms;
+  // before 1970 truncating toward the past is a floor: -1.0005 s is -1001 ms
+  return -ms - (/[1-9]/.test(fraction.slice(3)) ? 1 : 0);
+}
+
+/**
  * A time in epoch ms, or undefined when the value is not of the format.
  * Infinity (or a huge number) for a value of the right form no date can hold.
  * `zone` is asked for only by `local` times.
  */
 export function toTime(value: unknown, format: TimeFormat, zone: () => Zone): number | undefined {
   switch (format) {
-    case 'epoch-ms': {
+    case 'epoch-ms':
+    case 'epoch-s': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
       if (Number.isNaN(n)) return undefined;
       // digits too many for a double: a number, but no time
       if (!Number.isFinite(n)) return n;
-      return Number.isInteger(n) ? n : undefined;
+      return format === 'epoch-s' ? secondsToMs(n, typeof value === 'string' ? value : undefined) : Number.isInteger(n) ? n : undefined;
     }
-    case 'epoch-s':
-      return epochSeconds(value);
     case 'iso': {
       if (typeof value !== 'string' || !ISO.test(value)) return undefined;
       const t = Date.parse(value);
@@ -57,31 +70,6 @@ export function toTime(value: unknown, format: TimeFormat, zone: () => Zone): nu
       if (typeof value !== 'string' || !LOCAL.test(value)) return undefined;
       return localToEpoch(value, zone());
   }
-}
-
-/**
- * Epoch seconds to ms, the fraction truncated to the millisecond
- * (`"1704067298.691501"` → …298691), never rounded, as ISO parsing does:
- * rounding moves a message across a millisecond, a second or a day. The
- * digits are cut as text; `1704067298.691 * 1000` is …298690.9998 in a double.
- */
-function epochSeconds(value: unknown): number | undefined {
-  let text: string;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return undefined;
-    text = String(value);
-    // 1e21 and up, 1e-7 and below: no fraction to cut that a double kept
-    if (/e/i.test(text)) return Math.trunc(value * 1000);
-  } else if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value)) {
-    text = value;
-  } else {
-    return undefined;
-  }
-  const negative = text.startsWith('-');
-  const [whole, fraction = ''] = (negative ? text.slice(1) : text).split('.');
-  const ms = Number(whole) * 1000 + Number(fraction.slice(0, 3).padEnd(3, '0'));
-  // digits too many for a double: a number, but no time (Infinity)
-  return negative ? -ms : ms;
 }
 
 /** Within JavaScript's date range (±8.64e15 ms): a time a message can carry. */

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { suggestName } from '../text/suggest.js';
-import { formatIssues } from '../profile/schema.js';
+import { formatIssues } from '../text/schema-issues.js';
 import { definitionSchema, type Definition } from './definition.js';
 import { compileDefinition } from './engine.js';
 import type { Provider } from './types.js';

@@ -3,11 +3,12 @@
  * by one, against the compiled engine: each expectation states what the
  * definition's author wrote and what the API must receive or the export hold.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { AuthError, RemoteError, UsageError } from '../../src/errors.js';
 import { parseDefinition } from '../../src/providers/load.js';
-import { getProvider } from '../../src/providers/registry.js';
+import { BUILTIN_DEFINITIONS, getProvider } from '../../src/providers/registry.js';
 import { unfilledPlaceholders } from '../../src/providers/requester.js';
 import type { Provider } from '../../src/providers/types.js';
 import { minimalDefinition } from '../helpers/definitions.js';
@@ -217,5 +218,26 @@ describe('what the README says of expressions', () => {
     });
     const page = p.parsePage({ order: ['b', 'a'], posts: { a: { id: 'a', ts: '1704067200xyz' }, b: { id: 'b', ts: '1704067201xyz' } } }, channel);
     expect(page.items.map((item) => p.normalize(item, channel, settings, page).message.timestamp)).toEqual(['2024-01-01T00:00:01.000Z', '2024-01-01T00:00:00.000Z']);
+  });
+});
+
+describe('the README explains every key providers show prints', () => {
+  it('each key of the built-in definitions is named in the README', () => {
+    const section = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    // keys a definition's author names (query parameters, codes, lookups, statuses, map entries) are not the format's
+    const named = new Set(['query', 'headers', 'codes', 'lookups', 'map', 'status']);
+    const keys = new Set<string>();
+    const walk = (value: unknown, parent: string | undefined): void => {
+      if (Array.isArray(value)) return value.forEach((item) => walk(item, parent));
+      if (value === null || typeof value !== 'object') return;
+      for (const [key, child] of Object.entries(value)) {
+        if (parent === undefined || !named.has(parent)) keys.add(key);
+        walk(child, parent !== undefined && named.has(parent) ? `${parent}.*` : key);
+      }
+    };
+    for (const definition of Object.values(BUILTIN_DEFINITIONS)) walk(definition, undefined);
+    expect(keys.size).toBeGreaterThan(40);
+    const unexplained = [...keys].filter((key) => !section.includes(`\`${key}\``) && !section.includes(`"${key}"`));
+    expect(unexplained).toEqual([]);
   });
 });
