@@ -112,6 +112,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--lookback <duration>', 'archive: also re-read this long before what it holds (7d), to pick up edits and deletions')
     .option('--full', 'archive: re-read the whole history (upserts; nothing is removed)')
+    .option('--refresh-people', 'walk the people directory again even if this day\'s copy is kept (definitions with `people`)')
     .option('--base-url <url>', 'API root (default: the provider\'s)')
     .option('--token <token>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_TOKEN or a profile: flags show in ps)')
     .option('--api-key <key>', 'relation API key; "-" reads it from stdin (prefer CHAT_EXPORT_API_KEY)')

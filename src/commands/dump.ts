@@ -20,6 +20,7 @@ import { chooseTarget } from '../targets/choose.js';
 import type { ChannelStart } from '../targets/types.js';
 import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
 import { createProgress, parseStatsInterval, plural } from '../progress.js';
+import { loadPeople } from '../dump/people.js';
 
 export type { DumpIo, DumpOptions };
 
@@ -45,7 +46,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   await probePaths(plan, jobs, stateDir, options);
   // Before any lock or request: an archive is opened (and a file that cannot be one refused) here.
-  const target = await chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
+  const target = await chooseTarget({ plan, profile, provider, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
   let unlocks: Array<() => Promise<void>>;
   try {
@@ -105,6 +106,9 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     // Every channel's output and state is proven usable before the first request (exit 2).
     const starts: ChannelStart[] = [];
     for (const job of jobs) starts.push((await target.prepare?.(job)) ?? {});
+    // $people: the directory, once per run, before any channel's messages are named from it
+    const people = await loadPeople({ provider, settings, http, logger, stateDir, source: `${profile.provider}\0${plan.apiRoot}`, refresh: options.refreshPeople === true, signal: io.signal });
+    if (people) await target.people?.(people);
     const walks = runPool(jobs, profile.concurrency, (job) => walkChannel(job, target, starts[job.index]!, context));
     // Failures are collected below; until then they must not count as unhandled.
     for (const promise of walks) promise.catch(() => {});

@@ -217,6 +217,7 @@ export async function recordState(
     fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
     future: [...future].map(([id, time]) => ({ id, time })),
     ...(file.replies ? { replies: file.replies } : {}),
+    ...(done.threads ? { threads: done.threads.toJSON() } : {}),
   });
   // A state found under its name from before API roots were normalized now lives under the new one.
   if (done.job.legacyStateName !== done.job.stateName) await removeState(ctx.stateDir, done.job.legacyStateName);
