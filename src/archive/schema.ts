@@ -148,6 +148,18 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (provider, api, id)
   );
   `,
+  // 3: what a definition's channel list says of each channel (DESIGN.md sections 4c and 6): the walk's row
+  // gains the listed columns; `id` is the contract's name of `channel`.
+  `
+  ALTER TABLE channels ADD COLUMN id TEXT GENERATED ALWAYS AS (channel) VIRTUAL;
+  ALTER TABLE channels ADD COLUMN name TEXT;
+  ALTER TABLE channels ADD COLUMN parent TEXT;
+  ALTER TABLE channels ADD COLUMN archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1));
+  ALTER TABLE channels ADD COLUMN raw TEXT;
+  -- when a channel list first / last named it (NULL: never listed, only walked by id)
+  ALTER TABLE channels ADD COLUMN first_seen TEXT;
+  ALTER TABLE channels ADD COLUMN last_seen TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -20,7 +20,8 @@ export const guildchat = {
   httpErrors: {
     message: 'message',
     status: {
-      '403': { kind: 'auth', text: 'the bot may not read this channel' },
+      // Missing Access (code 50001): under --all-channels the channel is skipped and named, never a failure
+      '403': { kind: 'unreadable', text: 'the bot may not read this channel' },
       '404': { kind: 'usage', text: 'unknown channel', hint: 'check --channel' },
     },
   },
@@ -41,6 +42,39 @@ export const guildchat = {
     attachments: 'attachments[].{url: url, name: filename, type: content_type}',
   },
 };
+
+/** Channels and threads as Discord lists them: the contract's fields from a channel object. */
+const CHANNEL_FIELDS = {
+  id: 'id',
+  name: 'name',
+  kind: { path: 'to_string(type)', map: { '0': 'channel', '5': 'channel', '2': 'channel', '10': 'thread', '11': 'thread', '12': 'thread' } },
+  // a thread's parent_id is its channel; a channel's is its category, which is no parent in the contract's sense
+  parent: 'contains(`[10, 11, 12]`, type) && parent_id || null',
+  archived: 'thread_metadata.archived',
+};
+
+/**
+ * guildchat with a `channels` part for one guild: its channels (categories left out), its active threads,
+ * then each text or announcement channel's archived public threads (paged by `before`, the last thread's
+ * archive time, until `has_more` is false).
+ */
+export function guildchatFor(guild: string) {
+  return {
+    ...guildchat,
+    channels: [
+      { request: { path: `/guilds/${guild}/channels` }, records: '@', filter: 'type != `4`', fields: CHANNEL_FIELDS },
+      { request: { path: `/guilds/${guild}/threads/active` }, records: 'threads', fields: CHANNEL_FIELDS },
+      {
+        forEach: 'type == `0` || type == `5`',
+        request: { path: '/channels/{channel}/threads/archived/public' },
+        paging: { type: 'cursor', param: 'before', from: { body: 'threads[-1].thread_metadata.archive_timestamp' }, size: { param: 'limit', default: 2, max: 100 } },
+        records: 'threads',
+        end: { hasMore: 'has_more' },
+        fields: CHANNEL_FIELDS,
+      },
+    ],
+  };
+}
 
 /** The config file of a sandbox, holding these definitions. */
 export function writeDefinitions(sandbox: Sandbox, providers: Record<string, unknown>): void {
