@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import type { Sandbox } from './cli.js';
+import { readmeExample } from './readme.js';
 
 export const GUILDCHAT = 'guildchat';
 
@@ -43,37 +44,13 @@ export const guildchat = {
   },
 };
 
-/** Channels and threads as Discord lists them: the contract's fields from a channel object. */
-const CHANNEL_FIELDS = {
-  id: 'id',
-  name: 'name',
-  kind: { path: 'to_string(type)', map: { '0': 'channel', '5': 'channel', '2': 'channel', '10': 'thread', '11': 'thread', '12': 'thread' } },
-  // a thread's parent_id is its channel; a channel's is its category, which is no parent in the contract's sense
-  parent: 'contains(`[10, 11, 12]`, type) && parent_id || null',
-  archived: 'thread_metadata.archived',
-};
-
 /**
- * guildchat with a `channels` part for one guild: its channels (categories left out), its active threads,
- * then each text or announcement channel's archived public threads (paged by `before`, the last thread's
- * archive time, until `has_more` is false).
+ * The README's Discord-shaped definition ("Back up a whole workspace", example guildish), for one guild: its
+ * channels (categories left out), its active threads, then each text or announcement channel's archived public
+ * threads. The README's guild id is replaced by the fixture's, so the manual's example is what the tests run.
  */
-export function guildchatFor(guild: string) {
-  return {
-    ...guildchat,
-    channels: [
-      { request: { path: `/guilds/${guild}/channels` }, records: '@', filter: 'type != `4`', fields: CHANNEL_FIELDS },
-      { request: { path: `/guilds/${guild}/threads/active` }, records: 'threads', fields: CHANNEL_FIELDS },
-      {
-        forEach: 'type == `0` || type == `5`',
-        request: { path: '/channels/{channel}/threads/archived/public' },
-        paging: { type: 'cursor', param: 'before', from: { body: 'threads[-1].thread_metadata.archive_timestamp' }, size: { param: 'limit', default: 2, max: 100 } },
-        records: 'threads',
-        end: { hasMore: 'has_more' },
-        fields: CHANNEL_FIELDS,
-      },
-    ],
-  };
+export function guildchatFor(guild: string): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(readmeExample('guildish')).replaceAll('1190000000000000000', guild)) as Record<string, unknown>;
 }
 
 /** The config file of a sandbox, holding these definitions. */
