@@ -76,6 +76,13 @@ describe('a Discord-shaped guild by definition alone', () => {
     );
     // ids above 2^53 came through as written
     expect(listed.every((c) => BigInt(String(c.id)) > 2n ** 53n)).toBe(true);
+ 
+    // providers check walks the same list and sums it up; providers show prints the part
+    const check = await runCli(['providers', 'check', GUILDCHAT, '--base-url', `${server().url}/api/v10`], { env: sandbox().env(), timeoutMs: 60_000 });
+    expect(check.code, explain(check)).toBe(0);
+    expect(check.stdout).toContain(`channels listed: ${truth.length} (channel ${truth.filter((c) => kind(c.type) === 'channel').length}, thread ${truth.filter((c) => kind(c.type) === 'thread').length})`);
+    const show = await runCli(['providers', 'show', GUILDCHAT], { env: sandbox().env() });
+    expect(JSON.parse(show.stdout).channels).toHaveLength(3);
   });
 
   it('dump --all-channels into {name} files: every readable channel and thread exact, colliding names by id, unreadable ones named, not one 429', async () => {
