@@ -347,8 +347,10 @@ async function listedJobs(run: {
   if (options.incremental && !plan.archive && plan.output.kind === 'file' && chosen.length > 1) {
     throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', { hint: 'each channel keeps its own file and state' });
   }
-  plan.targets = chosen.map((c) => ({ id: c.id, kind: 'channel' }));
-  return buildJobs(plan, profile, chosen.map((c) => ({ target: { id: c.id, kind: 'channel' as const }, name: names.get(c.id), listed: c })));
+  // the listed kind goes along: a definition may ask for a kind of channel with another request (request.kinds)
+  const targetOf = (c: ListedChannel): ChannelTarget => ({ id: c.id, kind: 'channel', ...(c.kind !== null ? { listedKind: c.kind } : {}) });
+  plan.targets = chosen.map(targetOf);
+  return buildJobs(plan, profile, chosen.map((c) => ({ target: targetOf(c), name: names.get(c.id), listed: c })));
 }
 
 /** Output, state and media paths are tried before the first request: exit 2 naming the path (DESIGN.md section 5). */

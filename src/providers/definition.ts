@@ -58,6 +58,11 @@ function requestSchema() {
     ...shape,
     /** without it --peer is refused */
     peer: z.strictObject({ path: shape.path.optional(), query: shape.query }).optional(),
+    /**
+     * a channel the `channels` part listed with this kind is asked for with this path and query (Rocket.Chat:
+     * `groups.history` for private rooms, `im.history` for direct ones)
+     */
+    kinds: z.record(z.string(), z.strictObject({ path: shape.path.optional(), query: shape.query })).optional(),
   });
 }
 

@@ -32,7 +32,10 @@ export function compileDefinition(name: string, definition: Definition): Provide
   const run: RunScope = { names: definition.people ? ['people'] : [], values: {} };
   const stream = compileStream<ChannelTarget>(definition, requester, {
     template(target) {
-      if (target.kind !== 'peer') return request;
+      if (target.kind !== 'peer') {
+        const byKind = target.listedKind === undefined ? undefined : request.kinds?.[target.listedKind];
+        return byKind ? { path: byKind.path ?? request.path, query: byKind.query ?? request.query ?? {}, headers: request.headers } : request;
+      }
       const peer = request.peer;
       if (!peer) throw new UsageError(`${name} has no direct conversations (--peer)`, { hint: 'use --channel' });
       return { path: peer.path ?? request.path, query: peer.query ?? request.query ?? {}, headers: request.headers };

@@ -11,6 +11,8 @@ export interface ChannelTarget {
   id: string;
   /** relation can also read a direct conversation by the other party's id */
   kind: 'channel' | 'peer';
+  /** the kind the definition's channel list gave it (`private`, `direct`…): `request.kinds` may ask for it otherwise */
+  listedKind?: string | undefined;
 }
 
 /** Everything a provider needs to build requests and normalize answers. */

@@ -59,8 +59,31 @@ export const matrixDefinition = {
     status: {
       '400': { kind: 'usage', hint: 'check the room id (--channel: !id:server, not the #alias)' },
       '401': { kind: 'auth', hint: 'check the access token (CHAT_EXPORT_TOKEN): Settings → Help & About → Access token, or a bot\'s /login token' },
-      '403': { kind: 'auth', hint: 'the account is not in this room (join it first), or the room\'s history is not visible to it' },
+      '403': { kind: 'unreadable', hint: 'the account is not in this room (join it first), or the room\'s history is not visible to it' },
       '404': { kind: 'usage', text: 'room not found', hint: 'check the room id (--channel) and --base-url (the homeserver\'s client URL)' },
+    },
+  },
+  // the joined rooms with their names: one initial /sync whose filter keeps only the name and tombstone state
+  // (GET joined_rooms gives ids alone; a room's name is its m.room.name state)
+  channels: {
+    request: {
+      path: '/_matrix/client/v3/sync',
+      query: {
+        timeout: 0,
+        filter: {
+          room: { state: { types: ['m.room.name', 'm.room.tombstone'] }, timeline: { limit: 1 }, ephemeral: { types: [] }, account_data: { types: [] } },
+          presence: { types: [] },
+          account_data: { types: [] },
+        },
+      },
+    },
+    records: 'items(rooms.join || `{}`)',
+    fields: {
+      id: '[0]',
+      name: "[1].state.events[?type=='m.room.name'] | [0].content.name",
+      // a room with no name is a direct chat as clients show it
+      kind: "([1].state.events[?type=='m.room.name'] | [0]) && 'channel' || 'direct'",
+      archived: "length([1].state.events[?type=='m.room.tombstone']) > `0`",
     },
   },
   fields: {

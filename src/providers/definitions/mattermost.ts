@@ -58,7 +58,7 @@ export const mattermostDefinition = {
     status: {
       '400': { kind: 'usage', hint: 'check the channel id (--channel: 26 characters, from the channel\'s "View Info" or the channels list)' },
       '401': { kind: 'auth', hint: 'check the Mattermost token (CHAT_EXPORT_TOKEN): a personal access token or a bot token, not expired' },
-      '403': { kind: 'auth', hint: 'the token\'s user may not read this channel: add the user or bot to it (private channels and DMs need membership)' },
+      '403': { kind: 'unreadable', hint: 'the token\'s user may not read this channel: add the user or bot to it (private channels and DMs need membership)' },
       '404': { kind: 'usage', text: 'channel not found', hint: 'check the channel id (--channel) and --base-url (the server root, without /api/v4)' },
     },
   },
@@ -77,6 +77,17 @@ export const mattermostDefinition = {
     updated: { path: 'edit_at', format: 'epoch-ms' },
     deleted: 'delete_at > `0`',
     attachments: "metadata.files[].{url: join('', ['/api/v4/files/', id]), name: name, type: mime_type || `null`} || `[]`",
+  },
+  // every channel of every team the user is in (Mattermost 6.1+), archived ones too (they stay readable)
+  channels: {
+    request: { path: '/api/v4/users/me/channels', query: { include_deleted: true } },
+    records: '@',
+    fields: {
+      id: 'id',
+      name: 'display_name || name',
+      kind: { path: 'type', map: { O: 'channel', P: 'private', D: 'direct', G: 'group' } },
+      archived: 'delete_at > `0`',
+    },
   },
   people: {
     // every account, deactivated ones too (old posts are theirs); per_page is capped at 200

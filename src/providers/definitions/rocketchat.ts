@@ -40,6 +40,11 @@ export const rocketchatDefinition = {
     path: '/api/v1/channels.history',
     query: { roomId: '{channel}', inclusive: true },
     peer: { path: '/api/v1/im.history', query: { roomId: '{peer}', inclusive: true } },
+    // each room type answers only its own method: what the channel list says a room is picks it
+    kinds: {
+      private: { path: '/api/v1/groups.history' },
+      direct: { path: '/api/v1/im.history' },
+    },
   },
   paging: { type: 'time', param: 'latest', format: 'iso', inclusive: true, size: { param: 'count', default: 100, max: 100 } },
   order: 'newest-first',
@@ -52,7 +57,7 @@ export const rocketchatDefinition = {
     code: 'errorType',
     codes: {
       'error-room-not-found': { kind: 'usage', note: 'room not found', hint: 'check the room id (--channel: the rid, not the #name; private groups and DMs are listed by `chat-export channels`)' },
-      'error-not-allowed': { kind: 'auth', note: 'not allowed', hint: 'the user may not read this room: join it, or use an account that is a member' },
+      'error-not-allowed': { kind: 'unreadable', note: 'not allowed', hint: 'the user may not read this room: join it, or use an account that is a member' },
       'error-room-archived': { kind: 'usage', note: 'room archived' },
     },
   },
@@ -60,7 +65,18 @@ export const rocketchatDefinition = {
     message: 'error || message',
     status: {
       '401': { kind: 'auth', hint: 'check the personal access token (CHAT_EXPORT_TOKEN) and its user id (CHAT_EXPORT_API_KEY)' },
-      '403': { kind: 'auth', hint: 'the user may not read this room' },
+      '403': { kind: 'unreadable', hint: 'the user may not read this room' },
+    },
+  },
+  // every room the user is subscribed to, of every type, in one answer
+  channels: {
+    request: { path: '/api/v1/rooms.get' },
+    records: 'update',
+    fields: {
+      id: '_id',
+      name: "fname || name || join(', ', usernames || `[]`)",
+      kind: { path: 't', map: { c: 'channel', p: 'private', d: 'direct', l: 'livechat' } },
+      archived: 'archived || `false`',
     },
   },
   fields: {

@@ -61,6 +61,12 @@ export const zulipDefinition = {
       USER_DEACTIVATED: { kind: 'auth', note: 'the account is deactivated' },
     },
   },
+  // the channels the account can read: public ones and the private ones it is subscribed to
+  channels: {
+    request: { path: '/api/v1/streams' },
+    records: 'streams',
+    fields: { id: 'stream_id', name: 'name', kind: "invite_only && 'private' || 'channel'", archived: 'is_archived || `false`' },
+  },
   fields: {
     id: 'id',
     time: { path: 'timestamp', format: 'epoch-s' },
