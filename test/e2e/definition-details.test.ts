@@ -77,7 +77,7 @@ async function zulipServer(first?: (res: ServerResponse) => void) {
 }
 
 function dump(url: string, box: Sandbox, extra: string[] = []): Promise<RunResult> {
-  return runCli(['dump', '--provider', 'zulip', '--channel', CHANNEL, '--base-url', url, '--rate', '1000', '--no-progress', ...extra], {
+  return runCli(['dump', '--provider', 'zulipish', '--channel', CHANNEL, '--base-url', url, '--rate', '1000', '--no-progress', ...extra], {
     env: box.env(),
     timeoutMs: 30_000,
   });
@@ -86,7 +86,7 @@ function dump(url: string, box: Sandbox, extra: string[] = []): Promise<RunResul
 describe('a Zulip-shaped definition, by the README alone', () => {
   it('{channel} inside a JSON-valued query parameter is filled and JSON-escaped: a channel named dev "ops" \\ a/b ünï is exported exactly, times truncated', async () => {
     const server = await zulipServer();
-    const result = await dump(server.url, sandbox({ zulip }));
+    const result = await dump(server.url, sandbox({ zulipish: zulip }));
     expect(result.code, explain(result)).toBe(0);
     expect(server.operands.every((operand) => operand === CHANNEL)).toBe(true);
     const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
@@ -98,7 +98,7 @@ describe('a Zulip-shaped definition, by the README alone', () => {
 
   it('a 500 whose body carries a code the definition maps is retried first (then exported), not exit 2 mid-walk', async () => {
     const server = await zulipServer((res) => json(res, 500, { result: 'error', code: 'BAD_REQUEST', msg: 'internal hiccup' }));
-    const result = await dump(server.url, sandbox({ zulip }));
+    const result = await dump(server.url, sandbox({ zulipish: zulip }));
     expect(result.code, explain(result)).toBe(0);
     expect(result.stdout.trim().split('\n')).toHaveLength(MESSAGES.length);
     expect(server.hits.length).toBeGreaterThan(3);
@@ -106,8 +106,8 @@ describe('a Zulip-shaped definition, by the README alone', () => {
 
   it('the code rule still applies to the status it names (400 BAD_NARROW: exit 2, the code said once)', async () => {
     const server = await zulipServer();
-    const box = sandbox({ zulip });
-    const result = await runCli(['dump', '--provider', 'zulip', '--channel', 'other', '--base-url', server.url, '--no-progress'], { env: box.env() });
+    const box = sandbox({ zulipish: zulip });
+    const result = await runCli(['dump', '--provider', 'zulipish', '--channel', 'other', '--base-url', server.url, '--no-progress'], { env: box.env() });
     expect(result.code, explain(result)).toBe(2);
     expect(result.stderr).toContain('code BAD_NARROW Invalid narrow operand (HTTP 400');
     expect(server.hits).toHaveLength(1);
@@ -116,7 +116,7 @@ describe('a Zulip-shaped definition, by the README alone', () => {
   it('providers check reads a total from a response header, and warns about a placeholder it would send as written', async () => {
     const server = await zulipServer();
     const typo = { ...zulip, request: { ...zulip.request, headers: { 'X-Stream': '{stream}' } } };
-    const result = await runCli(['providers', 'check', 'zulip', '--channel', CHANNEL, '--base-url', server.url], { env: sandbox({ zulip: typo }).env() });
+    const result = await runCli(['providers', 'check', 'zulipish', '--channel', CHANNEL, '--base-url', server.url], { env: sandbox({ zulipish: typo }).env() });
     expect(result.code, explain(result)).toBe(0);
     expect(result.stdout).toContain('end signals: total 5,');
     expect(result.stderr).toContain('request.headers.X-Stream: {stream} is sent as written');
@@ -132,9 +132,9 @@ describe('hostile definitions and refusals', () => {
       end: undefined,
       envelope: { success: { path: 'ok', equals: [true] }, message: 'error', messages: [{ pattern: '^(a+)+$', kind: 'auth' }] },
     };
-    const box = sandbox({ zulip: hostile });
+    const box = sandbox({ zulipish: hostile });
     // bounded by the harness's kill, not a timing assertion: a backtracking engine never answers
-    const result = await runCli(['dump', '--provider', 'zulip', '--channel', 'c', '--base-url', server.url, '--no-progress'], { env: box.env(), timeoutMs: 20_000 });
+    const result = await runCli(['dump', '--provider', 'zulipish', '--channel', 'c', '--base-url', server.url, '--no-progress'], { env: box.env(), timeoutMs: 20_000 });
     expect(result.timedOut, explain(result)).toBe(false);
     expect(result.code, explain(result)).toBe(4);
     expect(result.stderr).toContain(`code false ${'a'.repeat(40)}!`);
@@ -143,14 +143,14 @@ describe('hostile definitions and refusals', () => {
   it('a 403 the definition does not describe says access was refused, not the credentials', async () => {
     const server = await scriptedServer(cleanups, (_req, res) => json(res, 403, { error: 'not_in_channel' }));
     const plain = { ...zulip, envelope: undefined, end: undefined };
-    const result = await dump(server.url, sandbox({ zulip: plain }));
+    const result = await dump(server.url, sandbox({ zulipish: plain }));
     expect(result.code, explain(result)).toBe(3);
     expect(result.stderr).toContain('refused access (HTTP 403)');
     expect(result.stderr).not.toContain('refused the credentials');
   });
 
   it('--dry-run shows the page size the run sends: --page-size 5000 lowered to the definition maximum', async () => {
-    const result = await dump('http://127.0.0.1:9', sandbox({ zulip }), ['--page-size', '5000', '--dry-run']);
+    const result = await dump('http://127.0.0.1:9', sandbox({ zulipish: zulip }), ['--page-size', '5000', '--dry-run']);
     expect(result.code, explain(result)).toBe(0);
     const shown = JSON.parse(result.stdout);
     expect(shown.pageSize).toBe(200);
@@ -159,11 +159,11 @@ describe('hostile definitions and refusals', () => {
   });
 
   it('providers show accepts a profile name, as providers check does', async () => {
-    const box = sandbox({ zulip }, { work: { provider: 'zulip', baseUrl: 'https://chat.example' } });
+    const box = sandbox({ zulipish: zulip }, { work: { provider: 'zulipish', baseUrl: 'https://chat.example' } });
     const result = await runCli(['providers', 'show', 'work'], { env: box.env() });
     expect(result.code, explain(result)).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual(JSON.parse(JSON.stringify(zulip)));
-    expect(result.stderr).toContain('profile "work" uses provider "zulip"');
+    expect(result.stderr).toContain('profile "work" uses provider "zulipish"');
     const unknown = await runCli(['providers', 'show', 'wrok'], { env: box.env() });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('did you mean work?');
