@@ -10,53 +10,59 @@
 import { z } from 'zod';
 import { BUILTIN_VARIABLES, compileExpression, ExpressionError } from './expression.js';
 
-/**
- * Built on first use: a run of a built-in provider never needs it (the
- * built-ins are checked by the tests), and building it costs start-up time.
- */
-function buildSchema() {
-  /** An expression, compiled once to check it; variables are checked again with the lookups known. */
-  const expr = z.string().min(1).superRefine((text, ctx) => {
+/** An expression, compiled once to check it; variables are checked again with the lookups known (checkVariables). */
+function expressionSchema() {
+  return z.string().min(1).superRefine((text, ctx) => {
     try {
-      // variables depend on the definition's lookups: checked in checkVariables
       compileExpression(text);
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
     }
   });
+}
+type ExprSchema = ReturnType<typeof expressionSchema>;
 
-  const name = z.string().regex(/^[A-Za-z0-9_.\-[\]]+$/, 'expected a parameter name (letters, digits, _ . - [ ])');
-  const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP header name');
+const paramName = () => z.string().regex(/^[A-Za-z0-9_.\-[\]]+$/, 'expected a parameter name (letters, digits, _ . - [ ])');
+const headerName = () => z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP header name');
+
+/** The requester's auth rules: the token or API key as a bearer token, HTTP Basic, a named header or a query parameter. */
+function authSchema() {
   const credential = z.enum(['token', 'apiKey']);
-
-  const auth = z.discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('bearer'), from: credential.default('token'), optional: z.boolean().optional() }),
+  const optional = z.boolean().optional();
+  return z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('bearer'), from: credential.default('token'), optional }),
     z.strictObject({
       type: z.literal('basic'),
       /** user name: the token or the API key, or a fixed text (Basic with the token as password) */
       username: z.union([credential, z.strictObject({ text: z.string() })]),
       password: z.union([credential, z.strictObject({ text: z.string() })]),
-      optional: z.boolean().optional(),
+      optional,
     }),
-    z.strictObject({ type: z.literal('header'), name: headerName, from: credential, prefix: z.string().optional(), optional: z.boolean().optional() }),
-    z.strictObject({ type: z.literal('query'), name, from: credential, optional: z.boolean().optional() }),
+    z.strictObject({ type: z.literal('header'), name: headerName(), from: credential, prefix: z.string().optional(), optional }),
+    z.strictObject({ type: z.literal('query'), name: paramName(), from: credential, optional }),
   ]);
+}
 
+/** The requester's template: path, query, headers; `peer` is how `--peer ID` (a direct conversation) is asked for. */
+function requestSchema() {
   /** Query values: text (a template: `{channel}`), numbers, booleans; objects and arrays are sent as JSON. */
   const queryValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.unknown()), z.record(z.string(), z.unknown())]);
-
-  const requestShape = {
+  const shape = {
     /** appended to the API root; `{channel}` is the percent-encoded channel id, `{page}` the page number */
     path: z.string().startsWith('/', 'must start with /'),
     query: z.record(z.string(), queryValue).optional(),
-    headers: z.record(headerName, z.string()).optional(),
+    headers: z.record(headerName(), z.string()).optional(),
   };
-  const request = z.strictObject({
-    ...requestShape,
-    /** how `--peer ID` (a direct conversation) is asked for; without it --peer is refused */
-    peer: z.strictObject({ path: requestShape.path.optional(), query: requestShape.query }).optional(),
+  return z.strictObject({
+    ...shape,
+    /** without it --peer is refused */
+    peer: z.strictObject({ path: shape.path.optional(), query: shape.query }).optional(),
   });
+}
 
+/** The paginator: the paging kinds and their page size. */
+function pagingSchema(expr: ExprSchema) {
+  const name = paramName();
   const size = z.strictObject({
     /** the page-size parameter; absent = the server fixes the size */
     param: name.optional(),
@@ -64,11 +70,9 @@ function buildSchema() {
     /** the largest size the server accepts; absent = not known (see DEFAULT_MAX_PAGE_SIZE) */
     max: z.number().int().positive().optional(),
   });
-
   /** A value taken from the answer: a body expression or a response header. */
-  const source = z.union([z.strictObject({ body: expr }), z.strictObject({ header: headerName })]);
-
-  const paging = z.discriminatedUnion('type', [
+  const source = z.union([z.strictObject({ body: expr }), z.strictObject({ header: headerName() })]);
+  return z.discriminatedUnion('type', [
     z.strictObject({
       type: z.literal('pages'),
       /** the page-number parameter; absent = `{page}` in the path */
@@ -77,19 +81,10 @@ function buildSchema() {
       size,
     }),
     z.strictObject({ type: z.literal('offset'), param: name, size }),
-    z.strictObject({
-      type: z.literal('cursor'),
-      /** the parameter the token is sent back in */
-      param: name,
-      from: source,
-      size: size.optional(),
-    }),
-    z.strictObject({
-      type: z.literal('link'),
-      /** `{ "header": "Link" }` reads rel="next" of an RFC 8288 Link header */
-      from: source,
-      size: size.optional(),
-    }),
+    /** `param`: the parameter the token is sent back in */
+    z.strictObject({ type: z.literal('cursor'), param: name, from: source, size: size.optional() }),
+    /** `{ "header": "Link" }` reads rel="next" of an RFC 8288 Link header */
+    z.strictObject({ type: z.literal('link'), from: source, size: size.optional() }),
     z.strictObject({
       type: z.literal('time'),
       /** the parameter carrying the time bound */
@@ -100,11 +95,24 @@ function buildSchema() {
       size,
     }),
   ]);
+}
 
-  const errorKind = z.enum(['usage', 'auth', 'remote']);
-  const errorRule = z.strictObject({ kind: errorKind, note: z.string().optional(), hint: z.string().optional() });
+/** The record selector's page-wide indexes: `{ "users": { "from": "included[?type=='users']", "key": "id" } }` → `lookup($users, …)`. */
+function lookupsSchema(expr: ExprSchema) {
+  return z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name'), z.strictObject({ from: expr, key: expr }));
+}
 
-  const envelope = z.strictObject({
+/** End signals: total, last page, the page size used, has-more (false = no next page). */
+function endSchema(expr: ExprSchema) {
+  return z.strictObject({ total: expr.optional(), lastPage: expr.optional(), perPage: expr.optional(), hasMore: expr.optional() });
+}
+
+const errorKind = () => z.enum(['usage', 'auth', 'remote']);
+
+/** The error policy's envelope: the success check, the failure's code and message, and what codes or messages mean. */
+function envelopeSchema(expr: ExprSchema) {
+  const errorRule = z.strictObject({ kind: errorKind(), note: z.string().optional(), hint: z.string().optional() });
+  return z.strictObject({
     /** the envelope is a success when this path holds one of these values (compared as text) */
     success: z.strictObject({ path: expr, equals: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1) }).optional(),
     /** the server's explanation of a failure */
@@ -116,18 +124,26 @@ function buildSchema() {
     messages: z.array(errorRule.extend({ pattern: z.string() })).optional(),
     hint: z.string().optional(),
   });
+}
 
-  const httpStatusRule = z.strictObject({ kind: errorKind, text: z.string().optional(), hint: z.string().optional() });
-  const httpErrors = z.strictObject({
+/** The error policy's HTTP statuses. */
+function httpErrorsSchema(expr: ExprSchema) {
+  const rule = z.strictObject({ kind: errorKind(), text: z.string().optional(), hint: z.string().optional() });
+  return z.strictObject({
     /** an explanation in an error body (JSON:API errors[].detail) */
     message: expr.optional(),
-    status: z.record(z.string().regex(/^[1-5]\d\d$/, 'expected an HTTP status'), httpStatusRule).optional(),
+    status: z.record(z.string().regex(/^[1-5]\d\d$/, 'expected an HTTP status'), rule).optional(),
   });
+}
 
-  const timeFormat = z.enum(['epoch-ms', 'epoch-s', 'iso', 'local']);
-  const timeField = z.strictObject({ path: expr, format: timeFormat });
+function timeFieldSchema(expr: ExprSchema) {
+  return z.strictObject({ path: expr, format: z.enum(['epoch-ms', 'epoch-s', 'iso', 'local']) });
+}
 
-  const fields = z.strictObject({
+/** The message field map. */
+function fieldsSchema(expr: ExprSchema) {
+  const timeField = timeFieldSchema(expr);
+  return z.strictObject({
     id: expr,
     time: timeField,
     sender: z.strictObject({ id: expr.optional(), name: expr.optional(), avatar: expr.optional() }).optional(),
@@ -151,58 +167,85 @@ function buildSchema() {
     /** an array of { url, name, type } objects */
     attachments: expr.optional(),
   });
+}
 
-  const schema = z
+/**
+ * The schema of each part, one small schema each; a stream's parts (request,
+ * paging, lookups, end, envelope, httpErrors) are what a channels, replies
+ * or people part is made of too. Built on first use: a run of a built-in
+ * provider never needs them (the built-ins are checked by the tests), and
+ * building them costs start-up time.
+ */
+export function schemaParts() {
+  const expr = expressionSchema();
+  return {
+    expr,
+    auth: authSchema(),
+    request: requestSchema(),
+    paging: pagingSchema(expr),
+    lookups: lookupsSchema(expr),
+    end: endSchema(expr),
+    envelope: envelopeSchema(expr),
+    httpErrors: httpErrorsSchema(expr),
+    timeField: timeFieldSchema(expr),
+    fields: fieldsSchema(expr),
+  };
+}
+
+function buildSchema() {
+  const parts = schemaParts();
+  return z
     .strictObject({
       summary: z.string().optional(),
       /** default API root; absent = self-hosted, --base-url required */
       baseUrl: z.url({ protocol: /^https?$/ }).optional(),
       /** word for a channel in messages ("conversation", "dialog") */
       noun: z.string().default('channel'),
-      auth: z.array(auth).default([]),
-      request,
-      paging,
+      auth: z.array(parts.auth).default([]),
+      request: parts.request,
+      paging: parts.paging,
       order: z.enum(['newest-first', 'oldest-first']),
-      /** per-page indexes: `{ "users": { "from": "included[?type=='users']", "key": "id" } }` → `lookup($users, …)` */
-      lookups: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name'), z.strictObject({ from: expr, key: expr })).optional(),
+      lookups: parts.lookups.optional(),
       /** the list of records in the body; null or missing = an empty page */
-      records: expr,
+      records: parts.expr,
       /** which records are messages (truthy = keep) */
-      filter: expr.optional(),
-      end: z
-        .strictObject({
-          total: expr.optional(),
-          lastPage: expr.optional(),
-          perPage: expr.optional(),
-          /** false = no next page */
-          hasMore: expr.optional(),
-        })
-        .optional(),
-      envelope: envelope.optional(),
-      httpErrors: httpErrors.optional(),
+      filter: parts.expr.optional(),
+      end: parts.end.optional(),
+      envelope: parts.envelope.optional(),
+      httpErrors: parts.httpErrors.optional(),
       /** zone of `local` times unless --timezone says otherwise */
       timezone: z.string().optional(),
-      fields,
+      fields: parts.fields,
     })
-    .superRefine((definition, ctx) => {
-      const variables = [...BUILTIN_VARIABLES, ...Object.keys(definition.lookups ?? {})];
-      checkVariables(definition, [], variables, ctx);
-      const paging = definition.paging;
-      if (paging.type === 'pages' && paging.param === undefined && !definition.request.path.includes('{page}')) {
-        ctx.addIssue({ code: 'custom', path: ['paging', 'param'], message: 'required unless request.path contains {page}' });
-      }
-      for (const [code, _rule] of Object.entries(definition.envelope?.codes ?? {})) {
-        if (!definition.envelope?.success) ctx.addIssue({ code: 'custom', path: ['envelope', 'codes', code], message: 'needs envelope.success' });
-      }
-      for (const [index, rule] of (definition.envelope?.messages ?? []).entries()) {
-        try {
-          new RegExp(rule.pattern, 'i');
-        } catch {
-          ctx.addIssue({ code: 'custom', path: ['envelope', 'messages', index, 'pattern'], message: 'not a regular expression' });
-        }
-      }
-    });
-  return schema;
+    .superRefine(checkDefinition);
+}
+
+/** What checkDefinition reads of a parsed definition. */
+interface Checked {
+  lookups?: Record<string, unknown> | undefined;
+  paging: { type: string; param?: string | undefined };
+  request: { path: string };
+  envelope?: { success?: unknown; codes?: Record<string, unknown> | undefined; messages?: Array<{ pattern: string }> | undefined } | undefined;
+}
+
+/** What no one part can check alone. */
+function checkDefinition(definition: Checked, ctx: z.RefinementCtx): void {
+  const variables = [...BUILTIN_VARIABLES, ...Object.keys(definition.lookups ?? {})];
+  checkVariables(definition, [], variables, ctx);
+  const paging = definition.paging;
+  if (paging.type === 'pages' && paging.param === undefined && !definition.request.path.includes('{page}')) {
+    ctx.addIssue({ code: 'custom', path: ['paging', 'param'], message: 'required unless request.path contains {page}' });
+  }
+  for (const [code, _rule] of Object.entries(definition.envelope?.codes ?? {})) {
+    if (!definition.envelope?.success) ctx.addIssue({ code: 'custom', path: ['envelope', 'codes', code], message: 'needs envelope.success' });
+  }
+  for (const [index, rule] of (definition.envelope?.messages ?? []).entries()) {
+    try {
+      new RegExp(rule.pattern, 'i');
+    } catch {
+      ctx.addIssue({ code: 'custom', path: ['envelope', 'messages', index, 'pattern'], message: 'not a regular expression' });
+    }
+  }
 }
 
 let built: ReturnType<typeof buildSchema> | undefined;

@@ -95,6 +95,11 @@ type Run = (value: unknown, root: unknown, scope: ScopeChain) => unknown;
  * test/unit/definition.test.ts checks both give the same results.
  */
 function build(node: Node): Run {
+  return buildPath(node) ?? buildLogic(node) ?? buildProjection(node) ?? (node.type === 'Function' ? buildFunction(node) : delegate(node));
+}
+
+/** Paths, indexes, literals and variables. undefined: not one of these node kinds. */
+function buildPath(node: Node): Run | undefined {
   switch (node.type) {
     case 'Field': {
       const name = node.name;
@@ -137,6 +142,14 @@ function build(node: Node): Run {
         return found;
       };
     }
+    default:
+      return undefined;
+  }
+}
+
+/** `||`, `&&`, `!`, `?:`, comparisons and pipes. undefined: not one of these node kinds. */
+function buildLogic(node: Node): Run | undefined {
+  switch (node.type) {
     case 'OrExpression': {
       const left = build(node.left);
       const right = build(node.right);
@@ -181,6 +194,14 @@ function build(node: Node): Run {
       const right = build(node.right);
       return (value, root, scope) => right(left(value, root, scope), root, scope);
     }
+    default:
+      return undefined;
+  }
+}
+
+/** Projections, filters, flattening and multi-selects. undefined: not one of these node kinds. */
+function buildProjection(node: Node): Run | undefined {
+  switch (node.type) {
     case 'Flatten': {
       const child = build(node.child);
       return (value, root, scope) => {
@@ -239,45 +260,47 @@ function build(node: Node): Run {
         return collected;
       };
     }
-    case 'Function': {
-      const argsAreValues = node.children.every((child) => child.type !== 'ExpressionReference');
-      if (node.name === 'to_array' && node.children.length === 1 && argsAreValues) {
-        const arg = build(node.children[0]!);
-        return (value, root, scope) => {
-          const result = arg(value, root, scope);
-          return Array.isArray(result) ? result : [result];
-        };
-      }
-      if (node.name === 'map' && node.children.length === 2 && node.children[0]!.type === 'ExpressionReference' && node.children[1]!.type !== 'ExpressionReference') {
-        const each = build((node.children[0] as { child: Node }).child);
-        const list = build(node.children[1]!);
-        const slow = delegate(node);
-        return (value, root, scope) => {
-          const elements = list(value, root, scope);
-          // Anything but a list is the library's to refuse, with its own message.
-          if (!Array.isArray(elements)) return slow(value, root, scope);
-          return elements.map((element) => each(element, root, scope));
-        };
-      }
-      if (node.name === 'lookup' && node.children.length === 2) {
-        const [map, key] = node.children.map(build) as [Run, Run];
-        return (value, root, scope) => lookup(map(value, root, scope), key(value, root, scope));
-      }
-      if (node.name === 'not_null' && node.children.length > 0) {
-        const args = node.children.map(build);
-        return (value, root, scope) => {
-          for (const arg of args) {
-            const result = arg(value, root, scope);
-            if (result !== null && result !== undefined) return result;
-          }
-          return null;
-        };
-      }
-      return delegate(node);
-    }
     default:
-      return delegate(node);
+      return undefined;
   }
+}
+
+/** `to_array`, `map(&…)`, `lookup` and `not_null` as closures; other functions go to the library. */
+function buildFunction(node: Extract<Node, { type: 'Function' }>): Run {
+  const argsAreValues = node.children.every((child) => child.type !== 'ExpressionReference');
+  if (node.name === 'to_array' && node.children.length === 1 && argsAreValues) {
+    const arg = build(node.children[0]!);
+    return (value, root, scope) => {
+      const result = arg(value, root, scope);
+      return Array.isArray(result) ? result : [result];
+    };
+  }
+  if (node.name === 'map' && node.children.length === 2 && node.children[0]!.type === 'ExpressionReference' && node.children[1]!.type !== 'ExpressionReference') {
+    const each = build((node.children[0] as { child: Node }).child);
+    const list = build(node.children[1]!);
+    const slow = delegate(node);
+    return (value, root, scope) => {
+      const elements = list(value, root, scope);
+      // Anything but a list is the library's to refuse, with its own message.
+      if (!Array.isArray(elements)) return slow(value, root, scope);
+      return elements.map((element) => each(element, root, scope));
+    };
+  }
+  if (node.name === 'lookup' && node.children.length === 2) {
+    const [map, key] = node.children.map(build) as [Run, Run];
+    return (value, root, scope) => lookup(map(value, root, scope), key(value, root, scope));
+  }
+  if (node.name === 'not_null' && node.children.length > 0) {
+    const args = node.children.map(build);
+    return (value, root, scope) => {
+      for (const arg of args) {
+        const result = arg(value, root, scope);
+        if (result !== null && result !== undefined) return result;
+      }
+      return null;
+    };
+  }
+  return delegate(node);
 }
 
 function delegate(node: Node): Run {

@@ -76,25 +76,33 @@ interface ProviderBase {
   describeStatus?: StatusDescriber;
 }
 
-export interface CursorProvider extends ProviderBase {
+/** Time-cursor paging (relation's maxCreateAt): the walker sends the oldest time it has seen. */
+export interface CursorPaging<T = ChannelTarget> {
   paging: 'cursor';
-  buildRequest(settings: ProviderSettings, target: ChannelTarget, cursor: { maxCreateAt: number; limit: number }): HttpRequest;
+  buildRequest(settings: ProviderSettings, target: T, cursor: { maxCreateAt: number; limit: number }): HttpRequest;
 }
 
-export interface PageProvider extends ProviderBase {
+export interface PagePaging<T = ChannelTarget> {
   paging: 'pages';
-  buildRequest(settings: ProviderSettings, target: ChannelTarget, page: { number: number; size: number }): HttpRequest;
+  buildRequest(settings: ProviderSettings, target: T, page: { number: number; size: number }): HttpRequest;
 }
 
 /** Where a sequential walk is: nothing yet, an offset, a token, or a link to follow. */
 export type SequentialPosition = { start: true } | { offset: number } | { token: string } | { link: string };
 
 /** Offset, next-token and next-link APIs: each answer says where the next one is. */
-export interface SequentialProvider extends ProviderBase {
+export interface SequentialPaging<T = ChannelTarget> {
   paging: 'sequential';
   step: 'offset' | 'cursor' | 'link';
-  buildRequest(settings: ProviderSettings, target: ChannelTarget, position: SequentialPosition, size: number): HttpRequest;
+  buildRequest(settings: ProviderSettings, target: T, position: SequentialPosition, size: number): HttpRequest;
 }
+
+/** The paginator's side of a stream (./paginator.ts), over whatever a stream's target is. */
+export type PagingPart<T = ChannelTarget> = CursorPaging<T> | PagePaging<T> | SequentialPaging<T>;
+
+export interface CursorProvider extends ProviderBase, CursorPaging {}
+export interface PageProvider extends ProviderBase, PagePaging {}
+export interface SequentialProvider extends ProviderBase, SequentialPaging {}
 
 export type Provider = CursorProvider | PageProvider | SequentialProvider;
 
