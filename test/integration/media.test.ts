@@ -217,6 +217,15 @@ describe('stored file names', () => {
     ['https://x.example/x.svg', null, undefined, 'svg.txt'],
     ['https://x.example/a%2F..%2F..%2Fb.sh%00.png', null, undefined, 'png'],
     ['https://x.example/a.verylongextension', null, 'image/png', 'png'],
+    // Chromium runs these from file:// (issue 25): only passive extensions are kept as they are
+    ...['shtm', 'xhtm', 'ehtml', 'rss', 'atom', 'xsd', 'xbl'].map((ext) => [`https://x.example/a.${ext}`, null, undefined, `${ext}.txt`] as const),
+    ['https://x.example/setup.exe', null, 'application/octet-stream', 'exe.bin'],
+    ['https://x.example/a/b', 'report.docx', undefined, 'docx.bin'],
+    ['https://x.example/a/b', 'notes.xyz', 'text/plain', 'txt'],
+    // a right-to-left override makes `photo\u202egnp.exe` read as "photoexe.png": the stored name says what it is
+    ['https://x.example/a/b', 'photo\u202egnp.exe', undefined, 'exe.bin'],
+    ['https://x.example/a/b', 'clip.mp\u202e4', undefined, 'mp4'],
+    ...['jpg', 'mp3', 'ogg', 'mov', 'pdf', 'txt', 'zip', '7z', 'tgz'].map((ext) => [`https://x.example/a.${ext.toUpperCase()}`, null, undefined, ext] as const),
   ])('%s (name %s, type %s) is stored as .%s', (url, name, type, ext) => {
     expect(extensionFor(new URL(url), name, type)).toBe(ext);
   });
