@@ -132,6 +132,8 @@ function safeDecode(text: string): string {
 export class MediaStore {
   private index: IndexFile = { version: 1, files: {}, failed: {} };
   private dirty = false;
+  /** failures no longer to be tried, also when another run's index still lists them */
+  private readonly forgotten = new Set<string>();
   readonly dir: string;
 
   private constructor(dir: string) {
@@ -217,6 +219,13 @@ export class MediaStore {
     return path;
   }
 
+  /** A URL that will not be fetched (refused for its address): no longer retried as a failure. */
+  forgetFailure(url: string): void {
+    delete this.index.failed[url];
+    this.forgotten.add(url);
+    this.dirty = true;
+  }
+
   recordFailure(url: string, reason: string): void {
     const previous = this.index.failed[url];
     this.index.failed[url] = { reason, at: new Date().toISOString(), attempts: (previous?.attempts ?? 0) + 1 };
@@ -232,7 +241,7 @@ export class MediaStore {
       files: { ...(onDisk && onDisk !== 'corrupt' ? onDisk.files : {}), ...this.index.files },
       failed: { ...(onDisk && onDisk !== 'corrupt' ? onDisk.failed : {}), ...this.index.failed },
     };
-    for (const url of Object.keys(merged.files)) delete merged.failed[url];
+    for (const url of [...Object.keys(merged.files), ...this.forgotten]) delete merged.failed[url];
     const temp = join(this.dir, `.${INDEX_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     try {
       await writeFile(temp, `${JSON.stringify(merged)}\n`, { mode: 0o644 });
