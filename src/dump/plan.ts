@@ -158,6 +158,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     media = {
       dir: resolve(profile.mediaDir ?? join(beside, 'media')),
       maxBytes: profile.mediaMaxSize === undefined ? DEFAULT_MEDIA_MAX_BYTES : parseSize(profile.mediaMaxSize, '--media-max-size'),
+      allowPrivate: Boolean(options.mediaAllowPrivate),
     };
     // A file in the way (here or above: ENOTDIR), no permission, a read-only disk: the path probes say which, naming it.
     let existing: ReturnType<typeof statSync> | undefined;
@@ -167,8 +168,9 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       existing = undefined;
     }
     if (existing && !existing.isDirectory()) throw new UsageError(`--media-dir ${media.dir} is not a directory`);
-  } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag') {
-    throw new UsageError(`${profile.sources.mediaDir === 'flag' ? '--media-dir' : '--media-max-size'} needs --media`);
+  } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag' || options.mediaAllowPrivate) {
+    const flag = profile.sources.mediaDir === 'flag' ? '--media-dir' : profile.sources.mediaMaxSize === 'flag' ? '--media-max-size' : '--media-allow-private';
+    throw new UsageError(`${flag} needs --media`);
   }
 
   return {

@@ -4,7 +4,9 @@ import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from './undici.js'
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { excerpt, redactSecrets, redactUrl } from '../text/sanitize.js';
-import { proxyFromEnv } from './proxy.js';
+import { proxyFromEnv, type ProxySettings } from './proxy.js';
+import type { AddressGuard } from './address-guard.js';
+import { hostFailureKind, type HostBreaker, type HostFailureKind } from './host-breaker.js';
 import { RateLimiter } from './rate-limit.js';
 import { RETRYABLE_STATUSES, computeRetryDelay, parseRetryAfter } from './retry.js';
 
@@ -61,6 +63,22 @@ export interface DownloadOptions {
   /** the API's credential headers, sent only to this origin (the API's own) */
   credentials: Record<string, string>;
   credentialOrigin: string | undefined;
+  /** which addresses the download (each hop of it) may reach */
+  guard?: AddressGuard | undefined;
+  /** hosts given up for the run: not tried again; a failure that says a host is unreachable is reported here */
+  hosts?: HostBreaker | undefined;
+}
+
+/** A download that failed because a host cannot be reached (its name, its port, its silence), or was not tried because of it. */
+export class UnreachableHostError extends RemoteError {
+  constructor(
+    message: string,
+    readonly host: string,
+    readonly kind: HostFailureKind | 'given up',
+    options: { cause?: unknown; retryable?: boolean } = {},
+  ) {
+    super(message, { ...options, hint: 'tried again by the next --media run' });
+  }
 }
 
 export interface DownloadInfo {
@@ -78,6 +96,9 @@ export interface DownloadInfo {
 export class HttpClient {
   private readonly agent: Dispatcher;
   private readonly directHttps: Dispatcher | undefined;
+  /** downloads under an address guard: their direct connections check the addresses they resolve */
+  private guarded: { guard: AddressGuard; agent: Dispatcher; directHttps: Dispatcher | undefined } | undefined;
+  private readonly proxies: ProxySettings;
   private readonly limiter: RateLimiter;
   private closed = false;
   /** bodies of API answers are read into these, one per request in flight (see exchange) */
@@ -86,15 +107,10 @@ export class HttpClient {
   readonly stats: HttpStats = { requests: 0, retries: 0 };
 
   constructor(private readonly options: HttpClientOptions) {
-    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case) as curl reads them, checked
-    // beforehand (a value without a scheme is http://, as curl takes it). Plain-http
-    // targets go to the proxy as absolute-URI requests (curl's way), not CONNECT
-    // tunnels, which many corporate proxies refuse for port 80. One pool for the run.
+    // One pool for the run (see dispatchers).
     const proxies = proxyFromEnv(options.env ?? process.env);
-    const pool = { keepAliveTimeout: 10_000, connections: 32, pipelining: 1 };
-    this.agent = new EnvHttpProxyAgent({ ...proxies, ...pool, proxyTunnel: false });
-    // undici sends https:// through HTTP_PROXY when HTTPS_PROXY is unset; curl (and the user's expectation) goes direct.
-    this.directHttps = proxies.httpsProxy === '' && proxies.httpProxy !== '' ? new Agent(pool) : undefined;
+    this.proxies = proxies;
+    [this.agent, this.directHttps] = dispatchers(proxies, undefined);
     this.limiter = new RateLimiter({
       rate: options.rate,
       onPause: (host, ms) => {
@@ -110,7 +126,7 @@ export class HttpClient {
     // Requests still queued after this fail at once instead of retrying a destroyed pool.
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.agent.close(), this.directHttps?.close()]);
+    await Promise.all([this.agent.close(), this.directHttps?.close(), this.guarded?.agent.close(), this.guarded?.directHttps?.close()]);
   }
 
   async getJson<T>(req: HttpRequest, parse: BodyParser<T>, ctx: RequestContext): Promise<T> {
@@ -301,6 +317,8 @@ export class HttpClient {
         if (!(error instanceof ChatExportError)) throw error;
         outcome = error;
       }
+      // A name that does not resolve, a port that refuses: no retry will change that within the run. Timeouts may pass.
+      if (outcome instanceof UnreachableHostError && outcome.kind !== 'given up' && options.hosts?.failed(outcome.host, outcome.kind, shortCause(outcome))) throw outcome;
       if (!(outcome instanceof RemoteError) || !outcome.retryable) throw outcome;
       if (attempt >= retries) {
         throw new RemoteError(`${outcome.message} (gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, { cause: outcome });
@@ -322,7 +340,14 @@ export class HttpClient {
       const { url, response } = await this.open(
         start,
         // The file as stored, please; a server that compresses anyway is decoded below.
-        { headers: { accept: '*/*', 'accept-encoding': 'identity' }, credentials: options.credentials, credentialOrigin: options.credentialOrigin, anyOrigin: true },
+        {
+          headers: { accept: '*/*', 'accept-encoding': 'identity' },
+          credentials: options.credentials,
+          credentialOrigin: options.credentialOrigin,
+          anyOrigin: true,
+          guard: options.guard,
+          hosts: options.hosts,
+        },
         ctx,
         attempt,
       );
@@ -346,7 +371,12 @@ export class HttpClient {
         consume(body, { contentType: Array.isArray(contentType) ? contentType[0] : contentType, url }),
       );
     } catch (error) {
-      throw transportError(error, ctx, shownStart, attempt, this.options.timeoutMs);
+      const described = transportError(error, ctx, shownStart, attempt, this.options.timeoutMs);
+      const kind = error instanceof ChatExportError || ctx.signal?.aborted ? undefined : attempt.timedOut() ? 'timeout' : hostFailureKind(error);
+      if (kind && described instanceof RemoteError && attempt.host !== undefined) {
+        throw new UnreachableHostError(described.message, attempt.host, kind, { cause: error, retryable: kind === 'timeout' });
+      }
+      throw described;
     } finally {
       attempt.done();
     }
@@ -357,13 +387,14 @@ export class HttpClient {
    * again as each hop is sent (after its wait for the rate limit, which is no
    * slowness of the server); the last hop's covers its whole body.
    */
-  private attemptSignal(ctx: RequestContext): { signal: AbortSignal; arm: () => void; timedOut: () => boolean; done: () => void } {
+  private attemptSignal(ctx: RequestContext): { signal: AbortSignal; arm: () => void; timedOut: () => boolean; done: () => void; host: string | undefined } {
     const attempt = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const unfollow = ctx.signal ? followStop(ctx.signal, attempt) : undefined;
     return {
       signal: attempt.signal,
+      host: undefined,
       arm: () => {
         clearTimeout(timer);
         timer = setTimeout(() => {
@@ -387,25 +418,46 @@ export class HttpClient {
    */
   private async open(
     start: URL,
-    hop: { headers: Record<string, string>; credentials: Record<string, string>; credentialOrigin: string | undefined; anyOrigin: boolean },
+    hop: {
+      headers: Record<string, string>;
+      credentials: Record<string, string>;
+      credentialOrigin: string | undefined;
+      anyOrigin: boolean;
+      guard?: AddressGuard | undefined;
+      hosts?: HostBreaker | undefined;
+    },
     ctx: RequestContext,
-    attempt: { signal: AbortSignal; arm: () => void },
+    attempt: { signal: AbortSignal; arm: () => void; host?: string | undefined },
   ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean }> {
     const shownStart = shownLazily(start);
     const signal = attempt.signal;
     let url = start;
     let withoutCredentials = false;
+    // Credentials go to their origin only while every hop so far was on it: a URL elsewhere that redirects into the
+    // API's origin chose that request, and must not have the token sent with it.
+    let onCredentialOrigin = hop.credentialOrigin !== undefined;
+    const [agent, directHttps] = hop.guard ? this.guardedDispatchers(hop.guard) : [this.agent, this.directHttps];
     for (let n = 0; ; n++) {
+      // A host given up earlier (a first URL there, or a redirect to it) fails at once, without waiting for its turn.
+      const skipped = hop.hosts?.skip(url.host);
+      if (skipped) throw new UnreachableHostError(`${ctx.label}: ${redactUrl(url)} ${skipped}`, url.host, 'given up');
+      attempt.host = url.host;
+      // Before the request (and its turn), so that a host reached through a proxy is checked too.
+      await hop.guard?.check(url);
       // A pause for the rate limit (or a Retry-After) is not the server being slow: --timeout starts after it.
       await this.limiter.acquire(url.host, ctx.signal);
+      // The host may have been given up while this request waited for its turn.
+      const givenUp = hop.hosts?.skip(url.host);
+      if (givenUp) throw new UnreachableHostError(`${ctx.label}: ${redactUrl(url)} ${givenUp}`, url.host, 'given up');
       attempt.arm();
       if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
       this.stats.requests++;
       if (ctx.stats) ctx.stats.requests++;
-      const trusted = hop.credentialOrigin !== undefined && url.origin === hop.credentialOrigin;
+      onCredentialOrigin &&= url.origin === hop.credentialOrigin;
+      const trusted = onCredentialOrigin;
       if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
       const started = Date.now();
-      const response = await request(url.protocol === 'https:' && this.directHttps ? this.directHttps : this.agent, url, {
+      const response = await request(url.protocol === 'https:' && directHttps ? directHttps : agent, url, {
         method: 'GET',
         headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
         signal,
@@ -418,6 +470,17 @@ export class HttpClient {
       this.options.logger.debug(`GET ${redactUrl(url)} ${status} ${Date.now() - started} ms → ${redactUrl(next)}`);
       url = next;
     }
+  }
+
+  private guardedDispatchers(guard: AddressGuard): [Dispatcher, Dispatcher | undefined] {
+    if (this.guarded?.guard !== guard) {
+      // One guard per run (the media stage's); a second one replaces the first, whose connections close as they finish.
+      void this.guarded?.agent.close();
+      void this.guarded?.directHttps?.close();
+      const [agent, directHttps] = dispatchers(this.proxies, guard);
+      this.guarded = { guard, agent, directHttps };
+    }
+    return [this.guarded.agent, this.guarded.directHttps];
   }
 
   private statusError(
@@ -446,6 +509,23 @@ export class HttpClient {
       hint: status === 404 ? 'check the channel id and --base-url' : undefined,
     } as { hint?: string });
   }
+}
+
+/**
+ * The pool for the run, proxies from the environment as curl reads them:
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case), checked beforehand (a
+ * value without a scheme is http://, as curl takes it). Plain-http targets go
+ * to the proxy as absolute-URI requests (curl's way), not CONNECT tunnels,
+ * which many corporate proxies refuse for port 80. With a guard, direct
+ * connections resolve their host through it (a proxy resolves its own; the
+ * guard checks those before the request).
+ */
+function dispatchers(proxies: ProxySettings, guard: AddressGuard | undefined): [Dispatcher, Dispatcher | undefined] {
+  const pool = { keepAliveTimeout: 10_000, connections: 32, pipelining: 1, ...(guard ? { connect: { lookup: guard.lookup } as object } : {}) };
+  const agent = new EnvHttpProxyAgent({ ...proxies, ...pool, proxyTunnel: false });
+  // undici sends https:// through HTTP_PROXY when HTTPS_PROXY is unset; curl (and the user's expectation) goes direct.
+  const directHttps = proxies.httpsProxy === '' && proxies.httpProxy !== '' ? new Agent(pool) : undefined;
+  return [agent, directHttps];
 }
 
 /** `redactUrl(url)`, computed on first use and kept. */
@@ -660,6 +740,14 @@ function createDeflateDecoder(): NodeJS.ReadWriteStream {
       inner.end();
     },
   });
+}
+
+/** "ENOTFOUND", "ECONNREFUSED", "no answer within 30000 ms": what a host failure was, for the line that gives the host up. */
+function shortCause(error: UnreachableHostError): string {
+  if (error.kind === 'timeout' && !hostFailureKind(error.cause)) return 'no answer in time';
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  const what = error.kind === 'dns' ? 'name not found' : error.kind === 'unreachable' ? 'connection refused or unreachable' : 'timed out';
+  return typeof code === 'string' ? `${what}, ${code}` : what;
 }
 
 /** What a failed attempt was, for the retry loop: a stop, a timeout, a corrupt encoding, or the network. */

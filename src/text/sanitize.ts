@@ -101,6 +101,15 @@ function escapeRegExp(text: string): string {
 const ANSI = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)|[@-Z\\-_])/g;
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
+// Embeddings, overrides, isolates and direction marks (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C): in a name
+// they reorder what is shown (`photo<RLO>gnp.exe` reads as "photoexe.png") and the rest of its line.
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A name (a file's, a sender's) without the controls that would make it read as another. */
+export function stripBidi(text: string): string {
+  return text.replace(BIDI_CONTROLS, '');
+}
+
 export function stripControl(text: string): string {
   return text.replace(ANSI, '').replace(CONTROL, '');
 }
