@@ -37,6 +37,10 @@ const stateSchema = z.object({
   future: z.array(z.object({ id: z.string(), time: z.number() })).default([]),
   /** Markdown: [id, author, text start] of the last messages written, for replies in later appends to quote */
   replies: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
+  /** threads kept apart from the history: each parent's reply count and latest reply when last walked, and the newest reply then */
+  threads: z
+    .record(z.string(), z.object({ count: z.unknown(), latest: z.unknown(), newest: z.object({ time: z.number(), ids: z.array(z.string()) }).nullable() }))
+    .optional(),
 });
 
 export type ChannelState = z.infer<typeof stateSchema>;

@@ -131,6 +131,20 @@ const MIGRATIONS: readonly string[] = [
     error        TEXT
   );
   `,
+  `
+  -- The people directory of a source (a definition's \`people\`), as the last run that walked it saw each person.
+  CREATE TABLE people (
+    provider   TEXT NOT NULL,
+    api        TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    name       TEXT,
+    avatar     TEXT,
+    raw        TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen  TEXT NOT NULL,
+    PRIMARY KEY (provider, api, id)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,8 +4,8 @@ import { mkdir, open, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { clearCheckpoint } from '../checkpoint.js';
-import { CLOCK_SKEW_MS } from '../dump/walk-channel.js';
-import type { ChannelDone, ChannelJob, DumpPlan } from '../dump/types.js';
+import { CLOCK_SKEW_MS } from '../run/clock-skew.js';
+import type { ChannelDone, ChannelJob, DumpPlan } from '../run/types.js';
 import { UsageError } from '../errors.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { openAtomic } from '../sinks/atomic-file.js';
@@ -217,6 +217,7 @@ export async function recordState(
     fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
     future: [...future].map(([id, time]) => ({ id, time })),
     ...(file.replies ? { replies: file.replies } : {}),
+    ...(done.threads ? { threads: done.threads.toJSON() } : {}),
   });
   // A state found under its name from before API roots were normalized now lives under the new one.
   if (done.job.legacyStateName !== done.job.stateName) await removeState(ctx.stateDir, done.job.legacyStateName);

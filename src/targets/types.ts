@@ -13,8 +13,9 @@
  *    page and the walk position in one transaction);
  * 3. add a case to `chooseTarget` (targets/choose.ts).
  */
-import type { ChannelDone, ChannelJob } from '../dump/types.js';
+import type { ChannelDone, ChannelJob } from '../run/types.js';
 import type { Message } from '../message.js';
+import type { Person } from '../providers/people.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
 
 export interface Target {
@@ -41,6 +42,8 @@ export interface Target {
   openChannel?(job: ChannelJob, start: ChannelStart): Promise<ChannelWriter>;
   /** A finished, spooled channel. Must dispose of `done.spool` and clear `done.checkpoints` once written. */
   deliver(done: ChannelDone): Promise<void>;
+  /** The run's people directory (a definition's `people`), before any channel: the archive keeps it. */
+  people?(people: readonly Person[]): Promise<void>;
   /** After every channel ended: commit or abort anything shared. */
   close(outcome: { succeeded: number; interrupted: boolean }): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { DedupeWindow } from '../pipeline/dedupe.js';
 import type { Entry, PageProvider, ProviderPage } from '../providers/types.js';
 import { redactUrl } from '../text/sanitize.js';
 import { fetchEntries } from './fetch-page.js';
+import { pageSizeFor } from './identity.js';
 import type { WalkBatch, WalkOptions } from './types.js';
 
 /** Re-reads allowed to close one seam before the walk gives up loudly. */
@@ -43,7 +44,7 @@ interface Fetched {
  */
 export async function* walkPages(provider: PageProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
   const { settings, target, label } = options;
-  const size = provider.takesPageSize ? Math.min(Math.max(1, options.pageSize), provider.maxPageSize) : options.pageSize;
+  const size = pageSizeFor(provider, options.pageSize);
   const seen = new DedupeWindow(Math.max(10_000, 4 * provider.maxPageSize));
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
@@ -86,7 +87,10 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
     };
   }
   let lastPage: number | undefined;
-  let perPage = size;
+  // The page numbers of a resumed walk were counted in the page size the server used then (a silent cap learned
+  // on page 1), not in the size asked: read back in another, they would point past unread pages.
+  let perPage = resume?.perPage ?? size;
+  let unitsUnchecked = resume !== undefined;
   // pages in a row that added nothing new, and the list's total when the walk began
   let stale = 0;
   let firstTotal: number | undefined = resume?.total;
@@ -107,7 +111,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       oldest: provider.order === 'newest-first' ? oldest : undefined,
       page: fetched.number,
       total: fetched.page.total,
-      checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids] },
+      checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids], perPage },
     };
   };
   // records the server served: before the definition's filter, and counting items left out as impossible
@@ -122,6 +126,21 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         for (let n = number; n < number + options.concurrency && n <= lastPage; n++) prefetch(n);
       }
       const current = await take(number);
+      const firstResumed = unitsUnchecked;
+      unitsUnchecked = false;
+      if (firstResumed && recordsOf(current) > perPage) {
+        // The server serves more a page than when the position was stored: page numbers mean other
+        // messages now. Read from page 1 again (what was read before is deduped by the output).
+        options.logger.info(
+          `${label}: the server now serves ${recordsOf(current)} messages a page, not the ${perPage} the stored position was counted in; reading again from page 1`,
+        );
+        perPage = size;
+        lastPage = undefined;
+        firstTotal = undefined;
+        anchor = undefined;
+        number = 1;
+        continue;
+      }
       learn(current);
 
       if (anchor && !seamClosed(anchor, current)) {

@@ -403,9 +403,11 @@ describe('HttpClient reading bodies into reused buffers', () => {
     return url;
   }
 
+  // These two are about bytes, not speed: the server trickles 16 MiB in small pieces, which on a loaded
+  // machine takes longer than client()'s 2 s timeout; a hang is bounded by the test's own timeout.
   it('concurrent answers of every size each decode to their own body, whole', async () => {
     const url = await slowServer();
-    const { http } = client({ rate: 100_000 });
+    const { http } = client({ rate: 100_000, timeoutMs: 50_000 });
     const bodies = await Promise.all(
       sizes.map((_, n) => http.getJson({ url: new URL(`${url}/?n=${n}`), headers: {} }, (body) => body, { label: 'x' })),
     );
@@ -418,7 +420,7 @@ describe('HttpClient reading bodies into reused buffers', () => {
 
   it('one after another, a small answer after a large one is only its own bytes', async () => {
     const url = await slowServer();
-    const { http } = client({ rate: 100_000 });
+    const { http } = client({ rate: 100_000, timeoutMs: 50_000 });
     for (const n of [2, 1, 5, 4, 0, 6, 3, 1]) {
       const body = await http.getJson({ url: new URL(`${url}/?n=${n}`), headers: {} }, (b) => b, { label: 'x' });
       expect(body).toEqual(bodyFor(n, sizes[n]!));

@@ -7,6 +7,7 @@ import type { Format } from '../sinks/types.js';
 import type { ChannelState } from '../state.js';
 import type { ChannelMedia } from '../media/stage.js';
 import type { MissingReport } from '../walk/types.js';
+import type { ThreadBook } from '../walk/threads.js';
 
 export interface DumpOptions extends ProfileFlags {
   provider: string;
@@ -34,6 +35,8 @@ export interface DumpOptions extends ProfileFlags {
   lookback?: string | undefined;
   /** archive: re-read the whole history */
   full?: boolean | undefined;
+  /** walk the people directory even if a copy younger than a day is kept */
+  refreshPeople?: boolean | undefined;
   excel?: boolean | undefined;
   /** zone transcripts show times in (default: this machine's) */
   tz?: string | undefined;
@@ -88,6 +91,8 @@ export interface ChannelDone {
    * channels, so no byte count is this channel's own).
    */
   written: { bytes: number; parts?: number; shared?: boolean };
+  /** the channel's threads as this run left them (a definition with `replies`): recorded with the incremental state */
+  threads?: ThreadBook | undefined;
 }
 
 export interface DumpPlan {
