@@ -131,6 +131,7 @@ function addDump(program: Command, { io, globalConfig }: Shared): void {
     .option('--media', 'download attachments, pictures and avatars; the outputs link the local copies')
     .option('--media-dir <path>', 'where --media stores files (default: media/ beside the output)')
     .option('--media-max-size <size>', 'largest file --media keeps, in bytes or with a unit (100M, 1G; default 100M)')
+    .option('--media-allow-private', '--media may fetch from loopback and private addresses, not only from the API\'s own host (link-local: never)')
     .option('--adopt', 'with --incremental: continue an existing JSONL/CSV file no state records (its newest message is read from it)')
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--lookback <duration>', 'archive: also re-read this long before what it holds (7d), to pick up edits and deletions')

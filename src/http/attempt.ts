@@ -15,6 +15,8 @@ export interface Attempt {
   arm: () => void;
   timedOut: () => boolean;
   done: () => void;
+  /** the host of the hop being sent (a failure to reach it is that host's, not the first URL's) */
+  host: string | undefined;
 }
 
 export function startAttempt(ctx: RequestContext, timeoutMs: number): Attempt {
@@ -24,6 +26,7 @@ export function startAttempt(ctx: RequestContext, timeoutMs: number): Attempt {
   const unfollow = ctx.signal ? followStop(ctx.signal, attempt) : undefined;
   return {
     signal: attempt.signal,
+    host: undefined,
     arm: () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
