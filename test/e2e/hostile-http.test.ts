@@ -151,7 +151,8 @@ describe('a server that echoes the credential back escaped to any depth', () => 
       // the whole form, and its middle (a Basic blob keeps its user's part: only the token's own characters must go)
       const middle = value.slice(Math.floor(value.length / 2) - 6, Math.floor(value.length / 2) + 6);
       expect(printed.includes(value), `${name} form printed:\n${printed}`).toBe(false);
-      expect(printed.includes(middle), `${name} form's middle ${middle} printed:\n${printed}`).toBe(false);
+      // (a middle that is only escape characters — json4's is a run of backslashes — carries none of the token)
+      if (/[A-Za-z0-9]/.test(middle)) expect(printed.includes(middle), `${name} form's middle ${middle} printed:\n${printed}`).toBe(false);
     }
     expect(printed).toContain('••••');
   });
