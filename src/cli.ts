@@ -249,12 +249,20 @@ function addProfile(program: Command, { globalConfig, ctx }: Shared): void {
       ),
     );
   profile
-    .command('set <name> <key> <value>')
+    .command('set <name> <key> [value]')
     .description('change one key of a profile, keeping the others ("-" as the value of token / apiKey reads stdin)')
     .addOption(configOption())
-    .action(async (name: string, key: string, value: string, options: { config?: string }) => {
+    // `profile set work --page-size 150` (and `--page-size=150`) name the key as dump's flag does
+    .allowUnknownOption()
+    .action(async (name: string, key: string, value: string | undefined, options: { config?: string }) => {
       const { profileSet } = await import('./commands/profile.js');
-      await profileSet(name, key, value, await ctx(globalConfig(options.config)));
+      const { UsageError } = await import('./errors.js');
+      const [flag, inline] = key.startsWith('--') && key.includes('=') ? [key.slice(0, key.indexOf('=')), key.slice(key.indexOf('=') + 1)] : [key, undefined];
+      const given = value ?? inline;
+      if (given === undefined || (value !== undefined && inline !== undefined)) {
+        throw new UsageError(`profile set ${name} ${key}: give one value`, { hint: 'chat-export profile set NAME KEY VALUE (KEY as pageSize, page-size or --page-size)' });
+      }
+      await profileSet(name, flag, given, await ctx(globalConfig(options.config)));
     })
     .addHelpText(
       'after',
