@@ -157,7 +157,11 @@ export class HttpClient {
       let outcome: ChatExportError;
       try {
         const body = await this.exchange(req, ctx);
-        if (logger.verbosity === 'verbose') logger.debug(`GET ${shown()} 200 ${Date.now() - started} ms`);
+        if (logger.verbosity === 'verbose') {
+          // The server's time apart from the wait for a turn: a 300 ms server behind --rate 2 is not an 800 ms one.
+          const waited = body.sentAt - started;
+          logger.debug(`GET ${shown()} 200 ${Date.now() - body.sentAt} ms${waited >= 20 ? ` (after waiting ${waited} ms for its turn)` : ''}`);
+        }
         try {
           try {
             return parse(body.json, { headers: body.headers, url: body.url });
@@ -228,12 +232,12 @@ export class HttpClient {
   private async exchange(
     req: HttpRequest,
     ctx: RequestContext,
-  ): Promise<{ json: unknown; text: () => string; release: () => void; headers: Record<string, string | string[] | undefined>; url: URL }> {
+  ): Promise<{ json: unknown; text: () => string; release: () => void; headers: Record<string, string | string[] | undefined>; url: URL; sentAt: number }> {
     const shownUrl = shownLazily(req.url);
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const attempt = startAttempt(ctx, this.options.timeoutMs);
     try {
-      const { url, response, withoutCredentials } = await this.open(
+      const { url, response, withoutCredentials, sentAt } = await this.open(
         req.url,
         // Everything the request carries besides these is the provider's (credentials, its own headers): its origin's only.
         {
@@ -300,7 +304,7 @@ export class HttpClient {
           // it was often promoted and died in the old generation. The rare caller that needs it decodes it again.
           const bytes = buffer;
           handedOver = true;
-          return { json, text: () => bodyText(bytes, size), release, headers: response.headers, url };
+          return { json, text: () => bodyText(bytes, size), release, headers: response.headers, url, sentAt };
         }
         if ((status === 401 || status === 403) && withoutCredentials) {
           // Followed to the https:// of the same host, which is another origin: the credentials stayed behind.
@@ -434,7 +438,7 @@ export class HttpClient {
     },
     ctx: RequestContext,
     attempt: Pick<Attempt, 'signal' | 'arm'> & { host?: string | undefined },
-  ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean }> {
+  ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean; sentAt: number }> {
     const shownStart = shownLazily(start);
     const signal = attempt.signal;
     let url = start;
@@ -443,6 +447,8 @@ export class HttpClient {
     // API's origin chose that request, and must not have the token sent with it.
     let onCredentialOrigin = hop.credentialOrigin !== undefined;
     const dispatchers = hop.guard ? this.guardedDispatchers(hop.guard) : this.dispatchers;
+    // when the first hop left: what came before it was waiting for a turn (rate limit, budget, Retry-After)
+    let sentAt = 0;
     for (let n = 0; ; n++) {
       // A host given up earlier (a first URL there, or a redirect to it) fails at once, without waiting for its turn.
       const skipped = hop.hosts?.skip(url.host);
@@ -468,6 +474,7 @@ export class HttpClient {
         const trusted = onCredentialOrigin;
         if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
         started = Date.now();
+        if (n === 0) sentAt = started;
         response = await request(dispatchers.for(url), url, {
           method: 'GET',
           headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
@@ -477,7 +484,7 @@ export class HttpClient {
         budget?.settle(response?.headers);
       }
       const status = response.statusCode;
-      if (!REDIRECTS.has(status)) return { url, response, withoutCredentials };
+      if (!REDIRECTS.has(status)) return { url, response, withoutCredentials, sentAt };
       // A redirect's own body is small: read it so the connection stays in the pool.
       await response.body.dump({ limit: 64 * 1024 }).catch(() => {});
       const next = followRedirect(url, response.headers.location, n, ctx.label, url === start ? shownStart() : redactUrl(url), hop.anyOrigin);
