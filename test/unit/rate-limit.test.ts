@@ -203,7 +203,7 @@ describe('RateLimiter with real time', () => {
 
 describe('many waits under one stop signal', () => {
   it('add one listener to the signal, not one each (no MaxListenersExceededWarning), and a stop rejects every one with its reason', async () => {
-    const { getEventListeners } = await import('node:events');
+    const { EventEmitter } = await import('node:events');
     const { sleep } = await import('../../src/http/attempt.js');
     const limiter = new RateLimiter({ rate: 0.001 });
     const stop = new AbortController();
@@ -213,7 +213,7 @@ describe('many waits under one stop signal', () => {
       ...Array.from({ length: 25 }, () => sleep(60_000, stop.signal)),
     ].map((p) => p.then(() => 'granted', (error: unknown) => error));
     await new Promise((resolve) => setImmediate(resolve));
-    expect(getEventListeners(stop.signal, 'abort').length).toBe(1);
+    expect(EventEmitter.getEventListeners(stop.signal, 'abort').length).toBe(1);
     const reason = new Error('stopped');
     stop.abort(reason);
     const outcomes = await Promise.all(waits);
