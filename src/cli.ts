@@ -99,6 +99,7 @@ export function buildProgram(io: CliIo): Command {
   addState(program, shared);
   addConvert(program, shared);
   addSearch(program, shared);
+  addChannels(program, shared);
   addConfig(program, shared);
   return program;
 }
@@ -120,6 +121,10 @@ function addDump(program: Command, { io, globalConfig }: Shared): void {
     .requiredOption('--provider <name>', 'a profile name from the config file, else relation | discuz | dishawang')
     .option('--channel <id>', 'channel / dialog / conversation id (repeatable)', collect)
     .option('--peer <id>', 'relation: a direct conversation (toRelationId) (repeatable)', collect)
+    .option('--all-channels', 'every readable channel the provider\'s definition can list (see `channels`)')
+    .option('--include <glob>', '--all-channels: only channels whose name or id matches (repeatable; * ? [abc])', collect)
+    .option('--exclude <glob>', '--all-channels: leave out channels whose name or id matches (repeatable)', collect)
+    .option('--kind <kind>', '--all-channels: only these kinds: channel, private, direct, group, thread (repeatable)', collect)
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'html', 'sqlite']))
     .option('-o, --output <path>', '"-" = stdout; a file (PATH.sqlite: an archive); or a directory (exists or ends in /) for one file per channel')
     .option('--since <time>', 'oldest time to include: ISO 8601, epoch seconds (10 digits) or ms (13), or relative (90m, 36h, 7d)')
@@ -360,6 +365,34 @@ function addConvert(program: Command, { io, globalConfig }: Shared): void {
       const { runConvert } = await import('./commands/convert.js');
       await runConvert(input, { ...options, config: globalConfig(options.config) }, io);
     });
+}
+
+/** `channels --provider P [--json]`. */
+function addChannels(program: Command, { io, globalConfig }: Shared): void {
+  program
+    .command('channels')
+    .description('list the conversations the credential can see, where the provider\'s definition can list them (a table; JSONL with --json)')
+    .requiredOption('--provider <name>', 'a profile name from the config file, or a provider')
+    .option('--json', 'one JSON object per line: id, name, kind, parent, archived, readable')
+    .option('--no-progress', 'accepted as dump accepts it (a listing draws no bars)')
+    .option('--base-url <url>', 'API root (default: the provider\'s)')
+    .option('--token <token>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_TOKEN or a profile)')
+    .option('--api-key <key>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_API_KEY)')
+    .option('--page-size <n>', 'page size sent to the API where it takes one', number('--page-size', true))
+    .option('--rate <r>', 'max requests per second per host (default 5)', number('--rate', false))
+    .option('--retries <n>', 'retries per request on retryable failures (default 5)', number('--retries', true))
+    .option('--timeout <ms>', 'per-request timeout in ms (default 30000)', number('--timeout', true))
+    .option('--allow-insecure', 'permit http:// to a non-loopback host')
+    .option('-q, --quiet', 'print nothing but errors')
+    .option('-v, --verbose', 'log every request to stderr')
+    .addOption(configOption())
+    .action(async (options) => {
+      const { runChannels } = await import('./commands/channels.js');
+      const { readSecretFlags } = await import('./commands/profile.js');
+      const withSecrets = await readSecretFlags(options as { token?: string; apiKey?: string }, io);
+      await runChannels({ ...withSecrets, config: globalConfig(options.config) } as never, io);
+    })
+    .addHelpText('after', examples('chat-export channels --provider guild', 'chat-export channels --provider guild --json | jq -r \'select(.kind == "thread") | .name\''));
 }
 
 /** `search ARCHIVE QUERY…`. */

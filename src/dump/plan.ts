@@ -58,8 +58,19 @@ function planTargets(options: DumpOptions, provider: Provider): ChannelTarget[] 
   if (peers.length > 0 && !provider.definition.request.peer) {
     throw new UsageError(`--peer is only for providers with direct conversations, like relation (${provider.name} has no direct conversations by peer id)`);
   }
-  if (channels.length + peers.length === 0) {
-    throw new UsageError('no channel to export', { hint: 'give --channel ID (repeatable)' + (provider.definition.request.peer ? ' or --peer ID' : '') });
+  if (options.allChannels) {
+    if (channels.length + peers.length > 0) throw new UsageError('--all-channels lists the channels itself: leave out --channel / --peer', { hint: 'or name channels with --include' });
+    if (!provider.channels) {
+      throw new UsageError(`${provider.name} cannot list its channels: its definition has no "channels" part`, {
+        hint: 'name them with --channel ID, or add a "channels" part to the definition (README: "Back up a whole workspace")',
+      });
+    }
+  } else if ((options.include?.length ?? 0) + (options.exclude?.length ?? 0) + (options.kind?.length ?? 0) > 0) {
+    throw new UsageError(`${options.include?.length ? '--include' : options.exclude?.length ? '--exclude' : '--kind'} chooses among listed channels: give --all-channels`);
+  } else if (channels.length + peers.length === 0) {
+    throw new UsageError('no channel to export', {
+      hint: 'give --channel ID (repeatable)' + (provider.definition.request.peer ? ' or --peer ID' : '') + (provider.channels ? ', or --all-channels' : ''),
+    });
   }
   for (const id of [...channels, ...peers]) {
     if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');
