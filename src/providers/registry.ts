@@ -3,6 +3,7 @@ import type { Definition } from './definition.js';
 import { discuzDefinition } from './definitions/discuz.js';
 import { dishawangDefinition } from './definitions/dishawang.js';
 import { relationDefinition } from './definitions/relation.js';
+import { slackDefinition } from './definitions/slack.js';
 import { builtin, loadDefinition } from './load.js';
 import { BUILTIN_PROVIDER_NAMES, type ProviderName } from './names.js';
 import type { Provider } from './types.js';
@@ -12,6 +13,7 @@ export const BUILTIN_DEFINITIONS: Readonly<Record<ProviderName, Definition>> = {
   relation: relationDefinition,
   discuz: discuzDefinition,
   dishawang: dishawangDefinition,
+  slack: slackDefinition,
 };
 
 const compiled = new Map<string, Provider>();

@@ -195,10 +195,10 @@ describe('profile commands', () => {
   });
 
   it('only accepts known providers, and suggests the one a typo meant', async () => {
-    const error = await usageError(() => profileAdd('work', { provider: 'slack' }, context()));
+    const error = await usageError(() => profileAdd('work', { provider: 'nosuchchat' }, context()));
     expect(error.exitCode).toBe(2);
-    expect(error.message).toBe('unknown provider "slack"');
-    expect(error.hint).toBe('providers: relation, discuz, dishawang');
+    expect(error.message).toBe('unknown provider "nosuchchat"');
+    expect(error.hint).toMatch(/^providers: relation, discuz, dishawang, .*slack/);
     expect((await usageError(() => profileAdd('work', { provider: 'relaton' }, context()))).message).toBe(
       'unknown provider "relaton"; did you mean relation?',
     );
