@@ -1,7 +1,8 @@
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { redactProfile } from '../profile/redact.js';
-import { configSchema, formatIssues, profileSchema, type ConfigFile, type Profile } from '../profile/schema.js';
+import { configSchema, profileSchema, type ConfigFile, type Profile } from '../profile/schema.js';
+import { formatIssues } from '../text/schema-issues.js';
 import { loadConfig, saveConfig } from '../profile/store.js';
 import { BUILTIN_PROVIDER_NAMES } from '../providers/names.js';
 import { registerSecret } from '../text/sanitize.js';

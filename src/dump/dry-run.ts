@@ -6,7 +6,7 @@ import { firstRequest } from '../providers/engine.js';
 import { readState } from '../state.js';
 import { redactUrl } from '../text/sanitize.js';
 import { missingCredentials } from './plan.js';
-import type { ChannelJob, DumpPlan } from './types.js';
+import type { ChannelJob, DumpPlan } from '../run/types.js';
 
 /**
  * The plan, shown instead of run: everything resolved (secrets redacted),

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../state.js';
 import type { ThreadBook, ThreadState } from '../walk/threads.js';
-import type { ChannelJob } from './types.js';
+import type { ChannelJob } from '../run/types.js';
 
 function bookName(job: ChannelJob): string {
   // one book per channel and archive: another archive of the same channel has its own threads

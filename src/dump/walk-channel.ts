@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { ChatExportError, InterruptedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import type { HttpClient } from '../http/client.js';
@@ -18,8 +18,9 @@ import { walkSequential } from '../walk/sequential.js';
 import { definitionDigest } from '../walk/identity.js';
 import { ThreadBook, walkWithThreads } from '../walk/threads.js';
 import { readThreadBook, writeThreadBook } from './thread-book.js';
-import type { WalkBatch, WalkOptions } from '../walk/types.js';
-import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from './types.js';
+import type { WalkBatch, WalkCheckpoint, WalkOptions } from '../walk/types.js';
+import { CLOCK_SKEW_MS } from '../run/clock-skew.js';
+import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from '../run/types.js';
 
 /** Everything one channel's walk needs from the run. */
 export interface WalkContext {
@@ -38,13 +39,6 @@ export interface WalkContext {
   checkpointEveryMs: number;
   signal?: AbortSignal | undefined;
 }
-
-/**
- * How far ahead of our clock a message may be dated and still move the
- * incremental watermark. A message dated beyond it (a server clock gone wrong,
- * a typo'd import) is exported but would otherwise hide every later message.
- */
-export const CLOCK_SKEW_MS = 10 * 60_000;
 
 /**
  * Walks one channel: into the spool (sorted and checkpointed; the caller then
@@ -261,6 +255,20 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
   if (resumed?.missing) job.missing.push(...resumed.missing);
   const shared = checkpoints === checkpointDir(ctx.stateDir, job.stateName);
   const futureList = () => [...future].map(([id, time]) => ({ id, time }));
+  // What --resume needs to continue this very walk: the spilled runs, where the walk was, what was kept so far.
+  const checkpointOf = (walk: WalkCheckpoint, complete: boolean): Checkpoint => ({
+    version: 1,
+    key,
+    runs: [...spool.spilled],
+    walk,
+    ...(complete ? { complete: true } : {}),
+    kept,
+    newest: newest ?? null,
+    future: futureList(),
+    missing: job.missing,
+    since: window.since ?? null,
+    until: window.until ?? null,
+  });
   let position = resumed?.walk;
   // --incremental: the threads the last run walked, recorded with its state
   const book = ctx.provider.replies ? new ThreadBook(job.state?.threads) : undefined;
@@ -285,20 +293,7 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
       }
       if (batch.missing) job.missing.push(...batch.missing);
       bar.update(batch, kept);
-      if (await spool.maybeFlush()) {
-        await saveCheckpoint(checkpoints, {
-          version: 1,
-          key,
-          runs: [...spool.spilled],
-          walk: batch.checkpoint,
-          kept,
-          newest: newest ?? null,
-          future: futureList(),
-          missing: job.missing,
-          since: window.since ?? null,
-          until: window.until ?? null,
-        });
-      }
+      if (await spool.maybeFlush()) await saveCheckpoint(checkpoints, checkpointOf(batch.checkpoint, false));
       if (passedWindow(window, batch.oldest)) break;
       // served oldest first, the first N are the oldest: --limit (the newest N) must read on
       if (plan.limit !== undefined && kept >= plan.limit && ctx.provider.order === 'newest-first') break;
@@ -310,19 +305,7 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const result = await spool.finish();
     if (shared && spool.spilled.length > 0 && position) {
       // Kept until the output is committed: an interruption while writing must not lose the walk.
-      await saveCheckpoint(checkpoints, {
-        version: 1,
-        key,
-        runs: [...spool.spilled],
-        walk: position,
-        complete: true,
-        kept,
-        newest: newest ?? null,
-        future: futureList(),
-        missing: job.missing,
-        since: window.since ?? null,
-        until: window.until ?? null,
-      });
+      await saveCheckpoint(checkpoints, checkpointOf(position, true));
     }
     // --limit keeps the newest N, wherever the order puts them.
     const take = plan.limit === undefined ? result.count : Math.min(plan.limit, result.count);

@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
 import { ChannelWalks, type WalkStart } from '../archive/channel-walks.js';
 import { Archive, type MediaRecord, type SourceKey } from '../archive/store.js';
-import type { DumpPlan } from '../dump/types.js';
+import type { DumpPlan } from '../run/types.js';
 import type { Logger } from '../log.js';
 import type { ChannelMedia } from '../media/stage.js';
 import type { Message } from '../message.js';

@@ -1,4 +1,4 @@
-import type { DumpPlan } from '../dump/types.js';
+import type { DumpPlan } from '../run/types.js';
 import type { Logger } from '../log.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { Provider } from '../providers/types.js';

@@ -13,7 +13,7 @@
  *    page and the walk position in one transaction);
  * 3. add a case to `chooseTarget` (targets/choose.ts).
  */
-import type { ChannelDone, ChannelJob } from '../dump/types.js';
+import type { ChannelDone, ChannelJob } from '../run/types.js';
 import type { Message } from '../message.js';
 import type { Person } from '../providers/people.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';

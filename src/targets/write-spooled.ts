@@ -5,7 +5,7 @@ import type { OutputHandle } from '../sinks/atomic-file.js';
 import { createSink } from '../sinks/registry.js';
 import type { ChannelSummary, DocumentInfo } from '../sinks/types.js';
 import { writeChannel } from '../sinks/write.js';
-import type { ChannelDone, DumpPlan } from '../dump/types.js';
+import type { ChannelDone, DumpPlan } from '../run/types.js';
 
 export async function writeInto(
   handle: OutputHandle,

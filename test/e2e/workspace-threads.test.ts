@@ -128,6 +128,23 @@ describe('threads and names from a definition (Slack-shaped)', () => {
     expect(users()).toBeGreaterThan(usersBefore);
   });
 
+  it('providers check walks one page of each part: the directory (names then come from it), the messages, the first thread', async () => {
+    writeConfig(sandbox());
+    const result = await runCli(['providers', 'check', 'slackish', '--channel', 'C0THREADS1', '--base-url', `${server().url}/slack/api`, '--count', '50'], {
+      env: sandbox().env({ CHAT_EXPORT_TOKEN: 'xoxb-fixture' }),
+    });
+    expect(result.code, explain(result)).toBe(0);
+    expect(result.stdout).toMatch(/^people: GET http:\/\/127\.0\.0\.1:\d+\/slack\/api\/users\.list\?limit=200$/m);
+    expect(result.stdout).toMatch(/^people on the first page: 30, named 30;/m);
+    expect(result.stdout).toMatch(/^threads: [1-9]\d* records on this page meet replies\.when/m);
+    expect(result.stdout).toMatch(/^GET .*\/conversations\.replies\?channel=C0THREADS1&ts=\d{10}\.\d{6}&limit=200$/m);
+    expect(result.stdout).toMatch(/^replies on its first page: [1-9]\d* \(the parent, repeated, is dropped\)$/m);
+    // the messages are named from the directory: no sender is left without a name
+    const shown = result.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { sender: { name: string | null } });
+    expect(shown.length).toBeGreaterThan(10);
+    expect(shown.every((m) => m.sender.name !== null)).toBe(true);
+  });
+
   it('--resume continues a walk that failed inside a thread: from that thread\'s page, exact', async () => {
     writeConfig(sandbox());
     const out = join(sandbox().dir, 'resume', 'thread.jsonl');

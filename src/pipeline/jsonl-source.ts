@@ -1,0 +1,155 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { Message } from '../message.js';
+import { limited, type ChannelSource, type SourceFilter } from './channel-source.js';
+import { Spool, type Order } from './order.js';
+
+/**
+ * A JSONL export read back (`convert`): each line checked to be a
+ * chat-export message and rebuilt in contract key order, then sorted per
+ * channel through the spool dump uses.
+ */
+
+/** messages held in memory per channel before a sorted run spills (as dump) */
+const RUN_SIZE = 2_000;
+
+/** A JSONL line as a normalized message, or a usage error naming the line. */
+function parseLine(line: string, number: number, input: string): Message {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new UsageError(`${input} line ${number} is not JSON`, { hint: 'convert reads JSONL written by chat-export dump' });
+  }
+  const m = value as Partial<Message> | null;
+  if (
+    !m ||
+    typeof m !== 'object' ||
+    typeof m.id !== 'string' ||
+    typeof m.provider !== 'string' ||
+    typeof m.channel !== 'string' ||
+    typeof m.timestamp !== 'string' ||
+    Number.isNaN(Date.parse(m.timestamp)) ||
+    !m.sender ||
+    typeof m.sender.id !== 'string' ||
+    typeof m.type !== 'string' ||
+    typeof m.text !== 'string' ||
+    !Array.isArray(m.attachments)
+  ) {
+    throw new UsageError(`${input} line ${number} is not a chat-export message`, { hint: 'convert reads JSONL written by chat-export dump' });
+  }
+  // Rebuilt in contract key order, so the output never depends on how the file was written.
+  const message: Message = {
+    id: m.id,
+    provider: m.provider,
+    channel: m.channel,
+    timestamp: m.timestamp,
+    sender: { id: m.sender.id, name: m.sender.name ?? null, avatar: m.sender.avatar ?? null },
+    type: m.type,
+    text: m.text,
+    replyTo: m.replyTo ?? null,
+    editedAt: m.editedAt ?? null,
+    deleted: m.deleted === true,
+    attachments: m.attachments.map((a) => ({ url: a.url, name: a.name ?? null, type: a.type ?? null })),
+  };
+  if (m.raw !== undefined) message.raw = m.raw;
+  return message;
+}
+
+export async function* jsonlMessages(input: string): AsyncGenerator<Message> {
+  let rest = '';
+  let number = 0;
+  for await (const chunk of createReadStream(input, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const text = rest + (chunk as string);
+    const lines = text.split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      number++;
+      const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
+      if (trimmed.trim() !== '') yield parseLine(trimmed, number, input);
+    }
+  }
+  number++;
+  if (rest.trim() !== '') yield parseLine(rest, number, input);
+}
+
+export function inFilter(message: Message, filter: SourceFilter): boolean {
+  if (filter.provider !== undefined && message.provider !== filter.provider) return false;
+  if (filter.channels && filter.channels.length > 0 && !filter.channels.includes(message.channel)) return false;
+  const time = Date.parse(message.timestamp);
+  if (filter.since !== undefined && time < filter.since) return false;
+  if (filter.until !== undefined && time >= filter.until) return false;
+  return true;
+}
+
+/**
+ * A JSONL export into one sorted spool per channel (the same spool dump
+ * uses: sorted runs on disk, flat memory, duplicates removed).
+
+/** How a JSONL export is read: which messages, in which order, how many, and how each is spooled. */
+export interface JsonlRead {
+  filter: SourceFilter;
+  order: Order;
+  limit: number | undefined;
+  /** keep each message's `raw` */
+  raw: boolean;
+  /** the line a message waits in the spool as (sinks/spool-codec.ts: the output format's) */
+  codec: { encode(message: Message): string; keyOf(line: string): { time: number; id: string } };
+}
+
+/**
+ * A JSONL export into one sorted spool per channel (the same spool dump
+ * uses: sorted runs on disk, flat memory, duplicates removed).
+ */
+export async function spoolJsonl(input: string, read: JsonlRead): Promise<ChannelSource[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'chat-export-convert-'));
+  const { filter, order, limit, raw, codec } = read;
+  const spools = new Map<string, { key: ChannelSource['key']; spool: Spool }>();
+  try {
+    for await (const message of jsonlMessages(input)) {
+      if (!inFilter(message, filter)) continue;
+      const id = `${message.provider}\u0000${message.channel}`;
+      let entry = spools.get(id);
+      if (!entry) {
+        entry = {
+          key: { provider: message.provider, api: '', channel: message.channel },
+          spool: new Spool(join(dir, String(spools.size)), order, RUN_SIZE, [], undefined, codec.keyOf),
+        };
+        spools.set(id, entry);
+      }
+      if (!raw) delete message.raw;
+      entry.spool.add(Date.parse(message.timestamp), message.id, codec.encode(message));
+      await entry.spool.maybeFlush();
+    }
+    let ordered = [...spools.values()];
+    if (filter.channels && filter.channels.length > 0) {
+      const rank = (channel: string) => filter.channels!.indexOf(channel);
+      ordered = ordered.sort((a, b) => rank(a.key.channel) - rank(b.key.channel));
+    }
+    const sources: ChannelSource[] = [];
+    for (const { key, spool } of ordered) {
+      const result = await spool.finish();
+      sources.push({ key, result: limited(result, order, limit), dispose: () => spool.dispose() });
+    }
+    // the temp directory goes with the last channel's runs
+    const cleanup = () => rm(dir, { recursive: true, force: true });
+    const last = sources[sources.length - 1];
+    if (!last) await cleanup();
+    else {
+      const dispose = last.dispose;
+      last.dispose = async () => {
+        await dispose();
+        await cleanup();
+      };
+    }
+    return sources;
+  } catch (error) {
+    for (const { spool } of spools.values()) await spool.dispose();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
