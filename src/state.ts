@@ -68,6 +68,11 @@ export function stateFileName(profile: string, kind: string, channel: string, ba
   return `${readable}-${hash}.json`;
 }
 
+/** The file of a source's --incremental state for one output (a path, or undefined for stdout). */
+export function outputStateFileName(profile: string, target: { kind: string; id: string }, apiRoot: string, output: string | undefined): string {
+  return stateFileName(profile, target.kind, target.id, `${apiRoot}\0${output ?? '-'}`);
+}
+
 export async function readState(dir: string, name: string): Promise<ChannelState | undefined> {
   const path = join(dir, name);
   let text: string;

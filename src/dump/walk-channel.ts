@@ -5,7 +5,7 @@ import { ChatExportError, InterruptedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../log.js';
-import { Spool } from '../pipeline/order.js';
+import { narrowSpan, Spool } from '../pipeline/order.js';
 import { inWindow, passedWindow, type TimeWindow } from '../pipeline/window.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
@@ -312,7 +312,8 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const skip = plan.order === 'asc' ? result.count - take : 0;
     bar.finish(take);
     // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-    return { job, spool, result, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 }, ...(book ? { threads: book } : {}) };
+    const shown = await narrowSpan(result, skip, take, codec.keyOf);
+    return { job, spool, result: shown, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 }, ...(book ? { threads: book } : {}) };
   } catch (caught) {
     const error = asLocalIoError(caught, { label: job.label });
     bar.fail();

@@ -1,11 +1,13 @@
 import { subscribe } from 'node:diagnostics_channel';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { excerpt, redactUrl } from '../text/sanitize.js';
+import { excerpt, redactUrl, sanitizeForTerminal } from '../text/sanitize.js';
 import { sleep, startAttempt, type Attempt } from './attempt.js';
 import { describeBody, describeParseError, shortReason, statusError, tooLarge, transportError } from './describe-error.js';
 import { createDispatchers, type Dispatchers } from './dispatcher.js';
 import { LossyNumberError, parseJsonKeepingBigIntegers } from './json.js';
+import { BudgetGate } from './budget-gate.js';
+import { retryAfterFromBody, type RateLimitHeaders } from './budget.js';
 import { RateLimiter } from './rate-limit.js';
 import { bodyText, discard, readBody } from './read-body.js';
 import { REDIRECTS, followRedirect } from './redirect.js';
@@ -21,6 +23,8 @@ export { MAX_REDIRECTS, followRedirect } from './redirect.js';
 export interface HttpRequest {
   url: URL;
   headers: Record<string, string>;
+  /** the definition's rate-limit headers: requests wait while the budget they state is spent */
+  rateLimit?: RateLimitHeaders | undefined;
 }
 
 /** What a parser gets: the decoded JSON of a 2xx answer, and its headers (next tokens and links may live there). */
@@ -91,6 +95,7 @@ export interface DownloadInfo {
 export class HttpClient {
   private readonly dispatchers: Dispatchers;
   private readonly limiter: RateLimiter;
+  private readonly budgets: BudgetGate;
   private closed = false;
   /** bodies of API answers are read into these, one per request in flight (see exchange) */
   private readonly bodyBuffers: Buffer[] = [];
@@ -106,6 +111,12 @@ export class HttpClient {
       },
       onSlowRate: (host, ms) => {
         options.logger.info(`${host}: --rate ${options.rate} allows one request every ${+(1 / options.rate).toFixed(2)} s; waiting ${Math.ceil(ms / 1000)} s`);
+      },
+    });
+    this.budgets = new BudgetGate({
+      maxWaitMs: options.maxRetryAfterMs ?? 300_000,
+      onWait: (host, ms, bucket) => {
+        options.logger.info(`${host}: rate limit${bucket ? ` (bucket ${sanitizeForTerminal(bucket)})` : ''} spent as the server's headers say, waiting ${Math.ceil(ms / 1000)} s`);
       },
     });
   }
@@ -206,7 +217,13 @@ export class HttpClient {
       const { url, response, withoutCredentials } = await this.open(
         req.url,
         // Everything the request carries besides these is the provider's (credentials, its own headers): its origin's only.
-        { headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' }, credentials: req.headers, credentialOrigin: req.url.origin, anyOrigin: false },
+        {
+          headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' },
+          credentials: req.headers,
+          credentialOrigin: req.url.origin,
+          anyOrigin: false,
+          rateLimit: req.rateLimit,
+        },
         ctx,
         attempt,
       );
@@ -364,7 +381,7 @@ export class HttpClient {
    */
   private async open(
     start: URL,
-    hop: { headers: Record<string, string>; credentials: Record<string, string>; credentialOrigin: string | undefined; anyOrigin: boolean },
+    hop: { headers: Record<string, string>; credentials: Record<string, string>; credentialOrigin: string | undefined; anyOrigin: boolean; rateLimit?: RateLimitHeaders | undefined },
     ctx: RequestContext,
     attempt: Pick<Attempt, 'signal' | 'arm'>,
   ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean }> {
@@ -373,32 +390,39 @@ export class HttpClient {
     let url = start;
     let withoutCredentials = false;
     for (let n = 0; ; n++) {
-      // A pause for the rate limit (or a Retry-After) is not the server being slow: --timeout starts after it.
-      await this.limiter.acquire(url.host, ctx.signal);
-      attempt.arm();
-      if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
-      const trusted = hop.credentialOrigin !== undefined && url.origin === hop.credentialOrigin;
-      if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
-      const started = Date.now();
-      // Counted once it is written to the socket: a request asked for ahead that the walk no longer needs is
-      // aborted while it waits for a connection, never sent, and is no request (it was counted as one).
-      const sent = whenSent(() => {
-        this.stats.requests++;
-        if (ctx.stats) ctx.stats.requests++;
-      });
-      const answer = request(this.dispatchers.for(url), url, {
-        method: 'GET',
-        headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
-        signal,
-      });
-      sent.dispatched();
-      let response: Dispatcher.ResponseData;
+      // A wait for the server's stated budget, the rate limit or a Retry-After is not the server being
+      // slow: --timeout starts after it.
+      const budget = hop.rateLimit ? await this.budgets.take(url, hop.rateLimit, ctx.label, ctx.signal) : undefined;
+      let response: Dispatcher.ResponseData | undefined;
+      let started = 0;
       try {
-        response = await answer;
-      } catch (error) {
-        // Never written, but tried (no connection, a timeout): an attempt. Withdrawn by the run's stop: nothing.
-        if (!ctx.signal?.aborted) sent.failed();
-        throw error;
+        await this.limiter.acquire(url.host, ctx.signal);
+        attempt.arm();
+        if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
+        const trusted = hop.credentialOrigin !== undefined && url.origin === hop.credentialOrigin;
+        if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
+        started = Date.now();
+        // Counted once it is written to the socket: a request asked for ahead that the walk no longer needs is
+        // aborted while it waits for a connection, never sent, and is no request (it was counted as one).
+        const sent = whenSent(() => {
+          this.stats.requests++;
+          if (ctx.stats) ctx.stats.requests++;
+        });
+        const answer = request(this.dispatchers.for(url), url, {
+          method: 'GET',
+          headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
+          signal,
+        });
+        sent.dispatched();
+        try {
+          response = await answer;
+        } catch (error) {
+          // Never written, but tried (no connection, a timeout): an attempt. Withdrawn by the run's stop: nothing.
+          if (!ctx.signal?.aborted) sent.failed();
+          throw error;
+        }
+      } finally {
+        budget?.settle(response?.headers);
       }
       const status = response.statusCode;
       if (!REDIRECTS.has(status)) return { url, response, withoutCredentials };
