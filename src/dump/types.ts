@@ -85,7 +85,7 @@ export interface ChannelDone {
    * --partition the number of parts (`shared`: the parts hold several
    * channels, so no byte count is this channel's own).
    */
-  written: { bytes: number; parts?: number; shared?: boolean };
+  written: { bytes: number; parts?: number; shared?: boolean; appended?: boolean };
 }
 
 export interface DumpPlan {

@@ -238,6 +238,8 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
     await recordState(ctx, done, path, { size, lastDay: await lastDayOf(plan, summary), replies });
     return;
   }
+  // the summary says "N new messages appended" (or "nothing new"), not the file's whole count
+  done.written.appended = true;
   if (done.take === 0) {
     logger.info(`${done.job.label}: nothing new since ${state.updatedAt}`);
     return;

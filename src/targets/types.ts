@@ -41,6 +41,8 @@ export interface Target {
   openChannel?(job: ChannelJob, start: ChannelStart): Promise<ChannelWriter>;
   /** A finished, spooled channel. Must dispose of `done.spool` and clear `done.checkpoints` once written. */
   deliver(done: ChannelDone): Promise<void>;
+  /** What an upsert did to a channel (the archive): new, changed and read messages, for its summary line. */
+  countsOf?(job: ChannelJob): { added: number; changed: number; read: number } | undefined;
   /** After every channel ended: commit or abort anything shared. */
   close(outcome: { succeeded: number; interrupted: boolean }): Promise<void>;
 }
