@@ -13,9 +13,9 @@ import { isProcessAlive } from './pid.js';
  * on from that position, so the final output equals an uninterrupted run's.
  */
 /** A walker's position (src/walk/types.ts WalkCheckpoint); also kept in an archive's channels table. */
-export const walkCheckpointSchema = z.union([
+const plainCheckpointSchema = z.union([
   z.object({ kind: z.literal('cursor'), maxCreateAt: z.number(), boundaryIds: z.array(z.string()) }),
-  z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()) }),
+  z.object({ kind: z.literal('pages'), nextPage: z.number(), total: z.number().optional(), lastIds: z.array(z.string()), perPage: z.number().optional() }),
   z.object({
     kind: z.literal('sequential'),
     position: z.union([
@@ -25,6 +25,19 @@ export const walkCheckpointSchema = z.union([
       z.object({ link: z.string() }),
     ]),
     lastIds: z.array(z.string()),
+  }),
+]);
+/** Inside a walk with threads (src/walk/threads.ts): the history's position, the parents still to walk, the position in the first. */
+const threadRefSchema = z.object({ id: z.string(), time: z.number(), record: z.record(z.string(), z.unknown()), count: z.unknown(), latest: z.unknown() });
+export const walkCheckpointSchema = z.union([
+  plainCheckpointSchema,
+  z.object({
+    kind: z.literal('threads'),
+    main: plainCheckpointSchema.nullable(),
+    pending: z.array(threadRefSchema),
+    inner: plainCheckpointSchema.nullable(),
+    broadcast: z.array(z.string()),
+    sweeping: z.boolean(),
   }),
 ]);
 const rowSchema = z.object({ time: z.number(), id: z.string(), line: z.string() });

@@ -88,9 +88,32 @@ export function buildProgram(io: CliIo): Command {
       ),
     );
   const globalConfig = (own: string | undefined): string | undefined => own ?? (program.opts().config as string | undefined);
+  const ctx = async (config: string | undefined) => {
+    const { resolveConfigPath } = await import('./profile/store.js');
+    return { configPath: resolveConfigPath(config, io.env), stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, env: io.env };
+  };
+  const shared: Shared = { io, globalConfig, ctx };
+  addDump(program, shared);
+  addProviders(program, shared);
+  addProfile(program, shared);
+  addState(program, shared);
+  addConvert(program, shared);
+  addSearch(program, shared);
+  addConfig(program, shared);
+  return program;
+}
 
-  const configOption = () => new Option('--config <path>', 'config file (default: CHAT_EXPORT_CONFIG, else the per-user location)');
+/** What every command's options and action share: the streams, the global --config, the profile commands' context. */
+interface Shared {
+  io: CliIo;
+  globalConfig: (own: string | undefined) => string | undefined;
+  ctx: (config: string | undefined) => Promise<{ configPath: string; stdout: CliIo['stdout']; stderr: CliIo['stderr']; stdin: NodeJS.ReadableStream; env: NodeJS.ProcessEnv }>;
+}
 
+const configOption = () => new Option('--config <path>', 'config file (default: CHAT_EXPORT_CONFIG, else the per-user location)');
+
+/** `dump`: export one or more channels. */
+function addDump(program: Command, { io, globalConfig }: Shared): void {
   program
     .command('dump')
     .description('export one or more channels')
@@ -112,6 +135,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--lookback <duration>', 'archive: also re-read this long before what it holds (7d), to pick up edits and deletions')
     .option('--full', 'archive: re-read the whole history (upserts; nothing is removed)')
+    .option('--refresh-people', 'walk the people directory again even if this day\'s copy is kept (definitions with `people`)')
     .option('--base-url <url>', 'API root (default: the provider\'s)')
     .option('--token <token>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_TOKEN or a profile: flags show in ps)')
     .option('--api-key <key>', 'relation API key; "-" reads it from stdin (prefer CHAT_EXPORT_API_KEY)')
@@ -139,7 +163,10 @@ export function buildProgram(io: CliIo): Command {
       const withSecrets = await readSecretFlags(options as { token?: string; apiKey?: string }, io);
       await runDump({ ...withSecrets, config: globalConfig(options.config) } as never, io);
     });
+}
 
+/** `providers`, `providers show NAME`, `providers check NAME`. */
+function addProviders(program: Command, { io, globalConfig }: Shared): void {
   program
     .command('providers')
     .description('list providers (built-in and the config\'s definitions); "providers show NAME" prints a definition; "providers check NAME --channel ID" tries one request')
@@ -167,12 +194,11 @@ export function buildProgram(io: CliIo): Command {
       await commands.checkProvider(name, { ...(options as object), config }, io);
     })
     .addHelpText('after', examples('chat-export providers', 'chat-export providers show relation > my-api.json', 'chat-export providers check my-api --channel C1 --base-url https://chat.example.com'));
+}
 
+/** `profile list | show | add | set | unset | remove`. */
+function addProfile(program: Command, { globalConfig, ctx }: Shared): void {
   const profile = program.command('profile').description('manage named profiles in the config file');
-  const ctx = async (config: string | undefined) => {
-    const { resolveConfigPath } = await import('./profile/store.js');
-    return { configPath: resolveConfigPath(config, io.env), stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, env: io.env };
-  };
   profile
     .command('list')
     .description('list profiles')
@@ -256,7 +282,10 @@ export function buildProgram(io: CliIo): Command {
       await profileRemove(name, await ctx(globalConfig(options.config)));
     })
     .addHelpText('after', examples('chat-export profile remove work'));
+}
 
+/** `state list | reset`. */
+function addState(program: Command, { io, globalConfig }: Shared): void {
   const state = program.command('state').description('incremental state and checkpoints (per-user state directory; beside a --config file)');
   const stateCtx = async (options: { config?: string; stateDir?: string }) => {
     const { resolveConfigPath, resolveStateDir } = await import('./profile/store.js');
@@ -296,7 +325,10 @@ export function buildProgram(io: CliIo): Command {
         'chat-export state reset --all',
       ),
     );
+}
 
+/** `convert INPUT -o OUTPUT`. */
+function addConvert(program: Command, { io, globalConfig }: Shared): void {
   program
     .command('convert <input>')
     .description('render an archive or a JSONL export offline into any format, or import a JSONL export into an archive')
@@ -319,7 +351,10 @@ export function buildProgram(io: CliIo): Command {
       const { runConvert } = await import('./commands/convert.js');
       await runConvert(input, { ...options, config: globalConfig(options.config) }, io);
     });
+}
 
+/** `search ARCHIVE QUERY…`. */
+function addSearch(program: Command, { io }: Shared): void {
   program
     .command('search <archive> [query...]')
     .description('full-text search of an archive: matches newest first')
@@ -334,7 +369,10 @@ export function buildProgram(io: CliIo): Command {
       // words given as separate arguments are one query: all of them must occur
       await runSearch(archive, query.join(' '), options, io);
     });
+}
 
+/** `config path`. */
+function addConfig(program: Command, { ctx, globalConfig }: Shared): void {
   program
     .command('config')
     .description('the config file')
@@ -346,6 +384,4 @@ export function buildProgram(io: CliIo): Command {
       configPath(await ctx(globalConfig(options.config)));
     })
     .addHelpText('after', examples('chat-export config path', 'CHAT_EXPORT_CONFIG=/etc/chat-export.json chat-export config path'));
-
-  return program;
 }

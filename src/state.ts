@@ -37,6 +37,10 @@ const stateSchema = z.object({
   future: z.array(z.object({ id: z.string(), time: z.number() })).default([]),
   /** Markdown: [id, author, text start] of the last messages written, for replies in later appends to quote */
   replies: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
+  /** threads kept apart from the history: each parent's reply count and latest reply when last walked, and the newest reply then */
+  threads: z
+    .record(z.string(), z.object({ count: z.unknown(), latest: z.unknown(), newest: z.object({ time: z.number(), ids: z.array(z.string()) }).nullable() }))
+    .optional(),
 });
 
 export type ChannelState = z.infer<typeof stateSchema>;
@@ -57,6 +61,11 @@ export function stateFileName(profile: string, kind: string, channel: string, ba
   const readable = `${profile}-${kind}-${channel}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80);
   const hash = createHash('sha256').update(`${profile}\0${kind}\0${channel}\0${baseUrl}`).digest('hex').slice(0, 12);
   return `${readable}-${hash}.json`;
+}
+
+/** The file of a source's --incremental state for one output (a path, or undefined for stdout). */
+export function outputStateFileName(profile: string, target: { kind: string; id: string }, apiRoot: string, output: string | undefined): string {
+  return stateFileName(profile, target.kind, target.id, `${apiRoot}\0${output ?? '-'}`);
 }
 
 export async function readState(dir: string, name: string): Promise<ChannelState | undefined> {

@@ -15,6 +15,7 @@
  */
 import type { Entry } from '../providers/types.js';
 import type { Message } from '../message.js';
+import { identityChange, type WalkIdentity } from '../walk/identity.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
 import type { Archive, MediaRecord, PageCounts, SourceKey, UnfinishedWalk } from './store.js';
 
@@ -26,6 +27,8 @@ export interface ArchiveWalkOptions {
   /** --since / --until given: a windowed re-read that upserts but leaves the walk state alone */
   windowed: boolean;
   run: number;
+  /** what a position of this run's walks means: an unfinished walk of another is not continued */
+  identity: WalkIdentity;
 }
 
 /** What the walker is told before one walk. */
@@ -33,6 +36,8 @@ export interface WalkStart {
   /** stop once a page's oldest message is older than this (epoch ms); undefined = to the end */
   floor: number | undefined;
   resumeFrom: WalkCheckpoint | undefined;
+  /** an unfinished walk is walked again from the top instead of continued, because of this ("--page-size 10 → 50") */
+  restarted?: string | undefined;
 }
 
 export interface ChannelWalkReport extends PageCounts {
@@ -68,7 +73,10 @@ export class ChannelWalks {
       return { floor: undefined, resumeFrom: undefined };
     }
     const now = Date.now();
-    if (!this.options.full && record?.walk && record.walk.attempts < MAX_RESUMES) {
+    // A position counted under another page size, definition, order or window points elsewhere now:
+    // continued, it would skip what lies between (and no later run would fetch it).
+    const changed = !this.options.full && record?.walk ? identityChange(record.walk.identity, this.options.identity) : undefined;
+    if (!this.options.full && record?.walk && changed === undefined && record.walk.attempts < MAX_RESUMES) {
       // finish the killed walk first: from its position down to its floor
       this.resumedFirst = true;
       this.current = { ...record.walk, run: this.options.run, attempts: record.walk.attempts + 1 };
@@ -82,9 +90,13 @@ export class ChannelWalks {
     const stuck = !this.options.full && record?.walk ? record.walk.floor : undefined;
     const usual = floorOf(record?.heldUntil ?? null, this.options.lookbackMs);
     const floor = this.options.full ? null : stuck === undefined ? usual : stuck === null || usual === null ? null : Math.min(stuck, usual);
-    this.current = { run: this.options.run, top: null, floor, checkpoint: null, startedAt: now, attempts: 0 };
+    this.current = this.fresh(floor, now);
     this.walks++;
-    return { floor: floor ?? undefined, resumeFrom: undefined };
+    return { floor: floor ?? undefined, resumeFrom: undefined, ...(changed !== undefined ? { restarted: changed } : {}) };
+  }
+
+  private fresh(floor: number | null, now: number): UnfinishedWalk {
+    return { run: this.options.run, top: null, floor, checkpoint: null, startedAt: now, attempts: 0, identity: this.options.identity };
   }
 
   /**
@@ -129,7 +141,7 @@ export class ChannelWalks {
     if (this.resumedFirst && this.walks === 1) {
       const record = this.archive.channel(this.key);
       const floor = floorOf(record?.heldUntil ?? null, this.options.lookbackMs);
-      this.current = { run: this.options.run, top: null, floor, checkpoint: null, startedAt: Date.now(), attempts: 0 };
+      this.current = this.fresh(floor, Date.now());
       this.walks++;
       return { floor: floor ?? undefined, resumeFrom: undefined };
     }

@@ -134,6 +134,20 @@ const MIGRATIONS: readonly string[] = [
     error        TEXT
   );
   `,
+  `
+  -- The people directory of a source (a definition's \`people\`), as the last run that walked it saw each person.
+  CREATE TABLE people (
+    provider   TEXT NOT NULL,
+    api        TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    name       TEXT,
+    avatar     TEXT,
+    raw        TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen  TEXT NOT NULL,
+    PRIMARY KEY (provider, api, id)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -148,12 +162,26 @@ export function schemaStateOf(db: Database): { state: SchemaState; version: numb
     const tables = new Set(
       (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").raw(true).all() as Array<[string]>).map(([name]) => name),
     );
-    if (['messages', 'message_versions', 'channels', 'runs'].every((name) => tables.has(name))) return { state: 'reset', version };
+    if (['messages', 'message_versions', 'channels', 'runs'].every((name) => tables.has(name))) return { state: 'reset', version: versionOfTables(tables) };
     if (application === 0) return { state: tables.size === 0 ? 'empty' : 'foreign', version };
   }
   if (application !== APPLICATION_ID) return { state: 'foreign', version };
   if (version > SCHEMA_VERSION) return { state: 'newer', version };
   return { state: version === SCHEMA_VERSION ? 'current' : 'older', version };
+}
+
+/**
+ * The schema version an archive whose user_version was reset must have had: the last migration
+ * whose tables, and those of every one before it, are all there.
+ */
+function versionOfTables(tables: Set<string>): number {
+  let version = 0;
+  for (const sql of MIGRATIONS) {
+    const created = [...sql.matchAll(/CREATE (?:VIRTUAL )?TABLE (?:IF NOT EXISTS )?(\w+)/g)].map((m) => m[1]!);
+    if (!created.every((name) => tables.has(name))) break;
+    version++;
+  }
+  return version;
 }
 
 /** Brings an empty or older archive to SCHEMA_VERSION; each step commits on its own. */

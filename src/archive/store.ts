@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { walkCheckpointSchema } from '../checkpoint.js';
 import { LocalIoError, UsageError } from '../errors.js';
 import type { Message } from '../message.js';
+import { walkIdentitySchema } from '../walk/identity.js';
 import { hasIndex, migrate, rebuildIndex, schemaStateOf, SCHEMA_VERSION } from './schema.js';
 import { openDatabase, sqliteCode, type Database, type Statement } from './sqlite.js';
 import { stringifyJson } from '../text/json.js';
@@ -43,6 +44,11 @@ const unfinishedWalkSchema = z.object({
   startedAt: z.number(),
   /** runs that tried to continue it; after a few, the next walks from the top down to its floor instead */
   attempts: z.number().default(0),
+  /**
+   * what the position means (page size, definition, order, window): a later run continues it only under the same,
+   * else walks from the top again; missing in a record an earlier version wrote
+   */
+  identity: walkIdentitySchema.optional(),
 });
 
 export type UnfinishedWalk = z.infer<typeof unfinishedWalkSchema>;
@@ -345,6 +351,19 @@ export class Archive {
   }
 
   /** --media downloads that failed: recorded for URLs that have no file yet (the next --media run tries again). */
+  /** The people directory a run walked: each person upserted (nobody is removed). */
+  upsertPeople(provider: string, api: string, people: ReadonlyArray<{ id: string; name: string | null; avatar: string | null; raw: unknown }>): void {
+    if (people.length === 0) return;
+    this.write(`write ${provider} people`, () => {
+      const now = this.now();
+      const statement = this.db.prepare(
+        `INSERT INTO people (provider, api, id, name, avatar, raw, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (provider, api, id) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, raw = excluded.raw, last_seen = excluded.last_seen`,
+      );
+      for (const person of people) statement.run(provider, api, person.id, person.name, person.avatar, JSON.stringify(person.raw ?? null), now, now);
+    });
+  }
+
   recordMediaFailures(failures: ReadonlyArray<{ url: string; reason: string }>): void {
     if (failures.length === 0) return;
     this.write('record media failures', () => {
@@ -595,7 +614,7 @@ function checkState(path: string, { state, version }: ReturnType<typeof schemaSt
   }
   if (state === 'reset') {
     throw new UsageError(`${path} holds chat-export's tables, but its schema version (PRAGMA user_version) was set to 0`, {
-      hint: `set it back, then run again: sqlite3 ${shellQuote(path)} 'PRAGMA user_version = 1'`,
+      hint: `set it back, then run again: sqlite3 ${shellQuote(path)} 'PRAGMA user_version = ${version}'`,
     });
   }
   if (!readonly || state === 'current') return;

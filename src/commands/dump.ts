@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { checkpointDir, lockChannel, readCheckpoint } from '../checkpoint.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
-import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../dump/types.js';
+import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../run/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
 import { ChatExportError, ExitError, InterruptedError, LocalIoError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
@@ -15,11 +15,12 @@ import type { Provider, ProviderSettings } from '../providers/types.js';
 import { outputPathFor } from '../sinks/output-path.js';
 import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
-import { stateFileName } from '../state.js';
+import { outputStateFileName, stateFileName } from '../state.js';
 import { chooseTarget } from '../targets/choose.js';
 import type { ChannelStart } from '../targets/types.js';
 import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
 import { createProgress, parseStatsInterval, plural } from '../progress.js';
+import { loadPeople } from '../dump/people.js';
 
 export type { DumpIo, DumpOptions };
 
@@ -45,7 +46,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   await probePaths(plan, jobs, stateDir, options);
   // Before any lock or request: an archive is opened (and a file that cannot be one refused) here.
-  const target = await chooseTarget({ plan, profile, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
+  const target = await chooseTarget({ plan, profile, provider, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
   // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
   let unlocks: Array<() => Promise<void>>;
   try {
@@ -105,6 +106,9 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     // Every channel's output and state is proven usable before the first request (exit 2).
     const starts: ChannelStart[] = [];
     for (const job of jobs) starts.push((await target.prepare?.(job)) ?? {});
+    // $people: the directory, once per run, before any channel's messages are named from it
+    const people = await loadPeople({ provider, settings, http, logger, stateDir, source: `${profile.provider}\0${plan.apiRoot}`, refresh: options.refreshPeople === true, signal: io.signal });
+    if (people) await target.people?.(people);
     const walks = runPool(jobs, profile.concurrency, (job) => walkChannel(job, target, starts[job.index]!, context));
     // Failures are collected below; until then they must not count as unhandled.
     for (const promise of walks) promise.catch(() => {});
@@ -150,27 +154,42 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     await Promise.all(unlocks.map((unlock) => unlock()));
   }
 
-  if (io.signal?.aborted) {
-    const reason: unknown = io.signal.reason;
-    // A closed stdout (141) or a failed one (6) ends the run with its own code, quietly for 141.
-    if (reason instanceof ChatExportError && !(reason instanceof InterruptedError)) throw reason;
-    const signal = reason instanceof InterruptedError ? reason.signal : 'SIGINT';
-    if (plan.archive) {
-      throw new InterruptedError(`interrupted by ${signal}; every page fetched so far is in ${plan.archive.path}`, {
-        signal,
-        hint: 'run the same command again to continue where it stopped',
-      });
-    }
-    // A channel whose output was committed has cleared its checkpoint: what is left is what --resume can use.
-    const saved: ChannelJob[] = [];
-    for (const job of jobs) if (await readCheckpoint(job.checkpoints)) saved.push(job);
-    throw new InterruptedError(
-      saved.length > 0
-        ? `interrupted by ${signal}; checkpoints saved for ${saved.map((job) => job.label).join(', ')}`
-        : `interrupted by ${signal} before any checkpoint was saved; nothing was written for channels still in progress`,
-      { signal, hint: saved.length > 0 ? 'run the same command with --resume to continue' : 'run the same command again' },
-    );
+  if (io.signal?.aborted) throw await interruptedError(io.signal.reason, plan, jobs);
+  reportOutcome(failures, succeeded, jobs, logger, { requests: http.stats, started });
+  // Every channel written, some files missing: the causes are on stderr already.
+  if (mediaError) throw new ExitError(mediaError.exitCode);
+}
+
+/** The error a run stopped by a signal (or a closed stdout) ends with: what was kept, and how to continue. */
+async function interruptedError(reason: unknown, plan: DumpPlan, jobs: ChannelJob[]): Promise<ChatExportError> {
+  // A closed stdout (141) or a failed one (6) ends the run with its own code, quietly for 141.
+  if (reason instanceof ChatExportError && !(reason instanceof InterruptedError)) return reason;
+  const signal = reason instanceof InterruptedError ? reason.signal : 'SIGINT';
+  if (plan.archive) {
+    return new InterruptedError(`interrupted by ${signal}; every page fetched so far is in ${plan.archive.path}`, {
+      signal,
+      hint: 'run the same command again to continue where it stopped',
+    });
   }
+  // A channel whose output was committed has cleared its checkpoint: what is left is what --resume can use.
+  const saved: ChannelJob[] = [];
+  for (const job of jobs) if (await readCheckpoint(job.checkpoints)) saved.push(job);
+  return new InterruptedError(
+    saved.length > 0
+      ? `interrupted by ${signal}; checkpoints saved for ${saved.map((job) => job.label).join(', ')}`
+      : `interrupted by ${signal} before any checkpoint was saved; nothing was written for channels still in progress`,
+    { signal, hint: saved.length > 0 ? 'run the same command with --resume to continue' : 'run the same command again' },
+  );
+}
+
+/** Failed channels and messages known missing, named on stderr; then the exit they make (4/5/…), if any. */
+function reportOutcome(
+  failures: Array<{ job: ChannelJob; error: unknown }>,
+  succeeded: number,
+  jobs: ChannelJob[],
+  logger: Logger,
+  run: { requests: { requests: number; retries: number }; started: number },
+): void {
   failures.sort((a, b) => a.job.index - b.job.index);
   for (const { error } of failures) reportFailure(logger, error);
   const incomplete = jobs.filter((job) => job.missing.length > 0 && !failures.some((f) => f.job === job));
@@ -180,16 +199,14 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
       logger.error(`${job.label}: ${reason} (${how}) — everything else was written; run again later, or ask the server's operator`);
     }
   }
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  logger.debug(`${plural(http.stats.requests, 'request')}, ${plural(http.stats.retries, 'retry', 'retries')} in ${seconds} s`);
+  const seconds = ((Date.now() - run.started) / 1000).toFixed(1);
+  logger.debug(`${plural(run.requests.requests, 'request')}, ${plural(run.requests.retries, 'retry', 'retries')} in ${seconds} s`);
   throwForFailures(failures, succeeded, jobs.length);
   if (incomplete.length > 0) {
     throw new PartialError(`${incomplete.length} of ${jobs.length} channels are incomplete: messages known missing are named above`, {
       hint: 'the output holds everything the server returned',
     });
   }
-  // Every channel written, some files missing: the causes are on stderr already.
-  if (mediaError) throw new ExitError(mediaError.exitCode);
 }
 
 interface ResolvedRun {
@@ -243,10 +260,12 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
     }),
     stateName: stateFileName(profile.name, target.kind, target.id, plan.apiRoot),
     legacyStateName: stateFileName(profile.name, target.kind, target.id, plan.baseUrl),
+    outputStateName: '',
     checkpoints: '',
     state: undefined,
     missing: [],
   }));
+  for (const job of jobs) job.outputStateName = outputStateFileName(profile.name, job.target, plan.apiRoot, job.path);
   if (plan.output.kind === 'directory' || plan.output.kind === 'template') {
     // One file, one source: two channels into one file would overwrite (or interleave) each other.
     const owners = new Map<string, ChannelJob>();

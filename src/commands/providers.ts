@@ -10,6 +10,7 @@ import type { ChannelTarget, Provider, ProviderSettings } from '../providers/typ
 import { redactUrl, registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
 import { checkCredentialValues, isLoopback } from '../dump/plan.js';
 import type { Message } from '../message.js';
+import type { ThreadRef } from '../providers/replies.js';
 
 export interface ProvidersIo {
   stdout: NodeJS.WritableStream;
@@ -137,13 +138,16 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
   const http = new HttpClient({ timeoutMs: profile.timeout, retries: 0, rate: profile.rate, logger, env: io.env });
   const label = `${provider.name} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`;
   try {
+    // the directory first: the messages' names may come from it ($people)
+    if (provider.people) io.stdout.write(await checkPeople(provider, settings, target, http));
     const report = await http.getJson(
       request,
       (body, response) => {
         const page = provider.parsePage(body, target, response);
         const messages = page.items.map((item, index) => {
           try {
-            return { message: provider.normalize(item, target, settings, page).message };
+            const entry = provider.normalize(item, target, settings, page);
+            return { message: entry.message, thread: entry.thread };
           } catch (error) {
             // an id beyond 2^53: the client re-parses the body exactly and calls this again, as dump does
             if (error instanceof LossyNumberError) throw error;
@@ -170,6 +174,8 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
         ...ok.slice(0, shown).map((message) => JSON.stringify(message)),
       ].join('\n') + '\n',
     );
+    const parents = messages.flatMap((m) => ('thread' in m && m.thread ? [m.thread] : []));
+    if (provider.replies) io.stdout.write(await checkThread(provider, settings, target, parents, http, shown));
     if (failed.length > 0) {
       throw new UsageError(`${label}: ${failed.length} of ${messages.length} records do not fit the definition's field map (see above)`, {
         hint: 'fix the field expressions; chat-export dump would retry and then fail on this page',
@@ -178,6 +184,52 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
   } finally {
     await http.close();
   }
+}
+
+/** `people`: the directory's first page, what its field map made of it; sets `$people` for the messages' names. */
+async function checkPeople(provider: Provider, settings: ProviderSettings, target: ChannelTarget, http: HttpClient): Promise<string> {
+  const directory = provider.people!.provider;
+  const request = firstRequest(directory, settings, target, directory.defaultPageSize);
+  const people = await http.getJson(
+    request,
+    (body, response) => {
+      const page = directory.parsePage(body, target, response);
+      return page.items.map((item) => directory.normalize(item, target, settings, page).person!);
+    },
+    { label: `${provider.name} people directory`, describeStatus: directory.describeStatus },
+  );
+  if (provider.run) provider.run.values = { ...provider.run.values, people: Object.fromEntries(people.map((p) => [p.id, p.raw])) };
+  const named = people.filter((p) => p.name !== null).length;
+  return [
+    `people: GET ${redactUrl(request.url)}`,
+    `people on the first page: ${people.length}, named ${named}${people[0] ? `; first ${JSON.stringify({ id: people[0].id, name: people[0].name, avatar: people[0].avatar })}` : ''}`,
+    '',
+  ].join('\n');
+}
+
+/** `replies`: which records of the page start a thread, and one request of the first thread. */
+async function checkThread(provider: Provider, settings: ProviderSettings, target: ChannelTarget, parents: ThreadRef[], http: HttpClient, shown: number): Promise<string> {
+  const replies = provider.replies!;
+  const parent = parents[0];
+  if (parent === undefined) return 'threads: no record on this page meets replies.when\n';
+  const thread = replies.threadProvider(parent);
+  const request = firstRequest(thread, settings, target, thread.defaultPageSize);
+  const found = await http.getJson(
+    request,
+    (body, response) => {
+      const page = thread.parsePage(body, target, response);
+      return page.items.map((item) => thread.normalize(item, target, settings, page).message);
+    },
+    { label: replies.label(target, parent), describeStatus: thread.describeStatus },
+  );
+  const own = found.filter((m) => m.id !== parent.id);
+  return [
+    `threads: ${parents.length} records on this page meet replies.when (reply count ${JSON.stringify(parent.count)}, latest ${JSON.stringify(parent.latest)} for the first)`,
+    `GET ${redactUrl(request.url)}`,
+    `replies on its first page: ${own.length}${own.length < found.length ? ' (the parent, repeated, is dropped)' : ''}`,
+    ...own.slice(0, shown).map((message) => JSON.stringify(message)),
+    '',
+  ].join('\n');
 }
 
 /** Normalized fields that no message of the answer filled. */

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { MediaStage, describeMediaFailures, type ChannelMedia, type MediaFailure } from '../media/stage.js';
 import { MediaStore } from '../media/store.js';
 import type { ChannelTarget, Provider, ProviderSettings } from '../providers/types.js';
-import type { DumpPlan } from './types.js';
+import type { DumpPlan } from '../run/types.js';
 
 /** The run's media stage (--media), or undefined. */
 export async function openMediaStage(

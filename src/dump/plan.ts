@@ -8,10 +8,51 @@ import { planOutput, type OutputPlan } from '../sinks/output-path.js';
 import { FILE_EXTENSIONS, formatFromPath } from '../sinks/registry.js';
 import { redactUrl } from '../text/sanitize.js';
 import { parseZone } from '../text/zone.js';
-import type { DumpOptions, DumpPlan } from './types.js';
+import type { DumpOptions, DumpPlan } from '../run/types.js';
 
-/** Checks every option before anything is sent, and decides what the run will do. */
+/** Checks every option before anything is sent, and decides what the run will do (each check in the order a user meets them). */
 export function planDump(options: DumpOptions, profile: ResolvedProfile, provider: Provider, warnings: string[]): DumpPlan {
+  const targets = planTargets(options, provider);
+  const base = checkBaseUrl(options, profile, provider);
+  // In a URL path `.` and `..` would climb (`/im/../message/1` is `/message/1`): never an id a server gave out.
+  for (const target of targets) {
+    if ((target.id === '.' || target.id === '..') && idInPath(provider, target)) {
+      throw new UsageError(`${JSON.stringify(target.id)} cannot be a ${provider.name} ${target.kind} id: it would change the request path`);
+    }
+  }
+  checkSettings(options, profile, provider, warnings);
+  const { since, until, order } = planWindow(options);
+  const output = planOutput(profile.output);
+  checkOutputParent(output);
+  const archive = planArchive(options, profile, output);
+  const format = planFormat(options, profile, output, archive);
+  const partition = planPartition(options, profile, output);
+  const media = planMedia(profile, output);
+
+  return {
+    targets,
+    // checkBaseUrl refused a missing one
+    baseUrl: profile.baseUrl!,
+    format,
+    output,
+    partition,
+    media,
+    order,
+    window: { since, until, after: undefined },
+    limit: options.limit,
+    pageSize: profile.pageSize ?? provider.defaultPageSize,
+    archive,
+    apiRoot: normalizeApiRoot(base),
+    // The machine's zone comes from ICU, whose zone data takes ~30 ms of start-up to load: only the formats that
+    // show local times ask for it (--tz is still checked before any request, whatever the format).
+    displayZone: options.tz !== undefined || format === 'md' || format === 'html' ? displayZone(options.tz) : undefined,
+    incremental: Boolean(options.incremental),
+    excel: Boolean(options.excel),
+  };
+}
+
+/** The channels and peers asked for, each once, in the order given. */
+function planTargets(options: DumpOptions, provider: Provider): ChannelTarget[] {
   const channels = options.channel ?? [];
   const peers = options.peer ?? [];
   if (peers.length > 0 && !provider.definition.request.peer) {
@@ -23,11 +64,14 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   for (const id of [...channels, ...peers]) {
     if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');
   }
-  const targets: ChannelTarget[] = [
+  return [
     ...unique(channels).map((id) => ({ id, kind: 'channel' as const })),
     ...unique(peers).map((id) => ({ id, kind: 'peer' as const })),
   ];
+}
 
+/** The API root: present, a plain http(s) address with no credentials in it, and https:// unless loopback or allowed. */
+function checkBaseUrl(options: DumpOptions, profile: ResolvedProfile, provider: Provider): URL {
   if (!profile.baseUrl) {
     throw new UsageError(`${provider.name} has no default API address: every ${provider.name === 'discuz' ? 'Discuz! Q site is self-hosted' : 'site is different'}`, {
       hint: `give --base-url https://your.site, set CHAT_EXPORT_BASE_URL, or save it in a profile (chat-export profile add NAME --provider ${provider.name} --base-url …)`,
@@ -60,12 +104,11 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       hint: 'use https://, or pass --allow-insecure if you accept that anyone on the network can read the token',
     });
   }
-  // In a URL path `.` and `..` would climb (`/im/../message/1` is `/message/1`): never an id a server gave out.
-  for (const target of targets) {
-    if ((target.id === '.' || target.id === '..') && idInPath(provider, target)) {
-      throw new UsageError(`${JSON.stringify(target.id)} cannot be a ${provider.name} ${target.kind} id: it would change the request path`);
-    }
-  }
+  return base;
+}
+
+/** Credentials, the zone naive times are read in, and the numeric and combination rules of the flags. */
+function checkSettings(options: DumpOptions, profile: ResolvedProfile, provider: Provider, warnings: string[]): void {
   for (const problem of missingCredentials(profile, provider)) {
     if (options.dryRun) warnings.push(problem.message);
     else throw new UsageError(problem.message, { hint: problem.hint });
@@ -101,7 +144,9 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       hint: 'drop --limit (an incremental run fetches only what is new), or export the newest N without --incremental',
     });
   }
+}
 
+function planWindow(options: DumpOptions): { since: number | undefined; until: number | undefined; order: 'asc' | 'desc' } {
   const now = Date.now();
   const since = options.since !== undefined ? parseTimeSpec(options.since, '--since', now) : undefined;
   const until = options.until !== undefined ? parseTimeSpec(options.until, '--until', now) : undefined;
@@ -110,25 +155,29 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   }
   const order = options.order ?? 'asc';
   if (order !== 'asc' && order !== 'desc') throw new UsageError(`--order must be asc or desc, not ${JSON.stringify(order)}`);
+  return { since, until, order };
+}
 
-  const output = planOutput(profile.output);
-  if (output.kind === 'file') {
-    // Decided before any request: a whole export must not be fetched only to find it has nowhere to go.
-    const parent = dirname(output.path);
-    let parentInfo: ReturnType<typeof statSync> | undefined;
-    try {
-      parentInfo = statSync(parent, { throwIfNoEntry: false });
-    } catch {
-      parentInfo = undefined;
-    }
-    if (!parentInfo?.isDirectory()) {
-      const why = parentInfo ? `${parent} is a file, not a directory` : `the directory ${parent} does not exist`;
-      throw new UsageError(`--output ${output.path}: ${why}`, {
-        hint: 'create it first, or end the path with / to export one file per channel into a new directory',
-      });
-    }
+/** A file output's directory must exist (checked before any request). */
+function checkOutputParent(output: OutputPlan): void {
+  if (output.kind !== 'file') return;
+  // Decided before any request: a whole export must not be fetched only to find it has nowhere to go.
+  const parent = dirname(output.path);
+  let parentInfo: ReturnType<typeof statSync> | undefined;
+  try {
+    parentInfo = statSync(parent, { throwIfNoEntry: false });
+  } catch {
+    parentInfo = undefined;
   }
-  const archive = planArchive(options, profile, output);
+  if (!parentInfo?.isDirectory()) {
+    const why = parentInfo ? `${parent} is a file, not a directory` : `the directory ${parent} does not exist`;
+    throw new UsageError(`--output ${output.path}: ${why}`, {
+      hint: 'create it first, or end the path with / to export one file per channel into a new directory',
+    });
+  }
+}
+
+function planFormat(options: DumpOptions, profile: ResolvedProfile, output: OutputPlan, archive: DumpPlan['archive']): DumpPlan['format'] {
   const chosen = archive ? 'jsonl' : profile.format;
   // --excel is a kind of CSV: it picks CSV when nothing else chose a format.
   const format =
@@ -139,7 +188,10 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
     throw new UsageError(`--excel is for CSV output, not ${archive ? 'an archive' : format}`, { hint: 'use --format csv or an output file ending in .csv' });
   }
   if (!(format in FILE_EXTENSIONS)) throw new UsageError(`--format must be jsonl, csv, md, html or sqlite, not ${JSON.stringify(format)}`);
+  return format;
+}
 
+function planPartition(options: DumpOptions, profile: ResolvedProfile, output: OutputPlan): number | undefined {
   const partition = profile.partition;
   if (partition !== undefined) {
     positive('--partition', partition, true);
@@ -152,6 +204,10 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
       throw new UsageError('--partition writes files: give -o FILE or -o DIR/', { hint: 'stdout cannot be split into parts' });
     }
   }
+  return partition;
+}
+
+function planMedia(profile: ResolvedProfile, output: OutputPlan): DumpPlan['media'] {
   let media: DumpPlan['media'];
   if (profile.media) {
     const beside = output.kind === 'directory' ? output.dir : output.kind === 'file' ? dirname(output.path) : process.cwd();
@@ -170,26 +226,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag') {
     throw new UsageError(`${profile.sources.mediaDir === 'flag' ? '--media-dir' : '--media-max-size'} needs --media`);
   }
-
-  return {
-    targets,
-    baseUrl: profile.baseUrl,
-    format,
-    output,
-    partition,
-    media,
-    order,
-    window: { since, until, after: undefined },
-    limit: options.limit,
-    pageSize: profile.pageSize ?? provider.defaultPageSize,
-    archive,
-    apiRoot: normalizeApiRoot(base),
-    // The machine's zone comes from ICU, whose zone data takes ~30 ms of start-up to load: only the formats that
-    // show local times ask for it (--tz is still checked before any request, whatever the format).
-    displayZone: options.tz !== undefined || format === 'md' || format === 'html' ? displayZone(options.tz) : undefined,
-    incremental: Boolean(options.incremental),
-    excel: Boolean(options.excel),
-  };
+  return media;
 }
 
 /** A credential that cannot be a header value is exit 2 saying why (undici would refuse every request as a network error). */

@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { checkpointDir, clearCheckpoint, readCheckpoint, saveCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { ChatExportError, InterruptedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../log.js';
-import { Spool } from '../pipeline/order.js';
+import { narrowSpan, Spool } from '../pipeline/order.js';
 import { inWindow, passedWindow, type TimeWindow } from '../pipeline/window.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
@@ -15,9 +15,12 @@ import type { ChannelStart, Target } from '../targets/types.js';
 import { walkCursor } from '../walk/cursor.js';
 import { walkPages } from '../walk/pages.js';
 import { walkSequential } from '../walk/sequential.js';
-import { createHash } from 'node:crypto';
-import type { WalkBatch, WalkOptions } from '../walk/types.js';
-import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from './types.js';
+import { definitionDigest } from '../walk/identity.js';
+import { ThreadBook, walkWithThreads } from '../walk/threads.js';
+import { readThreadBook, writeThreadBook } from './thread-book.js';
+import type { WalkBatch, WalkCheckpoint, WalkOptions } from '../walk/types.js';
+import { CLOCK_SKEW_MS } from '../run/clock-skew.js';
+import type { ChannelDone, ChannelJob, DumpOptions, DumpPlan } from '../run/types.js';
 
 /** Everything one channel's walk needs from the run. */
 export interface WalkContext {
@@ -36,13 +39,6 @@ export interface WalkContext {
   checkpointEveryMs: number;
   signal?: AbortSignal | undefined;
 }
-
-/**
- * How far ahead of our clock a message may be dated and still move the
- * incremental watermark. A message dated beyond it (a server clock gone wrong,
- * a typo'd import) is exported but would otherwise hide every later message.
- */
-export const CLOCK_SKEW_MS = 10 * 60_000;
 
 /**
  * Walks one channel: into the spool (sorted and checkpointed; the caller then
@@ -89,8 +85,12 @@ function exportKey(job: ChannelJob, ctx: WalkContext, window: TimeWindow): Recor
     timezone: settings.timezone ?? null,
     // an edited definition walks differently (paging, fields): its checkpoint is not this export's
     definition: definitionDigest(ctx.provider),
+    // page positions carry the page size they were counted in since format 2; an older one's are not trusted
+    positions: POSITIONS_FORMAT,
   };
 }
+
+const POSITIONS_FORMAT = 2;
 
 const KEY_NAMES: Record<string, string> = {
   profile: 'profile',
@@ -118,6 +118,7 @@ function describeKeyChange(saved: string, current: Record<string, unknown>): str
   } catch {
     return 'an older version of chat-export';
   }
+  if (old.positions !== POSITIONS_FORMAT) return 'an older version of chat-export';
   const changes: string[] = [];
   for (const [name, value] of Object.entries(current)) {
     const before = JSON.stringify(old[name] ?? null);
@@ -143,7 +144,19 @@ async function unusableRun(runs: ReadonlyArray<{ path: string; bytes?: number | 
   return undefined;
 }
 
-function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resumeFrom: WalkOptions['resumeFrom'], stats: WalkOptions['stats']): AsyncGenerator<WalkBatch> {
+/** A thread's replies an earlier run's walk already cut (`known`) keep what is dated before the watermark. */
+function windowFor(window: TimeWindow, batch: WalkBatch): TimeWindow {
+  return batch.replies === 'known' ? { ...window, after: undefined } : window;
+}
+
+function startWalk(
+  job: ChannelJob,
+  ctx: WalkContext,
+  window: TimeWindow,
+  resumeFrom: WalkOptions['resumeFrom'],
+  stats: WalkOptions['stats'],
+  book?: ThreadBook,
+): AsyncGenerator<WalkBatch> {
   const options: WalkOptions = {
     http: ctx.http,
     settings: ctx.settings,
@@ -157,6 +170,9 @@ function startWalk(job: ChannelJob, ctx: WalkContext, window: TimeWindow, resume
     resumeFrom,
     stats,
   };
+  if (ctx.provider.replies) {
+    return walkWithThreads(ctx.provider, { options, book: book ?? new ThreadBook(undefined), after: window.after, passed: (oldest) => passedWindow(window, oldest), since: window.since });
+  }
   switch (ctx.provider.paging) {
     case 'cursor':
       return walkCursor(ctx.provider, options);
@@ -171,13 +187,16 @@ async function walkIntoWriter(job: ChannelJob, target: Target, first: ChannelSta
   const bar = ctx.progress.start(job.label, { totalIsExact: isWhole(ctx.plan, windowOf(ctx.plan, first)) && first.resumeFrom === undefined });
   const writer = await target.openChannel!(job, first);
   let kept = 0;
+  // the archive's threads: what the last run into this archive walked (a missing book re-walks them: upserts)
+  const book = ctx.provider.replies ? new ThreadBook(await readThreadBook(ctx.stateDir, job)) : undefined;
   try {
     // A target may ask for another walk once one ends (the archive: after completing a
     // killed run's walk, the new top down to what that walk established).
     for (let start: ChannelStart | undefined = first; start; start = writer.next?.()) {
       const window = windowOf(ctx.plan, start);
-      for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats)) {
-        const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+      for await (const batch of startWalk(job, ctx, window, start.resumeFrom, bar.stats, book)) {
+        const keep = windowFor(window, batch);
+        const entries = batch.entries.filter((entry) => inWindow(keep, entry.time, entry.message.id));
         // the messages as served: --media rewrites `entries` to name local copies
         const served = entries.map((entry) => entry.message);
         await job.media?.apply(entries);
@@ -191,6 +210,8 @@ async function walkIntoWriter(job: ChannelJob, target: Target, first: ChannelSta
       if (ctx.signal?.aborted) throw new InterruptedError(`${job.label}: interrupted`);
       kept = await writer.finish();
     }
+    // after every page is committed: a book ahead of the archive would skip replies it never got
+    if (book && book.changed > 0) await writeThreadBook(ctx.stateDir, job, book);
     bar.finish(kept);
   } catch (error) {
     bar.fail();
@@ -234,14 +255,31 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
   if (resumed?.missing) job.missing.push(...resumed.missing);
   const shared = checkpoints === checkpointDir(ctx.stateDir, job.stateName);
   const futureList = () => [...future].map(([id, time]) => ({ id, time }));
+  // What --resume needs to continue this very walk: the spilled runs, where the walk was, what was kept so far.
+  const checkpointOf = (walk: WalkCheckpoint, complete: boolean): Checkpoint => ({
+    version: 1,
+    key,
+    runs: [...spool.spilled],
+    walk,
+    ...(complete ? { complete: true } : {}),
+    kept,
+    newest: newest ?? null,
+    future: futureList(),
+    missing: job.missing,
+    since: window.since ?? null,
+    until: window.until ?? null,
+  });
   let position = resumed?.walk;
+  // --incremental: the threads the last run walked, recorded with its state
+  const book = ctx.provider.replies ? new ThreadBook(job.state?.threads) : undefined;
   try {
     // A checkpoint of a walk that ended needs no walk: only its output was not written.
-    const walk = resumed?.complete ? emptyWalk() : startWalk(job, ctx, window, resumed?.walk, bar.stats);
+    const walk = resumed?.complete ? emptyWalk() : startWalk(job, ctx, window, resumed?.walk, bar.stats, book);
     for await (const batch of walk) {
       position = batch.checkpoint;
       // --media: a stage between the walk and the spool, rewriting references to the local copies.
-      const entries = batch.entries.filter((entry) => inWindow(window, entry.time, entry.message.id));
+      const keep = windowFor(window, batch);
+      const entries = batch.entries.filter((entry) => inWindow(keep, entry.time, entry.message.id));
       await job.media?.apply(entries);
       const farFuture = Date.now() + CLOCK_SKEW_MS;
       for (const entry of entries) {
@@ -253,20 +291,7 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
       }
       if (batch.missing) job.missing.push(...batch.missing);
       bar.update(batch, kept);
-      if (await spool.maybeFlush()) {
-        await saveCheckpoint(checkpoints, {
-          version: 1,
-          key,
-          runs: [...spool.spilled],
-          walk: batch.checkpoint,
-          kept,
-          newest: newest ?? null,
-          future: futureList(),
-          missing: job.missing,
-          since: window.since ?? null,
-          until: window.until ?? null,
-        });
-      }
+      if (await spool.maybeFlush()) await saveCheckpoint(checkpoints, checkpointOf(batch.checkpoint, false));
       if (passedWindow(window, batch.oldest)) break;
       // served oldest first, the first N are the oldest: --limit (the newest N) must read on
       if (plan.limit !== undefined && kept >= plan.limit && ctx.provider.order === 'newest-first') break;
@@ -274,26 +299,15 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
     const result = await spool.finish();
     if (shared && spool.spilled.length > 0 && position) {
       // Kept until the output is committed: an interruption while writing must not lose the walk.
-      await saveCheckpoint(checkpoints, {
-        version: 1,
-        key,
-        runs: [...spool.spilled],
-        walk: position,
-        complete: true,
-        kept,
-        newest: newest ?? null,
-        future: futureList(),
-        missing: job.missing,
-        since: window.since ?? null,
-        until: window.until ?? null,
-      });
+      await saveCheckpoint(checkpoints, checkpointOf(position, true));
     }
     // --limit keeps the newest N, wherever the order puts them.
     const take = plan.limit === undefined ? result.count : Math.min(plan.limit, result.count);
     const skip = plan.order === 'asc' ? result.count - take : 0;
     bar.finish(take);
     // With --limit the newest kept message is still the newest: the limit keeps the newest N.
-    return { job, spool, result, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 } };
+    const shown = await narrowSpan(result, skip, take, codec.keyOf);
+    return { job, spool, result: shown, skip, take, newest, future: futureList(), checkpoints, written: { bytes: 0 }, ...(book ? { threads: book } : {}) };
   } catch (caught) {
     const error = asLocalIoError(caught, { label: job.label });
     bar.fail();
@@ -317,8 +331,4 @@ function isWhole(plan: DumpPlan, window: TimeWindow): boolean {
 function withHint(error: ChatExportError, hint: string): ChatExportError {
   Object.defineProperty(error, 'hint', { value: error.hint ? `${error.hint}; ${hint}` : hint });
   return error;
-}
-
-function definitionDigest(provider: Provider): string {
-  return createHash('sha256').update(JSON.stringify(provider.definition)).digest('hex').slice(0, 16);
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 // creates nothing (constructing Conf mkdirs its directory).
 import envPaths from 'env-paths';
 import { UsageError } from '../errors.js';
-import { configSchema, formatIssues, type ConfigFile } from './schema.js';
+import { formatIssues } from '../text/schema-issues.js';
+import { configSchema, type ConfigFile } from './schema.js';
 
 const PROJECT_NAME = 'chat-export';
 

@@ -170,6 +170,60 @@ function fieldsSchema(expr: ExprSchema) {
 }
 
 /**
+ * Thread replies kept apart from the history (Slack's conversations.replies):
+ * for each message record meeting `when`, a stream templated from that record
+ * (`{record.ts}`), its records normalized with the message field map (`fields`
+ * overrides some). `count` and `latest` read the parent's reply count and
+ * latest reply, so a later run re-walks only threads that changed.
+ */
+function repliesSchema(parts: Omit<ReturnType<typeof streamParts>, 'fields'> & { fields: ReturnType<typeof fieldsSchema> }) {
+  return z.strictObject({
+    when: parts.expr,
+    request: parts.request,
+    paging: parts.paging,
+    order: z.enum(['newest-first', 'oldest-first']).default('oldest-first'),
+    records: parts.expr,
+    filter: parts.expr.optional(),
+    /** default: the definition's own */
+    lookups: parts.lookups.optional(),
+    end: parts.end.optional(),
+    /** default: the definition's own */
+    envelope: parts.envelope.optional(),
+    httpErrors: parts.httpErrors.optional(),
+    fields: parts.fields.partial().optional(),
+    count: parts.expr.optional(),
+    latest: parts.expr.optional(),
+  });
+}
+
+/** The people directory: a list of users walked once per run, read in field expressions as `$people`. */
+function peopleSchema(parts: Omit<ReturnType<typeof streamParts>, 'fields'>) {
+  return z.strictObject({
+    request: parts.request,
+    paging: parts.paging,
+    records: parts.expr,
+    filter: parts.expr.optional(),
+    lookups: parts.lookups.optional(),
+    end: parts.end.optional(),
+    envelope: parts.envelope.optional(),
+    httpErrors: parts.httpErrors.optional(),
+    fields: z.strictObject({ id: parts.expr, name: parts.expr.optional(), avatar: parts.expr.optional() }),
+  });
+}
+
+function streamParts(expr: ExprSchema) {
+  return {
+    expr,
+    request: requestSchema(),
+    paging: pagingSchema(expr),
+    lookups: lookupsSchema(expr),
+    end: endSchema(expr),
+    envelope: envelopeSchema(expr),
+    httpErrors: httpErrorsSchema(expr),
+  };
+}
+
+/**
  * The schema of each part, one small schema each; a stream's parts (request,
  * paging, lookups, end, envelope, httpErrors) are what a channels, replies
  * or people part is made of too. Built on first use: a run of a built-in
@@ -178,17 +232,15 @@ function fieldsSchema(expr: ExprSchema) {
  */
 export function schemaParts() {
   const expr = expressionSchema();
+  const stream = streamParts(expr);
+  const fields = fieldsSchema(expr);
   return {
-    expr,
+    ...stream,
     auth: authSchema(),
-    request: requestSchema(),
-    paging: pagingSchema(expr),
-    lookups: lookupsSchema(expr),
-    end: endSchema(expr),
-    envelope: envelopeSchema(expr),
-    httpErrors: httpErrorsSchema(expr),
     timeField: timeFieldSchema(expr),
-    fields: fieldsSchema(expr),
+    fields,
+    replies: repliesSchema({ ...stream, fields }),
+    people: peopleSchema(stream),
   };
 }
 
@@ -215,7 +267,17 @@ function buildSchema() {
       httpErrors: parts.httpErrors.optional(),
       /** zone of `local` times unless --timezone says otherwise */
       timezone: z.string().optional(),
+      /**
+       * Response headers stating the request budget (Discord's X-RateLimit-*, GitHub's): when it is spent
+       * the next request waits for its reset. With `bucket`, each request path has its own budget.
+       */
+      rateLimit: z
+        .strictObject({ remaining: headerName(), reset: headerName().optional(), resetAfter: headerName().optional(), bucket: headerName().optional() })
+        .refine((r) => r.reset !== undefined || r.resetAfter !== undefined, 'needs reset or resetAfter: when a spent budget comes back')
+        .optional(),
       fields: parts.fields,
+      replies: parts.replies.optional(),
+      people: parts.people.optional(),
     })
     .superRefine(checkDefinition);
 }
@@ -223,6 +285,8 @@ function buildSchema() {
 /** What checkDefinition reads of a parsed definition. */
 interface Checked {
   lookups?: Record<string, unknown> | undefined;
+  replies?: { lookups?: Record<string, unknown> | undefined } | undefined;
+  people?: { lookups?: Record<string, unknown> | undefined } | undefined;
   paging: { type: string; param?: string | undefined };
   request: { path: string };
   envelope?: { success?: unknown; codes?: Record<string, unknown> | undefined; messages?: Array<{ pattern: string }> | undefined } | undefined;
@@ -230,8 +294,16 @@ interface Checked {
 
 /** What no one part can check alone. */
 function checkDefinition(definition: Checked, ctx: z.RefinementCtx): void {
-  const variables = [...BUILTIN_VARIABLES, ...Object.keys(definition.lookups ?? {})];
+  // $people: the directory, where the definition has one
+  const run = definition.people ? ['people'] : [];
+  const variables = [...BUILTIN_VARIABLES, ...run, ...Object.keys(definition.lookups ?? {})];
   checkVariables(definition, [], variables, ctx);
+  // each part's expressions see its own page and lookups (replies: the definition's unless it names its own)
+  if (definition.replies) {
+    const own = Object.keys(definition.replies.lookups ?? definition.lookups ?? {});
+    checkVariables(definition.replies, ['replies'], [...BUILTIN_VARIABLES, ...run, ...own], ctx);
+  }
+  if (definition.people) checkVariables(definition.people, ['people'], [...BUILTIN_VARIABLES, ...Object.keys(definition.people.lookups ?? {})], ctx);
   const paging = definition.paging;
   if (paging.type === 'pages' && paging.param === undefined && !definition.request.path.includes('{page}')) {
     ctx.addIssue({ code: 'custom', path: ['paging', 'param'], message: 'required unless request.path contains {page}' });
@@ -260,8 +332,8 @@ export type Paging = Definition['paging'];
 export type TimeFormat = Definition['fields']['time']['format'];
 
 /** Keys whose values are expressions (their variables are checked against the lookups). */
-const EXPRESSION_KEYS = new Set(['records', 'filter', 'from', 'key', 'body', 'path', 'message', 'code', 'id', 'text', 'replyTo', 'deleted', 'attachments', 'name', 'avatar', 'total', 'lastPage', 'perPage', 'hasMore']);
-const NOT_EXPRESSIONS = new Set(['request', 'auth', 'summary', 'baseUrl', 'noun', 'timezone', 'paging']);
+const EXPRESSION_KEYS = new Set(['records', 'filter', 'from', 'key', 'body', 'path', 'message', 'code', 'id', 'text', 'replyTo', 'deleted', 'attachments', 'name', 'avatar', 'total', 'lastPage', 'perPage', 'hasMore', 'when', 'count', 'latest']);
+const NOT_EXPRESSIONS = new Set(['request', 'auth', 'summary', 'baseUrl', 'noun', 'timezone', 'paging', 'rateLimit', 'replies', 'people']);
 
 function checkVariables(value: unknown, path: PropertyKey[], variables: string[], ctx: z.RefinementCtx): void {
   if (typeof value === 'string') {

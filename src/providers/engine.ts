@@ -13,6 +13,9 @@ import type { Definition } from './definition.js';
 import type { ExprScope } from './expression.js';
 import { compileMessageMap } from './field-map.js';
 import { representable } from './field-values.js';
+import { compilePeople } from './people.js';
+import type { RunScope } from './record-selector.js';
+import { compileReplies } from './replies.js';
 import { compileRequester } from './requester.js';
 import { compileStream } from './stream.js';
 import type { ChannelTarget, Provider, ProviderPage, ResponseMeta } from './types.js';
@@ -23,7 +26,9 @@ export { firstRequest, nextFromLinkHeader } from './paginator.js';
 export function compileDefinition(name: string, definition: Definition): Provider {
   const request = definition.request;
   const label = (target: ChannelTarget) => `${name} ${target.kind === 'peer' ? 'peer' : definition.noun} ${target.id}`;
-  const requester = compileRequester(name, definition.auth);
+  const requester = compileRequester(name, definition.auth, definition.rateLimit);
+  // $people: the directory, set once the run has walked it (src/dump/people.ts)
+  const run: RunScope = { names: definition.people ? ['people'] : [], values: {} };
   const stream = compileStream<ChannelTarget>(definition, requester, {
     template(target) {
       if (target.kind !== 'peer') return request;
@@ -34,7 +39,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
     // one id, whichever placeholder the template names it by
     values: (target) => ({ channel: target.id, peer: target.id }),
     label,
-  });
+  }, run);
   const fields = compileMessageMap(name, definition.fields, stream.selector.compile, definition.timezone);
 
   // A time cursor must move past events the filter drops, which still carry a time.
@@ -52,6 +57,17 @@ export function compileDefinition(name: string, definition: Definition): Provide
         }
       : (body: unknown, target: ChannelTarget, response?: ResponseMeta): ProviderPage => stream.parsePage(body, target, response);
 
+  // Threads kept apart: a message record meeting `replies.when` carries its thread's parent for the walk.
+  const replies = definition.replies ? compileReplies(name, definition, requester, stream.selector.compile, run) : undefined;
+  const normalize: Provider['normalize'] = replies
+    ? (item, target, settings, page) => {
+        const entry = fields.normalize(item, target, settings, page);
+        const parent = replies.parentOf(item, page.context as ExprScope | undefined, entry);
+        if (parent) entry.thread = parent;
+        return entry;
+      }
+    : fields.normalize;
+
   const { selector: _selector, describeStatus, parsePage: _parse, defaultPageSize, maxPageSize, takesPageSize, ...paging } = stream;
   return {
     ...paging,
@@ -66,7 +82,9 @@ export function compileDefinition(name: string, definition: Definition): Provide
     maxPageSize,
     takesPageSize,
     parsePage,
-    normalize: fields.normalize,
+    normalize,
+    ...(replies ? { replies } : {}),
+    ...(definition.people ? { people: compilePeople(name, definition, requester), run } : {}),
     ...(describeStatus ? { describeStatus } : {}),
   };
 }

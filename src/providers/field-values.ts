@@ -32,6 +32,20 @@ export const FORMAT_WORDS = {
 } as const;
 
 /**
+ * Epoch seconds with a fraction ("1704069665.433162") to ms, truncated, never rounded: rounding moves a message
+ * across a millisecond (a second, a day). Done on the decimal digits, as `n * 1000` in doubles is off by one ulp.
+ */
+function secondsToMs(n: number, text = String(n)): number {
+  const found = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+  if (found === null) return Math.floor(n * 1000);
+  const [, sign, whole, fraction = ''] = found;
+  const ms = Number(whole) * 1000 + Number(fraction.slice(0, 3).padEnd(3, '0'));
+  if (sign === '') return ms;
+  // before 1970 truncating toward the past is a floor: -1.0005 s is -1001 ms
+  return -ms - (/[1-9]/.test(fraction.slice(3)) ? 1 : 0);
+}
+
+/**
  * A time in epoch ms, or undefined when the value is not of the format.
  * Infinity (or a huge number) for a value of the right form no date can hold.
  * `zone` is asked for only by `local` times.
@@ -44,7 +58,7 @@ export function toTime(value: unknown, format: TimeFormat, zone: () => Zone): nu
       if (Number.isNaN(n)) return undefined;
       // digits too many for a double: a number, but no time
       if (!Number.isFinite(n)) return n;
-      return format === 'epoch-s' ? Math.round(n * 1000) : Number.isInteger(n) ? n : undefined;
+      return format === 'epoch-s' ? secondsToMs(n, typeof value === 'string' ? value : undefined) : Number.isInteger(n) ? n : undefined;
     }
     case 'iso': {
       if (typeof value !== 'string' || !ISO.test(value)) return undefined;

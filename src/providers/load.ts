@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { formatIssues } from '../profile/schema.js';
+import { formatIssues } from '../text/schema-issues.js';
 import { definitionSchema, type Definition } from './definition.js';
 import { compileDefinition } from './engine.js';
 import type { Provider } from './types.js';

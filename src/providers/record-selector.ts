@@ -36,8 +36,17 @@ export interface RecordSelector {
   select(body: unknown, pageScope: ExprScope, dropped?: (record: unknown, scope: ExprScope) => void): Selection;
 }
 
-export function compileRecordSelector(spec: RecordSpec): RecordSelector {
-  const variables = ['page', ...Object.keys(spec.lookups ?? {})];
+/**
+ * Variables a whole run shares (`$people`, the directory walked once per run): named when the definition is
+ * compiled, their values set once the run has them.
+ */
+export interface RunScope {
+  readonly names: readonly string[];
+  values: Record<string, unknown>;
+}
+
+export function compileRecordSelector(spec: RecordSpec, run?: RunScope): RecordSelector {
+  const variables = ['page', ...(run?.names ?? []), ...Object.keys(spec.lookups ?? {})];
   const compile = (text: string): Expr => compileExpression(text, variables);
   const records = compile(spec.records);
   const filter = spec.filter === undefined ? undefined : compile(spec.filter);
@@ -46,11 +55,11 @@ export function compileRecordSelector(spec: RecordSpec): RecordSelector {
   return {
     variables,
     compile,
-    pageScope: (body) => createScope({ page: body }),
+    pageScope: (body) => createScope(run ? { ...run.values, page: body } : { page: body }),
     select(body, early, dropped) {
       let scope = early;
       if (lookups.length > 0) {
-        const values: Record<string, unknown> = { page: body };
+        const values: Record<string, unknown> = { ...run?.values, page: body };
         for (const lookup of lookups) values[lookup.key] = indexOf(lookup, body, early);
         scope = createScope(values);
       }

@@ -12,7 +12,7 @@ import type { Definition } from './definition.js';
 import type { ExprScope } from './expression.js';
 import { compileEndSignals, compileErrorPolicy, type EndSpec, type EnvelopeSpec, type HttpErrorsSpec } from './end-policy.js';
 import { compilePaginator, type PageSizes } from './paginator.js';
-import { compileRecordSelector, type RecordSelector, type RecordSpec } from './record-selector.js';
+import { compileRecordSelector, type RecordSelector, type RecordSpec, type RunScope } from './record-selector.js';
 import type { Requester, RequestTemplate, TemplateValues } from './requester.js';
 import type { PagingPart, ProviderPage, ProviderSettings, ResponseMeta } from './types.js';
 
@@ -44,8 +44,8 @@ export type Stream<T> = PagingPart<T> &
     describeStatus: StatusDescriber | undefined;
   };
 
-export function compileStream<T>(spec: StreamSpec, requester: Requester, targeting: StreamTargeting<T>): Stream<T> {
-  const selector = compileRecordSelector(spec);
+export function compileStream<T>(spec: StreamSpec, requester: Requester, targeting: StreamTargeting<T>, run?: RunScope): Stream<T> {
+  const selector = compileRecordSelector(spec, run);
   const { compile } = selector;
   const policy = compileErrorPolicy(spec.envelope, spec.httpErrors, compile);
   const endSignals = compileEndSignals(spec.end, compile);

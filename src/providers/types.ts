@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { LossyNumberError, type HttpRequest, type StatusDescriber } from '../http/client.js';
 import type { Message } from '../message.js';
 import type { Definition } from './definition.js';
+import type { PeoplePart, Person } from './people.js';
+import type { RunScope } from './record-selector.js';
+import type { RepliesPart, ThreadRef } from './replies.js';
 
 /** A channel, dialog or conversation as the user named it. */
 export interface ChannelTarget {
@@ -24,6 +27,10 @@ export interface ProviderSettings {
 export interface Entry {
   time: number;
   message: Message;
+  /** the message starts a thread kept apart from the history (the definition's `replies`) */
+  thread?: ThreadRef | undefined;
+  /** a record of the people directory (its walk's entries carry no message) */
+  person?: Person | undefined;
 }
 
 /** One answer, reduced to what the walkers need. Items are still raw. */
@@ -74,6 +81,11 @@ interface ProviderBase {
   /** Map one raw item (zod-checked) to the normalized message. */
   normalize(item: unknown, target: ChannelTarget, settings: ProviderSettings, page: ProviderPage): Entry;
   describeStatus?: StatusDescriber;
+  /** threads kept apart from the history, walked for each parent (the definition's `replies`) */
+  replies?: RepliesPart | undefined;
+  /** the people directory (the definition's `people`), walked once per run into `run.values.people` */
+  people?: PeoplePart | undefined;
+  run?: RunScope | undefined;
 }
 
 /** Time-cursor paging (relation's maxCreateAt): the walker sends the oldest time it has seen. */

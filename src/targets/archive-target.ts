@@ -11,11 +11,12 @@ import { dirname, resolve } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
 import { ChannelWalks, type WalkStart } from '../archive/channel-walks.js';
 import { Archive, type MediaRecord, type SourceKey } from '../archive/store.js';
-import type { DumpPlan } from '../dump/types.js';
+import type { DumpPlan } from '../run/types.js';
 import type { Logger } from '../log.js';
 import type { ChannelMedia } from '../media/stage.js';
 import type { Message } from '../message.js';
 import type { ChannelTarget, Entry } from '../providers/types.js';
+import { walkIdentity, type WalkIdentity } from '../walk/identity.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
 import type { TargetContext } from './context.js';
 import type { Target } from './types.js';
@@ -28,6 +29,8 @@ export interface ArchiveTargetOptions {
   lookbackMs: number;
   /** --since / --until: re-read a window, leave the walk state alone */
   windowed: boolean;
+  /** what a stored walk position of this run means (page size, definition, order, window) */
+  identity: WalkIdentity;
   /** the command line, recorded in the runs table (without secrets) */
   command: string;
   logger: Logger;
@@ -83,10 +86,17 @@ export class ArchiveTarget {
       lookbackMs: this.options.lookbackMs,
       windowed: this.options.windowed,
       run: this.run,
+      identity: this.options.identity,
     });
     this.channels.set(`${target.kind}\u0000${target.id}`, walks);
     const first = walks.first();
-    if (first.resumeFrom) this.options.logger.info(`${this.options.provider} ${target.kind} ${target.id}: completing the walk an earlier run left unfinished`);
+    const label = `${this.options.provider} ${target.kind} ${target.id}`;
+    if (first.resumeFrom) this.options.logger.info(`${label}: completing the walk an earlier run left unfinished`);
+    if (first.restarted !== undefined) {
+      this.options.logger.info(
+        `${label}: the walk an earlier run left unfinished is not continued (${first.restarted}: its position would point elsewhere); walked again from the newest message`,
+      );
+    }
     return startOf(first);
   }
 
@@ -168,6 +178,7 @@ export class ArchiveTarget {
 
 /** The archive as the run's one Target: batches in, no spool, nothing to deliver. */
 export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<DumpPlan['archive']>): Target {
+  if (!ctx.provider) throw new Error('archive target: the run has no provider');
   const target = new ArchiveTarget({
     path: archive.path,
     provider: ctx.profile.provider,
@@ -175,6 +186,7 @@ export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<Dum
     full: archive.full,
     lookbackMs: archive.lookbackMs,
     windowed: ctx.plan.window.since !== undefined || ctx.plan.window.until !== undefined,
+    identity: walkIdentity(ctx.provider, ctx.plan.pageSize, ctx.plan.window),
     command: `dump --provider ${ctx.profile.name} ${ctx.plan.targets.map((t) => `--${t.kind} ${t.id}`).join(' ')}`,
     logger: ctx.logger,
   });
@@ -196,6 +208,7 @@ export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<Dum
       throw new Error('the archive takes pages as they come; it has nothing delivered');
     },
     countsOf: (job) => target.countsOf(job.target),
+    people: async (people) => target.archive.upsertPeople(ctx.profile.provider, normalizeApiRoot(ctx.plan.baseUrl), people),
     close: async ({ interrupted }) => target.close({ failed, interrupted }),
   };
 }

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { openAtomic } from '../sinks/atomic-file.js';
-import type { ChannelDone } from '../dump/types.js';
+import type { ChannelDone } from '../run/types.js';
 import type { TargetContext } from './context.js';
 import type { Target } from './types.js';
 import { releaseDelivered, writeInto } from './write-spooled.js';

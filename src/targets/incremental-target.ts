@@ -4,8 +4,8 @@ import { mkdir, open, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { clearCheckpoint } from '../checkpoint.js';
-import { CLOCK_SKEW_MS } from '../dump/walk-channel.js';
-import type { ChannelDone, ChannelJob, DumpPlan } from '../dump/types.js';
+import { CLOCK_SKEW_MS } from '../run/clock-skew.js';
+import type { ChannelDone, ChannelJob, DumpPlan } from '../run/types.js';
 import { UsageError } from '../errors.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import { openAtomic } from '../sinks/atomic-file.js';
@@ -51,9 +51,9 @@ export function startOf(state: ChannelState | undefined): ChannelStart {
 
 /** The state of a channel whose output is stdout (nothing to prove). */
 export async function loadStreamState(ctx: TargetContext, job: ChannelJob): Promise<ChannelState | undefined> {
-  const state = (await readState(ctx.stateDir, job.stateName)) ?? (await readState(ctx.stateDir, job.legacyStateName));
-  if (state && (state.output !== '-' || state.format !== ctx.plan.format || state.order !== ctx.plan.order)) {
-    ctx.logger.warn(`${job.label}: the last incremental run wrote ${state.output} (${state.format}, ${state.order}); this one writes everything to stdout`);
+  const state = await readOwnState(ctx.stateDir, job, '-');
+  if (state && (state.format !== ctx.plan.format || state.order !== ctx.plan.order)) {
+    ctx.logger.warn(`${job.label}: the last incremental run to stdout wrote ${state.format}, ${state.order}; this one writes everything again`);
     return undefined;
   }
   return state;
@@ -73,12 +73,12 @@ function sourceOf(ctx: TargetContext, job: ChannelJob): string {
 async function provenState(ctx: TargetContext, job: ChannelJob, adopt: boolean): Promise<ChannelState | undefined> {
   const { plan, stateDir, logger } = ctx;
   const output = job.path!;
-  let state = (await readState(stateDir, job.stateName)) ?? (await readState(stateDir, job.legacyStateName));
+  let state = await readOwnState(stateDir, job, output);
   const source = sourceOf(ctx, job);
 
   for (const other of await listStates(stateDir)) {
     if (!other.state || other.state.output !== output) continue;
-    if (other.file.endsWith(`/${job.stateName}`) || other.file.endsWith(`/${job.legacyStateName}`)) continue;
+    if ([job.outputStateName, job.stateName, job.legacyStateName].some((name) => other.file.endsWith(`/${name}`))) continue;
     const owner = other.state;
     if (owner.provider === ctx.profile.provider && owner.channel === job.target.id && owner.kind === job.target.kind && (owner.api ?? ctx.plan.apiRoot) === ctx.plan.apiRoot) continue;
     throw new UsageError(
@@ -141,7 +141,7 @@ async function provenState(ctx: TargetContext, job: ChannelJob, adopt: boolean):
   }
   if (state.pending) {
     state = { ...state, pending: null };
-    await writeState(stateDir, job.stateName, state);
+    await writeState(stateDir, job.outputStateName, state);
   }
   return state;
 }
@@ -175,7 +175,7 @@ async function adoptFile(ctx: TargetContext, job: ChannelJob, output: string, pr
     fingerprint: await fingerprintFile(output, size),
     future: read.future,
   };
-  await writeState(ctx.stateDir, job.stateName, state);
+  await writeState(ctx.stateDir, job.outputStateName, state);
   ctx.logger.info(
     `${job.label}: adopted ${output} (${read.messages} messages${previous ? '; it differed from the last recorded run' : ''}); continuing after ${read.newest ? new Date(read.newest.time).toISOString() : 'its start'}`,
   );
@@ -198,7 +198,7 @@ export async function recordState(
   // Messages once in the future that the clock has since passed are below the watermark now.
   const future = new Map<string, number>();
   for (const f of [...(previous?.future ?? []), ...done.future]) if (!newest || f.time > newest.time) future.set(f.id, f.time);
-  await writeState(ctx.stateDir, done.job.stateName, {
+  await writeState(ctx.stateDir, done.job.outputStateName, {
     version: 1,
     profile: profile.name,
     provider: profile.provider,
@@ -217,9 +217,33 @@ export async function recordState(
     fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
     future: [...future].map(([id, time]) => ({ id, time })),
     ...(file.replies ? { replies: file.replies } : {}),
+    ...(done.threads ? { threads: done.threads.toJSON() } : {}),
   });
-  // A state found under its name from before API roots were normalized now lives under the new one.
-  if (done.job.legacyStateName !== done.job.stateName) await removeState(ctx.stateDir, done.job.legacyStateName);
+  await removeMovedStates(ctx.stateDir, done.job, output);
+}
+
+/**
+ * This source's state for `output`: under its own name, or — written before each output kept its own, or
+ * before API roots were normalized — under the source's name, when that one records this same output.
+ * A source's state for another output is that output's: this one starts its own.
+ */
+export async function readOwnState(stateDir: string, job: ChannelJob, output: string): Promise<ChannelState | undefined> {
+  const own = await readState(stateDir, job.outputStateName);
+  if (own) return own;
+  for (const name of [job.stateName, job.legacyStateName]) {
+    const earlier = await readState(stateDir, name);
+    if (earlier && earlier.output === output) return earlier;
+  }
+  return undefined;
+}
+
+/** Once recorded under its own name, an earlier state of this output (see readOwnState) is removed. */
+async function removeMovedStates(stateDir: string, job: ChannelJob, output: string): Promise<void> {
+  for (const name of new Set([job.stateName, job.legacyStateName])) {
+    if (name === job.outputStateName) continue;
+    const earlier = await readState(stateDir, name).catch(() => undefined);
+    if (earlier && earlier.output === output) await removeState(stateDir, name);
+  }
 }
 
 /**
@@ -270,7 +294,7 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
     return;
   }
   const start = (await stat(path)).size;
-  await writeState(stateDir, done.job.stateName, { ...state, pending: { size: start } });
+  await writeState(stateDir, done.job.outputStateName, { ...state, pending: { size: start } });
   const append = { lastDay: state.lastDay };
   let summary = summaryOf(done, plan, profile, append);
   let replies: ReplyWindow | undefined;

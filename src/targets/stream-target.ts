@@ -1,5 +1,5 @@
 import { openAtomic, openStdout, type OutputHandle } from '../sinks/atomic-file.js';
-import type { ChannelDone, ChannelJob } from '../dump/types.js';
+import type { ChannelDone, ChannelJob } from '../run/types.js';
 import type { TargetContext } from './context.js';
 import { loadStreamState, recordState, startOf } from './incremental-target.js';
 import type { ChannelStart, Target } from './types.js';

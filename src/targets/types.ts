@@ -13,8 +13,9 @@
  *    page and the walk position in one transaction);
  * 3. add a case to `chooseTarget` (targets/choose.ts).
  */
-import type { ChannelDone, ChannelJob } from '../dump/types.js';
+import type { ChannelDone, ChannelJob } from '../run/types.js';
 import type { Message } from '../message.js';
+import type { Person } from '../providers/people.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
 
 export interface Target {
@@ -43,6 +44,8 @@ export interface Target {
   deliver(done: ChannelDone): Promise<void>;
   /** What an upsert did to a channel (the archive): new, changed and read messages, for its summary line. */
   countsOf?(job: ChannelJob): { added: number; changed: number; read: number } | undefined;
+  /** The run's people directory (a definition's `people`), before any channel: the archive keeps it. */
+  people?(people: readonly Person[]): Promise<void>;
   /** After every channel ended: commit or abort anything shared. */
   close(outcome: { succeeded: number; interrupted: boolean }): Promise<void>;
 }

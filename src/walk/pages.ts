@@ -3,7 +3,9 @@ import { DedupeWindow } from '../pipeline/dedupe.js';
 import type { Entry, PageProvider, ProviderPage } from '../providers/types.js';
 import { redactUrl } from '../text/sanitize.js';
 import { fetchEntries } from './fetch-page.js';
-import type { WalkBatch, WalkOptions } from './types.js';
+import { pageSizeFor } from './identity.js';
+import type { MissingReport, WalkBatch, WalkOptions } from './types.js';
+import { WalkTally } from './walk-end.js';
 
 /** Re-reads allowed to close one seam before the walk gives up loudly. */
 const MAX_SEAM_ATTEMPTS = 8;
@@ -43,7 +45,7 @@ interface Fetched {
  */
 export async function* walkPages(provider: PageProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
   const { settings, target, label } = options;
-  const size = provider.takesPageSize ? Math.min(Math.max(1, options.pageSize), provider.maxPageSize) : options.pageSize;
+  const size = pageSizeFor(provider, options.pageSize);
   const seen = new DedupeWindow(Math.max(10_000, 4 * provider.maxPageSize));
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
@@ -86,19 +88,52 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
     };
   }
   let lastPage: number | undefined;
-  let perPage = size;
+  // The page numbers of a resumed walk were counted in the page size the server used then (a silent cap learned
+  // on page 1), not in the size asked: read back in another, they would point past unread pages.
+  let perPage = resume?.perPage ?? size;
+  let unitsUnchecked = resume !== undefined;
   // pages in a row that added nothing new, and the list's total when the walk began
   let stale = 0;
   let firstTotal: number | undefined = resume?.total;
 
   const reported = new Set<string>();
-  const emit = (fetched: Fetched, entries: Entry[], withheld?: WalkBatch['missing']): WalkBatch => {
+  const tally = new WalkTally(resume === undefined);
+  /**
+   * The batch of one answer. `last`: the API's signals end the history here (the walk-end rule then compares
+   * what was found with what it announced); `stop` set: a run of pages without a record ends the walk here.
+   */
+  const emit = (fetched: Fetched, entries: Entry[], withheld: MissingReport[] = [], last = false): WalkBatch & { stop?: boolean } => {
     let oldest: number | undefined;
     for (const entry of fetched.entries) if (oldest === undefined || entry.time < oldest) oldest = entry.time;
     // a page read again reports its impossible messages once
     const impossible = fetched.missing.filter((m) => !reported.has(m.reason));
     for (const m of impossible) reported.add(m.reason);
-    const missing = [...(withheld ?? []), ...impossible];
+    const records = recordsOf(fetched);
+    const tallied = tally.page(
+      fetched.number,
+      {
+        records,
+        kept: fetched.entries.length + fetched.missing.length,
+        // records that share an id within one answer are one message, but they were served: not a gap
+        found: entries.length + impossible.length + (fetched.entries.length - fetched.ids.size),
+        total: fetched.page.total,
+        last,
+      },
+      withheld,
+    );
+    const missing = [...tallied.missing, ...impossible];
+    const run = tallied.stop;
+    if (run) {
+      // the API keeps announcing more and serves nothing: stop, loudly, rather than walk for ever
+      missing.push({
+        reason: `pages ${run.from}-${run.to} held no record at all though the server announced ${announced(fetched)}; the walk stopped there (GET ${shownPage(fetched.number)})`,
+        count: run.count,
+      });
+    } else if (last) {
+      // the walk-end rule: what the pages held must agree with what the API announced
+      const short = tally.shortfall(shownPage(fetched.number));
+      if (short) missing.push(short);
+    }
     return {
       entries,
       ...(missing.length > 0 ? { missing } : {}),
@@ -107,7 +142,8 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       oldest: provider.order === 'newest-first' ? oldest : undefined,
       page: fetched.number,
       total: fetched.page.total,
-      checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids] },
+      checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids], perPage },
+      ...(run ? { stop: true } : {}),
     };
   };
   // records the server served: before the definition's filter, and counting items left out as impossible
@@ -122,6 +158,21 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         for (let n = number; n < number + options.concurrency && n <= lastPage; n++) prefetch(n);
       }
       const current = await take(number);
+      const firstResumed = unitsUnchecked;
+      unitsUnchecked = false;
+      if (firstResumed && recordsOf(current) > perPage) {
+        // The server serves more a page than when the position was stored: page numbers mean other
+        // messages now. Read from page 1 again (what was read before is deduped by the output).
+        options.logger.info(
+          `${label}: the server now serves ${recordsOf(current)} messages a page, not the ${perPage} the stored position was counted in; reading again from page 1`,
+        );
+        perPage = size;
+        lastPage = undefined;
+        firstTotal = undefined;
+        anchor = undefined;
+        number = 1;
+        continue;
+      }
       learn(current);
 
       if (anchor && !seamClosed(anchor, current)) {
@@ -150,12 +201,16 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       attempts = 0;
       // A page emptier than the API's own announcement (total, last page, next link) is not the end.
       const expected = expectedOn(current);
-      if (recordsOf(current) < expected && shortReads < MAX_SHORT_REREADS) {
+      // So is a page of only messages already read while the page number moved on: read again before believed.
+      const repeated = number > 1 && expected > 0 && current.entries.length > 0 && current.entries.every((e) => seen.has(e.message.id));
+      if ((recordsOf(current) < expected || repeated) && shortReads < MAX_SHORT_REREADS) {
         shortReads++;
-        options.logger.debug(`${label}: page ${number} held ${recordsOf(current)} of the ${expected} messages announced; reading it again`);
+        options.logger.debug(
+          `${label}: page ${number} held ${repeated ? 'only messages already read' : `${recordsOf(current)} of the ${expected} messages announced`}; reading it again`,
+        );
         continue;
       }
-      const withheld =
+      const withheld: MissingReport[] | undefined =
         recordsOf(current) < expected
           ? [
               {
@@ -176,8 +231,6 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
           { hint: 'check --base-url points at the API itself (not a proxy or cache that drops the query)' },
         );
       }
-      yield emit(current, added, withheld);
-      anchor = current;
       const page = current.page;
       // records before the definition's filter: a page of events is full, not the end
       const records = recordsOf(current);
@@ -186,7 +239,10 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         page.hasNext === false ||
         (lastPage !== undefined && number >= lastPage) ||
         (!announcedMore && (records === 0 || records < perPage));
-      if (isLast) return;
+      const { stop, ...batch } = emit(current, added, withheld, isLast);
+      yield batch;
+      anchor = current;
+      if (isLast || stop) return;
       number++;
     }
   } finally {

@@ -1,6 +1,7 @@
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../log.js';
 import type { Entry, ChannelTarget, ProviderSettings, SequentialPosition } from '../providers/types.js';
+import type { ThreadRef } from '../providers/replies.js';
 
 /** What a walker hands on after each answer. */
 export interface WalkBatch {
@@ -20,6 +21,11 @@ export interface WalkBatch {
    * is still written, and the run exits 5 naming each cause.
    */
   missing?: MissingReport[] | undefined;
+  /**
+   * A thread's replies (./threads.ts). `known`: a thread an earlier run walked, already cut to what is newer
+   * than that walk's newest reply — kept even when dated before the watermark (posted while that run ran).
+   */
+  replies?: 'known' | 'new' | undefined;
 }
 
 /**
@@ -31,10 +37,19 @@ export interface MissingReport {
   count: number;
 }
 
-export type WalkCheckpoint =
+export type PlainCheckpoint =
   | { kind: 'cursor'; maxCreateAt: number; boundaryIds: string[] }
-  | { kind: 'pages'; nextPage: number; total?: number | undefined; lastIds: string[] }
+  /**
+   * `perPage`: the page size the page numbers were counted in (a server that silently caps pages counts them in its
+   * cap, not in the size asked); missing in a checkpoint an earlier version wrote
+   */
+  | { kind: 'pages'; nextPage: number; total?: number | undefined; lastIds: string[]; perPage?: number | undefined }
   | { kind: 'sequential'; position: SequentialPosition; lastIds: string[] };
+
+/** A walk with threads (./threads.ts): the history's position, the parents of its page still to walk, the position in the first. */
+export type WalkCheckpoint =
+  | PlainCheckpoint
+  | { kind: 'threads'; main: PlainCheckpoint | null; pending: ThreadRef[]; inner: PlainCheckpoint | null; broadcast: string[]; sweeping: boolean };
 
 export interface WalkOptions {
   http: HttpClient;

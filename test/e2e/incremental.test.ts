@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startFixtureServer, type ChannelSpec, type FixtureServer, type Provider } from '../../fixtures/server.js';
 import { BIN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { jsonlIds, truthIds } from '../helpers/ground-truth.js';
+import { stateFileName } from '../../src/state.js';
 
 const servers: FixtureServer[] = [];
 const boxes: Sandbox[] = [];
@@ -445,6 +446,56 @@ function runKilled(
 }
 
 describe.concurrent('state command and unreadable state', () => {
+  it('one channel kept nightly in two outputs (a transcript and a data file): each keeps its own state and gets only what is new', async () => {
+    const server = await serve([{ provider: 'discuz', id: '37', count: 30 }]);
+    const box = sandbox();
+    const md = join(box.dir, 'out', 'd.md');
+    const csv = join(box.dir, 'out', 'd.csv');
+    const base = ['--provider', 'discuz', '--channel', '37', '--incremental', '--tz', 'UTC'];
+    for (const inserted of [0, 3, 5]) {
+      server.insert('discuz', '37', inserted);
+      for (const target of [md, csv]) {
+        const result = await dump(server, box, [...base, '-o', target]);
+        expect(result.code, `${target}: ${explain(result)}`).toBe(0);
+        expect(result.stderr).not.toMatch(/starting a new full export|already exists/);
+      }
+    }
+    expect(readFileSync(csv, 'utf8')).toBe(await fullExport(server, 'discuz', '37', 'full.csv'));
+    const transcript = readFileSync(md, 'utf8').split('\n');
+    expect(transcript.filter((line) => line.startsWith('**')), 'one line per message').toHaveLength(38);
+    expect(transcript.filter((line) => line.startsWith('# '))).toHaveLength(1);
+    const list = (await runCli(['state', 'list'], { env: box.env() })).stdout.trim().split('\n');
+    expect(list.map((line) => line.split('\t')[3]).sort()).toEqual([csv, md]);
+    for (const line of list) expect(line).toContain('38 messages');
+    // forgetting the channel forgets it for both outputs
+    const reset = await runCli(['state', 'reset', 'discuz', '--channel', '37'], { env: box.env() });
+    expect(reset.code, explain(reset)).toBe(0);
+    expect(reset.stderr).toContain('(2 outputs)');
+    expect((await runCli(['state', 'list'], { env: box.env() })).stdout).toBe('');
+  });
+
+  it('a state written before each output had its own (named by the source alone) is continued, then moved under the output', async () => {
+    const server = await serve([{ provider: 'discuz', id: '38', count: 25 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'old.jsonl');
+    const args = ['--provider', 'discuz', '--channel', '38', '-o', target, '--incremental'];
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    // what an earlier release left: the same state under the source's name
+    const own = stateFile(box);
+    const state = readFileSync(own, 'utf8');
+    const sourceName = stateFileName('discuz', 'channel', '38', server.url);
+    rmSync(own);
+    writeFileSync(join(stateDirOf(box), sourceName), state);
+    server.insert('discuz', '38', 4);
+    const next = await dump(server, box, args);
+    expect(next.code, explain(next)).toBe(0);
+    expect(next.stderr).not.toMatch(/already exists|full export/);
+    expect(readFileSync(target, 'utf8')).toBe(await fullExport(server, 'discuz', '38', 'full.jsonl'));
+    expect(stateFile(box)).not.toBe(join(stateDirOf(box), sourceName));
+    expect(readStateJson(box).messages).toBe(29);
+  });
+
   it('state list shows the channel after an incremental run; after state reset the next run refuses the existing file, and a full export once it is moved away', async () => {
     const server = await serve([{ provider: 'dishawang', id: '43', count: 40 }]);
     const box = sandbox();

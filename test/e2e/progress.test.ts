@@ -383,7 +383,7 @@ describe.skipIf(!has('tmux'))('the progress display at 80 and 200 columns (tmux)
     expect(result.after).not.toMatch(/[\u2588\u2591]/);
   });
 
-  it.each([80, 200])('%i columns: a known total shows "of N", a bar and an ETA, fitted to the width', async (width) => {
+  it.each([80, 200])('%i columns: a known total shows "of N" (and a bar where the whole label leaves room for one), fitted to the width', async (width) => {
     const server = await serve(60);
     const target = join(sandbox.dir, `screen-total-${width}.csv`);
     const result = await screenOf(
@@ -397,7 +397,10 @@ describe.skipIf(!has('tmux'))('the progress display at 80 and 200 columns (tmux)
     for (const screen of result.during) {
       for (const line of screen.split('\n').filter((l) => BAR_LINE.test(l))) {
         expect(line.length, line).toBeLessThanOrEqual(width - 3);
-        expect(line, screen).toMatch(/ \|[\u2588\u2591]{6,}\| \d+ of 200 messages · \d+ pages?/);
+        // a 51-column label: at 80 columns the bar gives way first (the label is still too long, and cut in the middle);
+        // at 200 there is room for both
+        if (width === 80) expect(line, screen).toMatch(/^dishawang channel \d*…\d*26 · \d+ of 200 messages · \d+ pages?/);
+        else expect(line, screen).toMatch(/ \|[\u2588\u2591]{6,}\| \d+ of 200 messages · \d+ pages?/);
       }
     }
     const summary = result.after.split('\n').filter((line) => line.startsWith('chat-export: '));

@@ -169,6 +169,54 @@ describe.concurrent('--resume after SIGKILL mid-walk', () => {
   });
 });
 
+describe('--resume against a server that silently caps its pages', () => {
+  it('discuz --page-size 100 served 50 a page, killed at random moments and resumed each time: exact, exit 0, nothing called missing', async () => {
+    // the fixture's Discuz! Q caps page[limit] at 50 without saying so (as the real one does)
+    // 3,000 messages: 60 pages of 50, more than the three killed runs can walk between them
+    const spec: ChannelSpec = { provider: 'discuz', id: '72', count: 3000 };
+    const server = await serve(spec, 5);
+    const args = ['--provider', 'discuz', '--channel', spec.id, '--page-size', '100'];
+    const reference = await uninterrupted(server, args, 'full.jsonl');
+    expect(jsonlIds(reference.text)).toEqual(truthIds(server, 'discuz', spec.id));
+
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    // each kill well past a checkpoint (one every 100 messages = 2 pages of 50, saved a little after the pages
+    // reach the client, later on a loaded machine); each later run resumes the last
+    for (let k = 0; k < 3; k++) {
+      const killed = await runSignalled(server, box, [...args, '-o', target, ...(k > 0 ? ['--resume'] : [])], 'SIGKILL', 8 + Math.floor(Math.random() * 6));
+      expect(killed.signal, explain(killed)).toBe('SIGKILL');
+    }
+    expect(checkpointsOf(box)).toHaveLength(1);
+    // before: the checkpoint's page numbers (counted in fifties) were read back as hundreds: "resuming after
+    // N messages", a request or two, exit 0 with most of the rest missing; or every page "came back with 50 of 100", exit 5
+    const resumed = await dump(server, box, [...args, '-o', target, '--resume']);
+    expect(resumed.code, explain(resumed)).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming after [1-9]\d* messages/);
+    expect(resumed.stderr).not.toMatch(/missing|came back with/);
+    expect(readFileSync(target, 'utf8')).toBe(reference.text);
+  }, 60_000);
+
+  it('the server serves larger pages than when the checkpoint was made: the walk reads again from page 1, says so, exact', async () => {
+    const spec: ChannelSpec = { provider: 'discuz', id: '73', count: 1500 };
+    const server = await serve(spec, 5);
+    const args = ['--provider', 'discuz', '--channel', spec.id, '--page-size', '100'];
+    const reference = await uninterrupted(server, args, 'full.jsonl');
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'backup.jsonl');
+    // well past a checkpoint (every 2 pages), even on a loaded machine
+    const killed = await runSignalled(server, box, [...args, '-o', target], 'SIGKILL', 10);
+    expect(killed.signal, explain(killed)).toBe('SIGKILL');
+    expect(checkpointsOf(box)).toHaveLength(1);
+    // page N counted in fifties is another part of the list in hundreds
+    server.setPageCap('discuz', spec.id, 100);
+    const resumed = await dump(server, box, [...args, '-o', target, '--resume']);
+    expect(resumed.code, explain(resumed)).toBe(0);
+    expect(resumed.stderr).toMatch(/now serves 100 messages a page, not the 50 .* reading again from page 1/);
+    expect(readFileSync(target, 'utf8')).toBe(reference.text);
+  }, 60_000);
+});
+
 describe.concurrent('--resume after a failure or an interrupt', () => {
   it.each<Provider>(['relation', 'discuz'])('%s: a persistent 500 from the 12th request exits 4 saying how to resume; --resume completes identically', async (provider) => {
     const spec = SPECS[provider];

@@ -191,13 +191,13 @@ describe('HttpClient against the fixture server', () => {
   });
 
   it('a response slower than the timeout is abandoned and retried', async () => {
-    const server = await fixture([{ kind: 'delay', ms: 1500, nth: 1 }]);
+    // The server would answer after 20 s; it stops waiting when the client hangs up.
+    const server = await fixture([{ kind: 'delay', ms: 20_000, nth: 1 }]);
     const { http } = client({ timeoutMs: 200 });
-    const started = performance.now();
     const page = await http.getJson(relationRequest(server), parseRelation, { label: 'relation channel C1' });
     expect(page.data).toHaveLength(10);
-    // well before the server's 1.5 s answer
-    expect(performance.now() - started).toBeLessThan(1450);
+    // the first request was never answered: the client let go of it (not a clock reading, which a loaded machine skews)
+    expect(server.log[0]!.status).toBe(0);
     expect(server.log).toHaveLength(2);
     expect(http.stats.retries).toBe(1);
   });
@@ -218,11 +218,10 @@ describe('HttpClient against the fixture server', () => {
       } else json(res, 200, ok);
     });
     const { http } = client({ timeoutMs: 200 });
-    const started = performance.now();
+    // A stall the timeout did not cover would hang here until the test's own timeout fails it.
     const page = await http.getJson({ url: new URL(`${url}/x`), headers: {} }, parseRelation, { label: 'x' });
     expect(page.data).toHaveLength(1);
     expect(hits).toHaveLength(2);
-    expect(performance.now() - started).toBeLessThan(1500);
   });
 
   it.each([400, 404])('does not retry HTTP %i', async (status) => {
@@ -273,11 +272,11 @@ describe('HttpClient against the fixture server', () => {
 
   it('a Retry-After over the ceiling fails at once instead of sleeping', async () => {
     const server = await fixture([{ kind: 'status', status: 503, headers: { 'Retry-After': '7200' } }]);
-    const { http } = client({ maxRetryAfterMs: 60_000 });
-    const started = performance.now();
+    const { http, logger } = client({ maxRetryAfterMs: 60_000 });
+    // Sleeping the 7200 s would outlast the test's own timeout: the failure itself shows it did not.
     const error = await failure(http.getJson(relationRequest(server), parseRelation, { label: 'relation channel C1' }));
-    expect(performance.now() - started).toBeLessThan(2000);
     expect(error.message).toMatch(/asked to wait 7200 s/);
+    expect(logger.lines.some((l) => /waiting/.test(l.line))).toBe(false);
     expect(server.log).toHaveLength(1);
   });
 
@@ -288,7 +287,6 @@ describe('HttpClient against the fixture server', () => {
     });
     const other = await tinyServer((_req, res) => json(res, 200, ok));
     const { http } = client({ rate: 4 });
-    const start = performance.now();
     const get = (base: string, path: string) => http.getJson({ url: new URL(`${base}${path}`), headers: {} }, parseRelation, { label: path });
     // a goes first and is refused; b and c were queued behind it (250 ms apart at rate 4)
     const a = get(url, '/a');
@@ -297,10 +295,11 @@ describe('HttpClient against the fixture server', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     const d = await get(other.url, '/d');
     expect(d.data).toHaveLength(1);
-    expect(other.hits[0]!.at - start).toBeLessThan(900);
     await Promise.all([a, b, c]);
     const first = hits[0]!;
     expect(first.url).toBe('/a');
+    // the other host was served while this one was paused: before anything queued here went out
+    for (const hit of hits.slice(1)) expect(other.hits[0]!.at).toBeLessThan(hit.at);
     // nothing reached the paused host in the second it asked for
     for (const hit of hits.slice(1)) expect(hit.at - first.at).toBeGreaterThanOrEqual(950);
     expect(hits.map((h) => h.url).sort()).toEqual(['/a', '/a', '/b', '/c']);
@@ -346,13 +345,21 @@ describe('HttpClient against the fixture server', () => {
 
   it('an abort during the backoff ends the request promptly', async () => {
     const server = await fixture([{ kind: 'status', status: 503 }]);
-    const { http } = client({ retryBaseMs: 10_000, retries: 5 });
-    const controller = new AbortController();
-    const started = performance.now();
-    const pending = http.getJson(relationRequest(server), parseRelation, { label: 'x', signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('interrupted')), 100);
-    await expect(pending).rejects.toThrow('interrupted');
-    expect(performance.now() - started).toBeLessThan(1500);
+    // The first backoff drawn high (9 s of a 10 s ceiling), so "promptly" means: before that backoff was over.
+    const random = Math.random;
+    Math.random = () => 0.9;
+    try {
+      const { http } = client({ retryBaseMs: 10_000, retries: 5 });
+      const controller = new AbortController();
+      const started = performance.now();
+      const pending = http.getJson(relationRequest(server), parseRelation, { label: 'x', signal: controller.signal });
+      setTimeout(() => controller.abort(new Error('interrupted')), 100);
+      await expect(pending).rejects.toThrow('interrupted');
+      expect(performance.now() - started).toBeLessThan(9_000);
+      expect(server.log).toHaveLength(1);
+    } finally {
+      Math.random = random;
+    }
   });
 
   it('-v logs each request: method, URL without secrets, status and ms; no credential anywhere', async () => {
@@ -403,9 +410,11 @@ describe('HttpClient reading bodies into reused buffers', () => {
     return url;
   }
 
+  // These two are about bytes, not speed: the server trickles 16 MiB in small pieces, which on a loaded
+  // machine takes longer than client()'s 2 s timeout; a hang is bounded by the test's own timeout.
   it('concurrent answers of every size each decode to their own body, whole', async () => {
     const url = await slowServer();
-    const { http } = client({ rate: 100_000 });
+    const { http } = client({ rate: 100_000, timeoutMs: 50_000 });
     const bodies = await Promise.all(
       sizes.map((_, n) => http.getJson({ url: new URL(`${url}/?n=${n}`), headers: {} }, (body) => body, { label: 'x' })),
     );
@@ -418,7 +427,7 @@ describe('HttpClient reading bodies into reused buffers', () => {
 
   it('one after another, a small answer after a large one is only its own bytes', async () => {
     const url = await slowServer();
-    const { http } = client({ rate: 100_000 });
+    const { http } = client({ rate: 100_000, timeoutMs: 50_000 });
     for (const n of [2, 1, 5, 4, 0, 6, 3, 1]) {
       const body = await http.getJson({ url: new URL(`${url}/?n=${n}`), headers: {} }, (b) => b, { label: 'x' });
       expect(body).toEqual(bodyFor(n, sizes[n]!));
@@ -444,11 +453,11 @@ describe('HttpClient under a caller stop signal', () => {
       ),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const started = performance.now();
     const reason = new Error('stopped by the caller');
     stop.abort(reason);
     const outcomes = await Promise.all(pending);
-    expect(performance.now() - started).toBeLessThan(2000);
+    // Each ended with the stop's own reason: one the stop did not reach would end only at its 30 s
+    // timeout, with a timeout error (a clock reading here would measure the machine's load instead).
     expect(outcomes.every((outcome) => outcome === reason)).toBe(true);
     // a request started after the stop does not go out
     await expect(http.getJson({ url: new URL(`${url}/?late`), headers: {} }, (b) => b, { label: 'x', signal: stop.signal })).rejects.toBe(reason);

@@ -263,7 +263,8 @@ describe('the archive store', () => {
 });
 
 describe('walks into the archive', () => {
-  const options = { full: false, lookbackMs: 0, windowed: false };
+  const identity = { pageSize: 5, definition: 'd1', order: 'newest-first', since: null, until: null } as const;
+  const options = { full: false, lookbackMs: 0, windowed: false, identity };
 
   it('a killed walk is completed first, from its position down to its floor, before the new top is walked', () => {
     const path = tempPath();
@@ -323,6 +324,36 @@ describe('walks into the archive', () => {
       expect(walks.first()).toEqual({ floor: undefined, resumeFrom: undefined });
       walks.page(batchOf([9, 8, 7].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['7'] }));
       expect(archive.channel(KEY)!.walk).toMatchObject({ run: 5, attempts: 0 });
+    } finally {
+      archive.close();
+    }
+  });
+
+  it('an unfinished walk of another page size, definition or window is walked again from the top, down to its floor, and says why', () => {
+    const archive = Archive.open(tempPath(), { create: true });
+    try {
+      let walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 1 });
+      walks.first();
+      walks.page(batchOf([3, 2, 1].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: [] }));
+      walks.complete();
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 2 });
+      walks.first();
+      walks.page(batchOf([9, 8].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['8'], perPage: 5 }));
+      // killed: the same walk continues
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 3 });
+      expect(walks.first().resumeFrom).toEqual({ kind: 'pages', nextPage: 2, lastIds: ['8'], perPage: 5 });
+      const held = T0 + 3 * 60_000;
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, identity: { ...identity, pageSize: 50 }, run: 4 });
+      expect(walks.first()).toEqual({ floor: held, resumeFrom: undefined, restarted: '--page-size 5 → 50' });
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, identity: { ...identity, definition: 'd2' }, run: 5 });
+      expect(walks.first().restarted).toBe('another provider definition');
+      // the new walk records its own identity with its first page
+      walks.page(batchOf([9].map((i) => message(i)), { kind: 'pages', nextPage: 2, lastIds: ['9'], perPage: 5 }));
+      expect(archive.channel(KEY)!.walk).toMatchObject({ run: 5, floor: held, identity: { definition: 'd2' } });
+      // a record an earlier version wrote has no identity: never continued
+      archive.setWalk(KEY, 'channel', { run: 6, top: null, floor: held, checkpoint: { kind: 'pages', nextPage: 7, lastIds: [] }, startedAt: T0, attempts: 0 });
+      walks = new ChannelWalks(archive, KEY, 'channel', { ...options, run: 7 });
+      expect(walks.first()).toEqual({ floor: held, resumeFrom: undefined, restarted: 'an earlier version of chat-export' });
     } finally {
       archive.close();
     }

@@ -7,6 +7,7 @@ import type { Format } from '../sinks/types.js';
 import type { ChannelState } from '../state.js';
 import type { ChannelMedia } from '../media/stage.js';
 import type { MissingReport } from '../walk/types.js';
+import type { ThreadBook } from '../walk/threads.js';
 
 export interface DumpOptions extends ProfileFlags {
   provider: string;
@@ -32,6 +33,8 @@ export interface DumpOptions extends ProfileFlags {
   lookback?: string | undefined;
   /** archive: re-read the whole history */
   full?: boolean | undefined;
+  /** walk the people directory even if a copy younger than a day is kept */
+  refreshPeople?: boolean | undefined;
   excel?: boolean | undefined;
   /** zone transcripts show times in (default: this machine's) */
   tz?: string | undefined;
@@ -55,9 +58,16 @@ export interface ChannelJob {
   label: string;
   /** where this channel's messages go: a file of its own, or the shared stream */
   path: string | undefined;
+  /** this source (profile, API root, channel): its lock and checkpoints */
   stateName: string;
-  /** the state's name before API roots were normalized (read once, then rewritten under stateName) */
+  /** the state's name before API roots were normalized (read once, then rewritten under outputStateName) */
   legacyStateName: string;
+  /**
+   * This source's --incremental state for this output (a file, or `-`): each output keeps its own, so a
+   * nightly transcript and a data file of one channel both grow (a state under stateName, from before,
+   * is read when it records this same output, then moved here).
+   */
+  outputStateName: string;
   /** where this run spools and checkpoints the channel */
   checkpoints: string;
   /** --incremental: the last successful run's record, after any repair */
@@ -86,6 +96,8 @@ export interface ChannelDone {
    * channels, so no byte count is this channel's own).
    */
   written: { bytes: number; parts?: number; shared?: boolean; appended?: boolean };
+  /** the channel's threads as this run left them (a definition with `replies`): recorded with the incremental state */
+  threads?: ThreadBook | undefined;
 }
 
 export interface DumpPlan {
