@@ -6,7 +6,7 @@
  */
 import type { StatusDescriber } from '../http/client.js';
 import { AuthError, RemoteError, UsageError, type ChatExportError, UnreadableError } from '../errors.js';
-import { sanitizeForTerminal } from '../text/sanitize.js';
+import { MAX_SERVER_MESSAGE_CHARS, sanitizeForTerminal } from '../text/sanitize.js';
 import type { Definition } from './definition.js';
 import type { Expr, ExprScope } from './expression.js';
 import { count, FieldIssue, flag, stringOf } from './field-values.js';
@@ -57,7 +57,7 @@ export function compileErrorPolicy(envelope: EnvelopeSpec | undefined, httpError
     if (success.equals.has(String(value))) return;
     const code = envelopeCode ? envelopeCode(body, scope) : value;
     const said = envelopeMessage?.(body, scope);
-    const message = sanitizeForTerminal(typeof said === 'string' ? said : said == null ? '' : JSON.stringify(said));
+    const message = sanitizeForTerminal(typeof said === 'string' ? said : said == null ? '' : JSON.stringify(said), MAX_SERVER_MESSAGE_CHARS);
     const what = `${label()}: code ${stringOf(code)}${message ? ` ${message}` : ''}`;
     const rule = ruleFor(code, message);
     // the server's message often says it already ("permission denied"): do not say it twice
@@ -77,7 +77,7 @@ export function compileErrorPolicy(envelope: EnvelopeSpec | undefined, httpError
     if (value === null || success.equals.has(String(value))) return undefined;
     const code = envelopeCode ? envelopeCode(body) : value;
     const said = envelopeMessage?.(body);
-    const message = sanitizeForTerminal(typeof said === 'string' ? said : '');
+    const message = sanitizeForTerminal(typeof said === 'string' ? said : '', MAX_SERVER_MESSAGE_CHARS);
     const rule = ruleFor(code, message);
     if (!rule) return undefined;
     const note = rule.note && !message.toLowerCase().includes(rule.note.toLowerCase()) ? ` (${rule.note})` : '';
@@ -93,7 +93,7 @@ export function compileErrorPolicy(envelope: EnvelopeSpec | undefined, httpError
 function statusRules(httpErrors: HttpErrorsSpec, httpMessage: Expr | undefined): StatusDescriber {
   return (status, body, where) => {
     const said = httpMessage?.(body ?? null);
-    const detail = sanitizeForTerminal(Array.isArray(said) ? said.filter((s) => typeof s === 'string' && s).join('; ') : typeof said === 'string' ? said : '');
+    const detail = sanitizeForTerminal(Array.isArray(said) ? said.filter((s) => typeof s === 'string' && s).join('; ') : typeof said === 'string' ? said : '', MAX_SERVER_MESSAGE_CHARS);
     const rule = httpErrors.status?.[String(status)];
     if (rule) {
       const text =

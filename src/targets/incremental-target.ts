@@ -268,6 +268,8 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
     await recordState(ctx, done, path, { size, lastDay: await lastDayOf(plan, summary), replies });
     return;
   }
+  // the summary says "N new messages appended" (or "nothing new"), not the file's whole count
+  done.written.appended = true;
   if (done.take === 0) {
     logger.info(`${done.job.label}: nothing new since ${state.updatedAt}`);
     // the newest messages came back the same under an edited definition: it is this file's from now on

@@ -43,6 +43,8 @@ export interface Target {
   openChannel?(job: ChannelJob, start: ChannelStart): Promise<ChannelWriter>;
   /** A finished, spooled channel. Must dispose of `done.spool` and clear `done.checkpoints` once written. */
   deliver(done: ChannelDone): Promise<void>;
+  /** What an upsert did to a channel (the archive): new, changed and read messages, for its summary line. */
+  countsOf?(job: ChannelJob): { added: number; changed: number; read: number } | undefined;
   /** The run's people directory (a definition's `people`), before any channel: the archive keeps it. */
   people?(people: readonly Person[]): Promise<void>;
   /**
