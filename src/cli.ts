@@ -67,7 +67,7 @@ Exit codes:
 /** The command line; each command's code is imported only when it runs. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('chat-export')
-    .description('Back up chat histories (relation, Discuz! Q, dishawang, Mattermost, Zulip, Matrix, Rocket.Chat, or any API a definition describes) to an archive, JSONL, CSV or Markdown')
+    .description('Back up chat histories (built-in providers — relation, Discuz! Q, dishawang, Slack, Mattermost, Zulip, Matrix, Rocket.Chat — or any API from a definition in the config) to JSONL, CSV, Markdown, HTML or a SQLite archive')
     .version(version, '-V, --version')
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -136,6 +136,7 @@ function addDump(program: Command, { io, globalConfig }: Shared): void {
     .option('--media', 'download attachments, pictures and avatars; the outputs link the local copies')
     .option('--media-dir <path>', 'where --media stores files (default: media/ beside the output)')
     .option('--media-max-size <size>', 'largest file --media keeps, in bytes or with a unit (100M, 1G; default 100M)')
+    .option('--media-allow-private', '--media may fetch from loopback and private addresses, not only from the API\'s own host (link-local: never)')
     .option('--adopt', 'with --incremental: continue an existing JSONL/CSV file no state records (its newest message is read from it)')
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--lookback <duration>', 'archive: also re-read this long before what it holds (7d), to pick up edits and deletions')
@@ -254,12 +255,20 @@ function addProfile(program: Command, { globalConfig, ctx }: Shared): void {
       ),
     );
   profile
-    .command('set <name> <key> <value>')
+    .command('set <name> <key> [value]')
     .description('change one key of a profile, keeping the others ("-" as the value of token / apiKey reads stdin)')
     .addOption(configOption())
-    .action(async (name: string, key: string, value: string, options: { config?: string }) => {
+    // `profile set work --page-size 150` (and `--page-size=150`) name the key as dump's flag does
+    .allowUnknownOption()
+    .action(async (name: string, key: string, value: string | undefined, options: { config?: string }) => {
       const { profileSet } = await import('./commands/profile.js');
-      await profileSet(name, key, value, await ctx(globalConfig(options.config)));
+      const { UsageError } = await import('./errors.js');
+      const [flag, inline] = key.startsWith('--') && key.includes('=') ? [key.slice(0, key.indexOf('=')), key.slice(key.indexOf('=') + 1)] : [key, undefined];
+      const given = value ?? inline;
+      if (given === undefined || (value !== undefined && inline !== undefined)) {
+        throw new UsageError(`profile set ${name} ${key}: give one value`, { hint: 'chat-export profile set NAME KEY VALUE (KEY as pageSize, page-size or --page-size)' });
+      }
+      await profileSet(name, flag, given, await ctx(globalConfig(options.config)));
     })
     .addHelpText(
       'after',
@@ -341,7 +350,7 @@ function addConvert(program: Command, { io, globalConfig }: Shared): void {
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'html', 'sqlite']))
     .option('--channel <id>', 'only this channel (repeatable; output in this order)', collect)
     .option('--provider <name>', 'only this provider\'s channels')
-    .option('--since <time>', 'oldest time to include: ISO 8601, epoch ms, or relative (90m, 36h, 7d)')
+    .option('--since <time>', 'oldest time to include: ISO 8601, epoch seconds (10 digits) or ms (13), or relative (90m, 36h, 7d)')
     .option('--until <time>', 'exclusive upper bound, same forms as --since')
     .addOption(new Option('--order <order>', 'asc (oldest first) or desc').choices(['asc', 'desc']).default('asc'))
     .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))

@@ -27,7 +27,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   const archive = planArchive(options, profile, output);
   const format = planFormat(options, profile, output, archive);
   const partition = planPartition(options, profile, output);
-  const media = planMedia(profile, output);
+  const media = planMedia(options, profile, output);
 
   return {
     targets,
@@ -218,13 +218,14 @@ function planPartition(options: DumpOptions, profile: ResolvedProfile, output: O
   return partition;
 }
 
-function planMedia(profile: ResolvedProfile, output: OutputPlan): DumpPlan['media'] {
+function planMedia(options: DumpOptions, profile: ResolvedProfile, output: OutputPlan): DumpPlan['media'] {
   let media: DumpPlan['media'];
   if (profile.media) {
     const beside = output.kind === 'directory' ? output.dir : output.kind === 'file' ? dirname(output.path) : process.cwd();
     media = {
       dir: resolve(profile.mediaDir ?? join(beside, 'media')),
       maxBytes: profile.mediaMaxSize === undefined ? DEFAULT_MEDIA_MAX_BYTES : parseSize(profile.mediaMaxSize, '--media-max-size'),
+      allowPrivate: Boolean(options.mediaAllowPrivate),
     };
     // A file in the way (here or above: ENOTDIR), no permission, a read-only disk: the path probes say which, naming it.
     let existing: ReturnType<typeof statSync> | undefined;
@@ -234,8 +235,9 @@ function planMedia(profile: ResolvedProfile, output: OutputPlan): DumpPlan['medi
       existing = undefined;
     }
     if (existing && !existing.isDirectory()) throw new UsageError(`--media-dir ${media.dir} is not a directory`);
-  } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag') {
-    throw new UsageError(`${profile.sources.mediaDir === 'flag' ? '--media-dir' : '--media-max-size'} needs --media`);
+  } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag' || options.mediaAllowPrivate) {
+    const flag = profile.sources.mediaDir === 'flag' ? '--media-dir' : profile.sources.mediaMaxSize === 'flag' ? '--media-max-size' : '--media-allow-private';
+    throw new UsageError(`${flag} needs --media`);
   }
   return media;
 }

@@ -7,7 +7,7 @@
 import type { StatusDescriber } from '../http/client.js';
 import { RETRYABLE_STATUSES } from '../http/retry.js';
 import { AuthError, RemoteError, UsageError, type ChatExportError, UnreadableError } from '../errors.js';
-import { sanitizeForTerminal } from '../text/sanitize.js';
+import { MAX_SERVER_MESSAGE_CHARS, sanitizeForTerminal } from '../text/sanitize.js';
 import type { Definition } from './definition.js';
 import type { Expr, ExprScope } from './expression.js';
 import { count, FieldIssue, flag, stringOf } from './field-values.js';
@@ -87,7 +87,7 @@ export function compileErrorPolicy(envelope: EnvelopeSpec | undefined, httpError
   /** "code X message (note)": the message left out when it is the code again, the note when the message says it. */
   const describe = (code: unknown, said: unknown, rule: Rule | undefined) => {
     const codeText = stringOf(code);
-    const message = sanitizeForTerminal(typeof said === 'string' ? said : said == null ? '' : JSON.stringify(said));
+    const message = sanitizeForTerminal(typeof said === 'string' ? said : said == null ? '' : JSON.stringify(said), MAX_SERVER_MESSAGE_CHARS);
     const shown = message && message !== codeText ? ` ${message}` : '';
     // the server's message often says it already ("permission denied"): do not say it twice
     const note = rule?.note && !message.toLowerCase().includes(rule.note.toLowerCase()) ? ` (${rule.note})` : '';
@@ -119,7 +119,7 @@ export function compileErrorPolicy(envelope: EnvelopeSpec | undefined, httpError
     if (value === null || success.equals.has(String(value))) return undefined;
     const code = envelopeCode ? envelopeCode(body) : value;
     const said = envelopeMessage?.(body);
-    const rule = ruleFor(code, typeof said === 'string' ? sanitizeForTerminal(said) : '', status);
+    const rule = ruleFor(code, typeof said === 'string' ? sanitizeForTerminal(said, MAX_SERVER_MESSAGE_CHARS) : '', status);
     if (!rule || (explicitOnly && !rule.status?.includes(status))) return undefined;
     return errorOf(rule.kind, `${where.label}: ${describe(code, typeof said === 'string' ? said : '', rule).text} (HTTP ${status} from ${where.url})`, rule.hint ?? envelope?.hint);
   };
@@ -140,7 +140,7 @@ export const FORBIDDEN_HINT = 'the account may not read this (not a member, a pr
 function statusRules(httpErrors: HttpErrorsSpec, httpMessage: Expr | undefined): StatusDescriber {
   return (status, body, where) => {
     const said = httpMessage?.(body ?? null);
-    const detail = sanitizeForTerminal(Array.isArray(said) ? said.filter((s) => typeof s === 'string' && s).join('; ') : typeof said === 'string' ? said : '');
+    const detail = sanitizeForTerminal(Array.isArray(said) ? said.filter((s) => typeof s === 'string' && s).join('; ') : typeof said === 'string' ? said : '', MAX_SERVER_MESSAGE_CHARS);
     const rule = httpErrors.status?.[String(status)];
     if (rule) {
       const text =

@@ -7,6 +7,7 @@ import { mattermostDefinition } from './definitions/mattermost.js';
 import { rocketchatDefinition } from './definitions/rocketchat.js';
 import { zulipDefinition } from './definitions/zulip.js';
 import { relationDefinition } from './definitions/relation.js';
+import { slackDefinition } from './definitions/slack.js';
 import { builtin, loadDefinition } from './load.js';
 import { BUILTIN_PROVIDER_NAMES, type ProviderName } from './names.js';
 import type { Provider } from './types.js';
@@ -16,6 +17,7 @@ export const BUILTIN_DEFINITIONS: Readonly<Record<ProviderName, Definition>> = {
   relation: relationDefinition,
   discuz: discuzDefinition,
   dishawang: dishawangDefinition,
+  slack: slackDefinition,
   mattermost: mattermostDefinition,
   zulip: zulipDefinition,
   matrix: matrixDefinition,

@@ -27,6 +27,8 @@ export interface DumpOptions extends ProfileFlags {
   verbose?: boolean | undefined;
   config?: string | undefined;
   allowInsecure?: boolean | undefined;
+  /** --media may fetch from loopback and private addresses besides the API's own host */
+  mediaAllowPrivate?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
   /** archive: re-read this long before what it holds (`7d`) */
@@ -105,7 +107,7 @@ export interface ChannelDone {
    * --partition the number of parts (`shared`: the parts hold several
    * channels, so no byte count is this channel's own).
    */
-  written: { bytes: number; parts?: number; shared?: boolean };
+  written: { bytes: number; parts?: number; shared?: boolean; appended?: boolean };
   /** the channel's threads as this run left them (a definition with `replies`): recorded with the incremental state */
   threads?: ThreadBook | undefined;
 }
@@ -123,8 +125,8 @@ export interface DumpPlan {
   archive: { path: string; lookbackMs: number; full: boolean } | undefined;
   /** --partition: at most this many messages per file */
   partition?: number | undefined;
-  /** --media: where files go and the largest one kept */
-  media?: { dir: string; maxBytes: number } | undefined;
+  /** --media: where files go, the largest one kept, and whether private addresses other than the API's may be fetched */
+  media?: { dir: string; maxBytes: number; allowPrivate: boolean } | undefined;
   /** the API root as an identity: no credentials, no trailing slash, lower-case host */
   apiRoot: string;
   /** zone transcripts show times in (--tz, else this machine's); undefined for a format that shows no local time */

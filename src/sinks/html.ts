@@ -18,6 +18,7 @@ import { isHttpUrl } from '../text/http-url.js';
 import { createHash } from 'node:crypto';
 import { messageTime, type Attachment, type Message } from '../message.js';
 import { cleanText } from '../text/escape-markdown.js';
+import { stripBidi } from '../text/sanitize.js';
 import { html, trustedHtml, type Html } from '../text/html.js';
 import { UTC, formatLocal, parseZone, type Zone } from '../text/zone.js';
 import { authorOf, EMPTY_REPLY_INDEX, type ReplyIndex } from './reply-context.js';
@@ -65,9 +66,10 @@ a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 .reply b{font-weight:600;color:var(--fg);flex:none;max-width:40%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;unicode-bidi:isolate}
 .reply span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;unicode-bidi:isolate;min-width:0}
 a.reply:hover{text-decoration:none;color:var(--fg)}
-.system{display:flex;gap:8px;align-items:baseline;padding:6px 16px 6px 72px;color:var(--sys);font-size:14px}
+.system{display:flex;flex-wrap:wrap;gap:8px;align-items:baseline;padding:6px 16px 6px 72px;color:var(--sys);font-size:14px}
 .system::before{content:"⚙";margin-left:-28px;width:20px;text-align:center;color:var(--faint)}
 .system .text{font-style:italic}
+.system>.reply{flex-basis:100%;order:-1}
 .atts{display:flex;flex-wrap:wrap;gap:8px;margin:4px 0}
 .att.file{display:inline-flex;gap:6px;align-items:center;max-width:100%;padding:8px 12px;border:1px solid var(--line);border-radius:6px;background:var(--chip);overflow-wrap:anywhere}
 .att.image img{display:block;max-width:min(400px,100%);max-height:320px;border-radius:6px;background:var(--chip)}
@@ -141,7 +143,7 @@ export function createHtmlSink(): Sink {
       }
       if (message.type === 'system') {
         out += closeGroup();
-        return out + renderSystem(message, local.time, zone).value;
+        return out + renderSystem(message, local.time, zone, replies, part).value;
       }
       const joins = group && group.sender === message.sender.id && group.day === local.day && Math.abs(time - group.time) <= GROUP_GAP_MS;
       if (!joins) {
@@ -217,7 +219,7 @@ function renderAvatar(message: Message): Html {
 
 function renderGroupHead(message: Message, local: { day: string; time: string }): Html {
   return html`<div class="group" data-sender="${message.sender.id}">
-${renderAvatar(message)}<div class="who"><span class="name" title="${message.sender.id}">${cleanText(authorOf(message))}</span><time>${local.day} ${local.time}</time></div>
+${renderAvatar(message)}<div class="who"><span class="name" dir="auto" title="${message.sender.id}">${cleanText(authorOf(message))}</span><time>${local.day} ${local.time}</time></div>
 `;
 }
 
@@ -232,9 +234,10 @@ function renderMarkers(message: Message, zone: Zone): Html {
   return html`${type}${edited}${deleted}`;
 }
 
-function renderSystem(message: Message, time: string, zone: Zone): Html {
+/** A system message quotes like any other: the quote shown above it and linked (CSS puts it first). */
+function renderSystem(message: Message, time: string, zone: Zone, replies: ReplyIndex, part: PartInfo | undefined): Html {
   const classes = message.deleted ? 'msg system deleted' : 'msg system';
-  return html`<article class="${classes}" id="m-${message.id}" data-id="${message.id}"><time class="t" datetime="${message.timestamp}">${time}</time><div class="text" dir="auto">${renderText(message.text)}</div>${renderMarkers(message, zone)}</article>
+  return html`<article class="${classes}" id="m-${message.id}" data-id="${message.id}"><time class="t" datetime="${message.timestamp}">${time}</time>${renderReply(message, replies, part)}<div class="text" dir="auto">${renderText(message.text)}</div>${renderMarkers(message, zone)}</article>
 `;
 }
 
@@ -263,24 +266,25 @@ function renderReply(message: Message, replies: ReplyIndex, part: PartInfo | und
   const file = part ? part.fileOf(quoted.position) : undefined;
   const href = `${file && file !== part?.file ? encodeURIComponent(file) : ''}#m-${encodeURIComponent(id)}`;
   const text = quoted.text === '' ? '(no text)' : quoted.text;
-  return html`<a class="reply" href="${href}" data-reply-to="${id}"><b>↪ ${quoted.author}</b><span dir="auto">${text}</span></a>`;
+  return html`<a class="reply" href="${href}" data-reply-to="${id}"><b>↪ <bdi>${quoted.author}</bdi></b><span dir="auto">${text}</span></a>`;
 }
 
 function renderAttachments(attachments: Attachment[]): Html | undefined {
   if (attachments.length === 0) return undefined;
   const items = attachments.map((attachment) => {
-    const name = attachment.name ?? fileNameOf(attachment.url);
+    // A file name shows as it is: `photo<RLO>gnp.exe` must not read as "photoexe.png".
+    const name = stripBidi(cleanText(attachment.name ?? fileNameOf(attachment.url)));
     if (attachment.file) {
       const src = relativeUrl(attachment.file);
       if (isImage(attachment)) {
         return html`<a class="att image" href="${src}"><img src="${src}" alt="${name}" loading="lazy" decoding="async"></a>`;
       }
-      return html`<a class="att file" href="${src}">📎 <span>${name}</span></a>`;
+      return html`<a class="att file" href="${src}">📎 <span dir="auto">${name}</span></a>`;
     }
     if (isHttpUrl(attachment.url)) {
-      return html`<a class="att file" href="${attachment.url}" rel="noopener noreferrer nofollow">📎 <span>${name}</span></a>`;
+      return html`<a class="att file" href="${attachment.url}" rel="noopener noreferrer nofollow">📎 <span dir="auto">${name}</span></a>`;
     }
-    return html`<span class="att file">📎 <span>${name}</span></span>`;
+    return html`<span class="att file">📎 <span dir="auto">${name}</span></span>`;
   });
   return html`<div class="atts">${items}</div>`;
 }

@@ -62,6 +62,8 @@ export class ArchiveTarget {
   private readonly api: string;
   private readonly channels = new Map<string, ChannelWalks>();
   private readonly totals = { added: 0, changed: 0, seen: 0 };
+  /** what each channel's walks did, for its summary line */
+  private readonly reports = new Map<string, { added: number; changed: number; read: number }>();
   /** URLs whose file this run has recorded (or found recorded) */
   private readonly mediaRecorded = new Set<string>();
 
@@ -152,12 +154,17 @@ export class ArchiveTarget {
 
   private count(target: ChannelTarget, walks: ChannelWalks): void {
     const report = walks.report();
+    this.reports.set(`${target.kind}\u0000${target.id}`, { added: report.added, changed: report.changed, read: report.seen });
     this.totals.added += report.added;
     this.totals.changed += report.changed;
     this.totals.seen += report.seen;
     this.options.logger.debug(
       `${this.options.provider} ${target.kind} ${target.id}: ${report.added} new, ${report.changed} changed, ${report.seen} read into ${this.options.path}`,
     );
+  }
+
+  countsOf(target: ChannelTarget): { added: number; changed: number; read: number } | undefined {
+    return this.reports.get(`${target.kind}\u0000${target.id}`);
   }
 
   close(outcome: { failed: boolean; interrupted: boolean }): void {
@@ -200,6 +207,7 @@ export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<Dum
     deliver: async () => {
       throw new Error('the archive takes pages as they come; it has nothing delivered');
     },
+    countsOf: (job) => target.countsOf(job.target),
     people: async (people) => target.archive.upsertPeople(ctx.profile.provider, normalizeApiRoot(ctx.plan.baseUrl), people),
     recordChannels: async (listed) => {
       const source = { provider: ctx.profile.provider, api: normalizeApiRoot(ctx.plan.baseUrl) };

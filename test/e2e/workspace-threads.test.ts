@@ -89,7 +89,7 @@ describe('threads and names from a definition (Slack-shaped)', () => {
     expect(lines).toHaveLength(end.length);
     // the three changed threads, and no other, were walked again
     expect(repliesAsked(server(), before).map((e) => new URL(e.url, server().url).searchParams.get('ts')).sort()).toEqual([oldest.id, plain.id, threads[1]!.id].sort());
-    expect(second.stderr).toMatch(/8 messages/);
+    expect(second.stderr).toMatch(/8 new messages appended/);
     // a third run finds nothing new and walks no thread
     const mark = server().log.length;
     const third = await dump(server(), sandbox(), ['--channel', 'C0NIGHTLY2', '-o', out, '--incremental', '--page-size', '50']);

@@ -50,7 +50,7 @@ describe('provider definitions', () => {
   });
 
   it('unknown providers name the built-ins and the config definitions', () => {
-    expect(() => getProvider('slack', { mine: minimal })).toThrow(/unknown provider "slack"/);
+    expect(() => getProvider('nosuchchat', { mine: minimal })).toThrow(/unknown provider "nosuchchat"/);
     expect(getProvider('mine', { mine: minimal }).paging).toBe('sequential');
   });
 });
