@@ -1,3 +1,4 @@
+import { onAbort } from '../abort.js';
 import type { RequestContext } from './client.js';
 
 /**
@@ -82,13 +83,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      unfollow?.();
       resolve();
     }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // Retries of many requests sleep at once under one walk's signal: one listener on it for all (src/abort.ts).
+    const unfollow = signal
+      ? onAbort(signal, () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        })
+      : undefined;
   });
 }
