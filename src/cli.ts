@@ -356,11 +356,12 @@ function addConvert(program: Command, { io, globalConfig }: Shared): void {
 /** `search ARCHIVE QUERY…`. */
 function addSearch(program: Command, { io }: Shared): void {
   program
-    .command('search <archive> <query...>')
+    .command('search <archive> [query...]')
     .description('full-text search of an archive: matches newest first')
     .option('--channel <id>', 'only this channel (repeatable)', collect)
     .option('--limit <n>', 'at most N matches (default 20)', number('--limit', true))
     .option('--json', 'print the matching messages as JSONL')
+    .option('--rebuild-index', 'make the full-text index again from the messages (after it was dropped or damaged); the query may then be left out')
     .option('-q, --quiet', 'print nothing but errors')
     .addOption(configOption())
     .action(async (archive: string, query: string[], options) => {

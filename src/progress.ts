@@ -183,7 +183,8 @@ const BAR_EMPTY = '\u2591';
 /**
  * One channel's line, at most `width - 3` columns: the last column would make
  * some terminals wrap, and the "^C" a terminal echoes after the line on
- * Ctrl-C must not wrap either (the display then loses track of its lines). What gives way first: the bar down to 6 columns, the
+ * Ctrl-C must not wrap either (the display then loses track of its lines). What gives way first: the bar down to 6 columns,
+ * then the whole bar (before the label is cut or a figure dropped), the
  * label (cut in the middle, so the end of a long channel id stays) down to
  * 12, then the ETA or date, the rate, the pages; the message count never.
  */
@@ -191,14 +192,16 @@ export function formatBarLine(state: ChannelState, width: number): string {
   const max = Math.max(20, Math.floor(width) - 3);
   const label = state.label;
   const parts = statsParts(state);
+  const all = parts.length;
   for (;;) {
     const stats = parts.join(' · ');
     const labelMin = Math.min(label.length, 12);
-    if (state.total !== undefined && state.total > 0) {
+    // The bar repeats what "N of M" says: it gives way before the label is cut or a figure dropped.
+    if (state.total !== undefined && state.total > 0 && parts.length === all) {
       const avail = max - stats.length - 4;
       // the bar takes 6 to 24 columns; the label keeps up to 24 before the bar shrinks
       const barWidth = Math.max(6, Math.min(24, avail - Math.min(label.length, 24)));
-      if (avail - barWidth >= labelMin) {
+      if (avail - barWidth >= label.length) {
         const filled = Math.round((Math.min(state.messages, state.total) / state.total) * barWidth);
         const bar = BAR_FULL.repeat(filled) + BAR_EMPTY.repeat(barWidth - filled);
         return `${fitMiddle(label, avail - barWidth)} |${bar}| ${stats}`;

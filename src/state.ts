@@ -35,6 +35,11 @@ const stateSchema = z.object({
   fingerprint: z.object({ head: z.string(), tail: z.string() }).nullable().default(null),
   /** messages written that are dated beyond the clock: kept out of `newest`, not to be written again */
   future: z.array(z.object({ id: z.string(), time: z.number() })).default([]),
+  /**
+   * digest of the provider definition the output was read under (states before it was recorded: absent). After an
+   * edit, ids or times may be read differently: the next run proves they are not before appending (walk-channel.ts)
+   */
+  definition: z.string().optional(),
   /** Markdown: [id, author, text start] of the last messages written, for replies in later appends to quote */
   replies: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
   /** threads kept apart from the history: each parent's reply count and latest reply when last walked, and the newest reply then */
@@ -61,6 +66,11 @@ export function stateFileName(profile: string, kind: string, channel: string, ba
   const readable = `${profile}-${kind}-${channel}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80);
   const hash = createHash('sha256').update(`${profile}\0${kind}\0${channel}\0${baseUrl}`).digest('hex').slice(0, 12);
   return `${readable}-${hash}.json`;
+}
+
+/** The file of a source's --incremental state for one output (a path, or undefined for stdout). */
+export function outputStateFileName(profile: string, target: { kind: string; id: string }, apiRoot: string, output: string | undefined): string {
+  return stateFileName(profile, target.kind, target.id, `${apiRoot}\0${output ?? '-'}`);
 }
 
 export async function readState(dir: string, name: string): Promise<ChannelState | undefined> {

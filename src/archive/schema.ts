@@ -12,6 +12,11 @@ import type { Database } from './sqlite.js';
 /** "CHEX" */
 export const APPLICATION_ID = 0x43484558;
 
+/** The full-text index: also what `rebuildIndex` creates again after it was dropped. */
+const FTS_TABLE = `CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text, sender_name, content = 'messages', content_rowid = 'rowid', tokenize = 'trigram'
+  )`;
+
 /** Each entry takes the schema from version i to i + 1, in one transaction. */
 const MIGRATIONS: readonly string[] = [
   `
@@ -71,9 +76,7 @@ const MIGRATIONS: readonly string[] = [
   -- substring of three or more characters, which is what CJK needs: the default
   -- tokenizer makes a whole run of Chinese one token. Shorter queries are
   -- answered by LIKE (search.ts).
-  CREATE VIRTUAL TABLE messages_fts USING fts5 (
-    text, sender_name, content = 'messages', content_rowid = 'rowid', tokenize = 'trigram'
-  );
+  ${FTS_TABLE};
   CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
     INSERT INTO messages_fts (rowid, text, sender_name) VALUES (new.rowid, new.text, new.sender_name);
   END;
@@ -149,18 +152,36 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export type SchemaState = 'current' | 'empty' | 'foreign' | 'newer' | 'older';
+/** `reset`: chat-export's tables, but user_version says 0 (someone set it): migrating would fail on them. */
+export type SchemaState = 'current' | 'empty' | 'foreign' | 'newer' | 'older' | 'reset';
 
 export function schemaStateOf(db: Database): { state: SchemaState; version: number } {
   const version = pragmaNumber(db, 'user_version');
   const application = pragmaNumber(db, 'application_id');
-  if (application === 0 && version === 0) {
-    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
-    return { state: tables.n === 0 ? 'empty' : 'foreign', version };
+  if (version === 0) {
+    const tables = new Set(
+      (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").raw(true).all() as Array<[string]>).map(([name]) => name),
+    );
+    if (['messages', 'message_versions', 'channels', 'runs'].every((name) => tables.has(name))) return { state: 'reset', version: versionOfTables(tables) };
+    if (application === 0) return { state: tables.size === 0 ? 'empty' : 'foreign', version };
   }
   if (application !== APPLICATION_ID) return { state: 'foreign', version };
   if (version > SCHEMA_VERSION) return { state: 'newer', version };
   return { state: version === SCHEMA_VERSION ? 'current' : 'older', version };
+}
+
+/**
+ * The schema version an archive whose user_version was reset must have had: the last migration
+ * whose tables, and those of every one before it, are all there.
+ */
+function versionOfTables(tables: Set<string>): number {
+  let version = 0;
+  for (const sql of MIGRATIONS) {
+    const created = [...sql.matchAll(/CREATE (?:VIRTUAL )?TABLE (?:IF NOT EXISTS )?(\w+)/g)].map((m) => m[1]!);
+    if (!created.every((name) => tables.has(name))) break;
+    version++;
+  }
+  return version;
 }
 
 /** Brings an empty or older archive to SCHEMA_VERSION; each step commits on its own. */
@@ -182,4 +203,19 @@ export function migrate(db: Database): void {
 export function pragmaNumber(db: Database, name: string): number {
   const row = db.prepare(`PRAGMA ${name}`).raw(true).get() as unknown[] | undefined;
   return Number(row?.[0] ?? 0);
+}
+
+/** Whether the full-text index exists (a user may drop it to reclaim space). */
+export function hasIndex(db: Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'").raw(true).get() !== undefined;
+}
+
+/**
+ * The full-text index made again from the messages: created when it was
+ * dropped, rebuilt when it is damaged (FTS5's 'rebuild' replaces every entry).
+ * Its triggers outlive a dropped table, so only the table is created.
+ */
+export function rebuildIndex(db: Database): void {
+  if (!hasIndex(db)) db.exec(FTS_TABLE);
+  db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')");
 }

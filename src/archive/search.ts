@@ -52,9 +52,12 @@ function likePattern(term: string): string {
   return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-/** Matching messages, newest first. */
+/** Short terms up to this many are one LIKE each (the fastest scan); more go through one json_each expression. */
+const MAX_CHAINED_TERMS = 32;
+
+/** Matching messages, newest first, streamed row by row (a large --limit holds no more than one row). */
 export function* search(archive: Archive, query: string, options: SearchOptions): Generator<SearchHit> {
-  const terms = parseQuery(query);
+  const terms = [...new Set(parseQuery(query))];
   if (terms.length === 0) return;
   const long = terms.filter((term) => length(term) >= 3);
   const short = terms.filter((term) => length(term) < 3);
@@ -67,9 +70,17 @@ export function* search(archive: Archive, query: string, options: SearchOptions)
   } else {
     sql = `SELECT ${columns} FROM messages m WHERE 1`;
   }
-  for (const term of short) {
-    sql += ` AND (m.text LIKE ? ESCAPE '\\' OR m.sender_name LIKE ? ESCAPE '\\')`;
-    params.push(likePattern(term), likePattern(term));
+  if (short.length > MAX_CHAINED_TERMS) {
+    // Every short term must occur: "no pattern fails to match", one expression whatever the number of
+    // terms (one AND per term made SQLite refuse a query of ~1,000 words: "Expression tree is too large");
+    // a sender with no name is no match, not an unknown one (NULL would let every term pass).
+    sql += ` AND NOT EXISTS (SELECT 1 FROM json_each(?) AS t WHERE NOT (m.text LIKE t.value ESCAPE '\\' OR coalesce(m.sender_name, '') LIKE t.value ESCAPE '\\'))`;
+    params.push(JSON.stringify(short.map(likePattern)));
+  } else {
+    for (const term of short) {
+      sql += ` AND (m.text LIKE ? ESCAPE '\\' OR m.sender_name LIKE ? ESCAPE '\\')`;
+      params.push(likePattern(term), likePattern(term));
+    }
   }
   if (options.channel && options.channel.length > 0) {
     sql += ` AND m.channel IN (${options.channel.map(() => '?').join(', ')})`;
@@ -77,8 +88,8 @@ export function* search(archive: Archive, query: string, options: SearchOptions)
   }
   sql += ' ORDER BY m.time_ms DESC, m.rowid DESC LIMIT ?';
   params.push(options.limit);
-  // all() rather than iterate(): a NUL row is re-read, which needs the connection free; --limit bounds it
-  const rows = archive.db.prepare(sql).raw(true).all(...params) as MessageRow[];
+  const rows = archive.db.prepare(sql).raw(true).iterate(...params) as IterableIterator<MessageRow>;
+  // libsql lets messageOfRow re-read a row holding a NUL byte while this statement is being stepped
   for (const row of rows) yield { message: messageOfRow(archive, row, false), api: row[15] };
 }
 

@@ -31,7 +31,10 @@ export async function isSqliteFile(path: string): Promise<boolean> {
   }
   try {
     const { bytesRead, buffer } = await handle.read(Buffer.alloc(16), 0, 16, 0);
-    return bytesRead === 16 && buffer.toString('latin1') === SQLITE_MAGIC;
+    if (bytesRead === 16 && buffer.toString('latin1') === SQLITE_MAGIC) return true;
+    // An archive's name with a damaged header is a damaged archive (Archive.open says so), not JSONL to read
+    // line by line; only what starts like a JSONL export is read as one whatever its name.
+    return isArchivePath(path) && bytesRead > 0 && !/^\s*\{/.test(buffer.toString('utf8', 0, bytesRead));
   } catch (error) {
     throw new UsageError(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   } finally {

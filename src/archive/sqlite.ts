@@ -4,6 +4,7 @@
  * compile), with FTS5 and WAL. Node 20 has no node:sqlite.
  */
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import type Libsql from 'libsql';
 
 // Loaded on the first open, not at start-up: the native library costs every
@@ -19,11 +20,18 @@ export interface OpenOptions {
   fileMustExist?: boolean;
   /** ms to wait for another process's write lock before SQLITE_BUSY */
   timeout?: number;
+  /**
+   * Read the file as one nothing can change (SQLite's immutable=1): no lock,
+   * no -shm, no -wal. Only for a file on a read-only mount with no -wal.
+   */
+  immutable?: boolean;
 }
 
 export function openDatabase(path: string, options: OpenOptions = {}): Database {
   binding ??= require('libsql') as typeof Libsql;
-  return new binding(path, {
+  // A URI, so a path holding ? or # stays a path: pathToFileURL percent-encodes them.
+  const name = options.immutable ? `${pathToFileURL(path).href}?immutable=1` : path;
+  return new binding(name, {
     readonly: options.readonly ?? false,
     fileMustExist: options.fileMustExist ?? false,
     timeout: options.timeout ?? 5_000,

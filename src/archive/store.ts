@@ -6,14 +6,15 @@
  * of one run — walked concurrently, written one transaction at a time on the
  * single connection — never interleave inside a transaction.
  */
-import { statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { walkCheckpointSchema } from '../checkpoint.js';
 import { LocalIoError, UsageError } from '../errors.js';
 import type { Message } from '../message.js';
 import { walkIdentitySchema } from '../walk/identity.js';
-import { migrate, schemaStateOf, SCHEMA_VERSION } from './schema.js';
+import { hasIndex, migrate, rebuildIndex, schemaStateOf, SCHEMA_VERSION } from './schema.js';
 import { openDatabase, sqliteCode, type Database, type Statement } from './sqlite.js';
+import { stringifyJson } from '../text/json.js';
 
 /** How long a writer waits for another process's transaction before giving up. */
 export const BUSY_TIMEOUT_MS = 120_000;
@@ -83,12 +84,8 @@ export interface ArchiveOpenOptions {
 }
 
 export class Archive {
-  private readonly upsertInsert: Statement;
-  private readonly selectExisting: Statement;
-  private readonly updateAll: Statement;
-  private readonly touch: Statement;
-  private readonly upsertChannel: Statement;
-  private readonly upsertMedia: Statement;
+  /** the write statements, prepared on the first write: reading (search, convert) must not need the index's triggers */
+  private prepared: WriteStatements | undefined;
   /** multi-row statements by kind and size */
   private readonly chunked = new Map<string, Statement>();
   private lastNow = 0;
@@ -96,6 +93,10 @@ export class Archive {
   private running = false;
   /** the opened file (device and inode), to notice it being replaced under us */
   private readonly identity: { dev: number; ino: number } | undefined;
+  /** the full-text index was missing (dropped) and has been made again from the messages by this open */
+  indexRebuilt = false;
+  /** read-only and without a full-text index: search cannot answer until it is rebuilt */
+  indexMissing = false;
 
   private constructor(
     readonly path: string,
@@ -103,43 +104,18 @@ export class Archive {
   ) {
     const info = statSync(path, { throwIfNoEntry: false });
     this.identity = info ? { dev: info.dev, ino: info.ino } : undefined;
-    // Compared in SQL, not in JS: libsql reads text only up to a NUL byte, and a text
-    // holding one ("a\u0000b") must not look edited on every run.
-    this.selectExisting = db
-      .prepare(
-        `SELECT text IS ?1 AND edited_at IS ?2 AND deleted = ?3 AND attachments IS ?4,
-                timestamp IS ?5 AND sender_id IS ?6 AND sender_name IS ?7 AND sender_avatar IS ?8 AND type IS ?9
-                  AND reply_to IS ?10 AND (?11 IS NULL OR raw IS ?11)
-         FROM messages WHERE provider = ?12 AND api = ?13 AND channel = ?14 AND id = ?15`,
-      )
-      .raw(true);
-    this.upsertInsert = db.prepare(
-      `INSERT INTO messages (provider, api, channel, id, timestamp, time_ms, sender_id, sender_name, sender_avatar, type, text,
-                             reply_to, edited_at, deleted, attachments, raw, first_seen, last_seen)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.updateAll = db.prepare(
-      `UPDATE messages SET timestamp = ?, time_ms = ?, sender_id = ?, sender_name = ?, sender_avatar = ?, type = ?, text = ?,
-         reply_to = ?, edited_at = ?, deleted = ?, attachments = ?, raw = coalesce(?, raw), last_seen = ?
-       WHERE provider = ? AND api = ? AND channel = ? AND id = ?`,
-    );
-    this.touch = db.prepare(`UPDATE messages SET last_seen = ? WHERE provider = ? AND api = ? AND channel = ? AND id = ?`);
-    // fetched_at: when the archive first recorded this file for the URL
-    this.upsertMedia = db.prepare(
-      `INSERT INTO media (url, file, sha256, size, fetched_at, error) VALUES (?, ?, ?, ?, ?, NULL)
-       ON CONFLICT (url) DO UPDATE SET file = excluded.file, sha256 = excluded.sha256, size = excluded.size, error = NULL,
-         fetched_at = CASE WHEN media.file IS excluded.file THEN media.fetched_at ELSE excluded.fetched_at END`,
-    );
-    this.upsertChannel = db.prepare(
-      `INSERT INTO channels (provider, api, channel, kind, walk, first_run, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (provider, api, channel) DO UPDATE SET walk = excluded.walk, last_run = excluded.last_run`,
-    );
+  }
+
+  private get statements(): WriteStatements {
+    this.prepared ??= prepareWrites(this.db);
+    return this.prepared;
   }
 
   /**
    * Opens (and if asked, creates) an archive. Everything that makes the file
    * unusable — a directory, no permission, another program's database, one
-   * from a newer chat-export — is a usage error, found before any request.
+   * from a newer chat-export, a damaged file — is a usage error, found before
+   * any request. Read-only opens never write: they work on a read-only mount.
    */
   static open(path: string, options: ArchiveOpenOptions): Archive {
     const info = statSync(path, { throwIfNoEntry: false });
@@ -149,46 +125,76 @@ export class Archive {
     if (!info && !options.create) {
       throw new UsageError(`no archive at ${path}`, { hint: 'create one with chat-export dump … -o ARCHIVE.sqlite' });
     }
-    let db: Database;
-    try {
-      db = openDatabase(path, {
-        readonly: options.readonly ?? false,
-        fileMustExist: !options.create,
-        timeout: options.timeoutMs ?? BUSY_TIMEOUT_MS,
-      });
-    } catch (error) {
-      throw new UsageError(`cannot open the archive ${path}: ${describe(error)}`, {
-        cause: error,
-        hint: 'check that the directory exists and is writable',
-      });
-    }
-    try {
-      const { state, version } = schemaStateOf(db);
-      if (state === 'foreign') {
-        throw new UsageError(`${path} is an SQLite database that chat-export did not create; refusing to write into it`, {
-          hint: 'choose a new file name for the archive',
-        });
+    if (info && info.size > 0) checkHeader(path);
+    const readonly = options.readonly ?? false;
+    // before SQLite opens it: opening a WAL archive makes a -wal of its own
+    const walBeside = existsSync(`${path}-wal`);
+    const connect = (immutable: boolean) => {
+      const opened = openDatabase(path, { readonly, fileMustExist: !options.create || immutable, timeout: options.timeoutMs ?? BUSY_TIMEOUT_MS, immutable });
+      try {
+        return { db: opened, state: schemaStateOf(opened) };
+      } catch (error) {
+        opened.close();
+        throw error;
       }
-      if (state === 'newer') {
-        throw new UsageError(`${path} has archive schema ${version}; this chat-export knows up to ${SCHEMA_VERSION}`, {
-          hint: 'upgrade chat-export to read or write it',
-        });
+    };
+    let db: Database | undefined;
+    try {
+      let state: ReturnType<typeof schemaStateOf>;
+      try {
+        ({ db, state } = connect(false));
+      } catch (error) {
+        // A read-only mount (a snapshot, a backup disk): SQLite cannot make the -shm it reads a WAL archive
+        // with. With no -wal beside the file, every commit is in the file itself: read it as immutable.
+        if (!readonly || !isUnwritableLocation(error)) throw error;
+        if (walBeside) {
+          throw new UsageError(`${path}: its -wal file holds writes not yet folded into the archive, and SQLite cannot read them in a read-only place`, {
+            hint: 'copy the archive together with its -wal file to a writable directory and give that copy',
+          });
+        }
+        ({ db, state } = connect(true));
       }
-      if (!options.readonly) {
+      checkState(path, state, readonly, walBeside);
+      if (!readonly) {
         // WAL: readers never block the writer, and a commit is one append; NORMAL sync is
         // durable across a killed process (the WAL is in the OS cache) and consistent on power loss.
         db.exec('PRAGMA journal_mode = WAL');
         db.exec('PRAGMA synchronous = NORMAL');
-        if (state !== 'current') migrate(db);
-      } else if (state !== 'current') {
-        throw new UsageError(`${path} is an archive of schema ${version}; open it once with chat-export dump to upgrade it`);
+        if (state.state !== 'current') migrate(db);
       }
+      const archive = new Archive(path, db);
+      if (!hasIndex(db)) {
+        if (readonly) archive.indexMissing = true;
+        else {
+          // dropped to reclaim space: the triggers that feed it are still there, and every insert would fail
+          archive.rebuildIndex();
+          archive.indexRebuilt = true;
+        }
+      }
+      return archive;
     } catch (error) {
-      db.close();
+      if (db?.open) db.close();
       if (error instanceof UsageError) throw error;
       throw archiveError(path, error, 'open');
     }
-    return new Archive(path, db);
+  }
+
+  /** The full-text index made again from the messages (created if it was dropped). */
+  rebuildIndex(): void {
+    try {
+      this.write('rebuild the full-text index', () => rebuildIndex(this.db));
+    } catch (error) {
+      const cause = error instanceof Error ? error.cause : undefined;
+      const code = sqliteCode(cause);
+      // Not the index alone (its tables' pages are damaged too, or the messages'): rebuilding cannot help.
+      if (code?.startsWith('SQLITE_CORRUPT') || code?.startsWith('SQLITE_NOTADB')) {
+        throw new UsageError(`${this.path} is damaged beyond its full-text index: rebuilding it failed (SQLite: ${describe(cause)})`, {
+          cause,
+          hint: `restore it from a backup, or save what is readable: sqlite3 ${shellQuote(this.path)} .recover | sqlite3 recovered.sqlite`,
+        });
+      }
+      throw error;
+    }
   }
 
   close(): void {
@@ -299,9 +305,9 @@ export class Archive {
     return this.write(`write ${key.provider} channel ${key.channel}`, () => {
       const now = this.now();
       const counts = this.upsertMessages(key, messages, now);
-      for (const record of media) this.upsertMedia.run(record.url, record.file, record.sha256, record.size, now);
+      for (const record of media) this.statements.upsertMedia.run(record.url, record.file, record.sha256, record.size, now);
       if (walk !== undefined) {
-        this.upsertChannel.run(key.provider, key.api, key.channel, kind, walk === null ? null : JSON.stringify(walk), now, now);
+        this.statements.upsertChannel.run(key.provider, key.api, key.channel, kind, walk === null ? null : JSON.stringify(walk), now, now);
       }
       return counts;
     });
@@ -315,7 +321,7 @@ export class Archive {
   completeWalk(key: SourceKey, kind: string, run: number, top: number | null): void {
     this.write(`finish ${key.provider} channel ${key.channel}`, () => {
       const now = this.now();
-      this.upsertChannel.run(key.provider, key.api, key.channel, kind, null, now, now);
+      this.statements.upsertChannel.run(key.provider, key.api, key.channel, kind, null, now, now);
       // a newer mark from a concurrent run stays: the archive holds up to whichever is later
       this.db
         .prepare(
@@ -374,7 +380,7 @@ export class Archive {
   setWalk(key: SourceKey, kind: string, walk: UnfinishedWalk): void {
     this.write(`write ${key.provider} channel ${key.channel}`, () => {
       const now = this.now();
-      this.upsertChannel.run(key.provider, key.api, key.channel, kind, JSON.stringify(walk), now, now);
+      this.statements.upsertChannel.run(key.provider, key.api, key.channel, kind, JSON.stringify(walk), now, now);
     });
   }
 
@@ -419,7 +425,7 @@ export class Archive {
       if (!compare.has(i)) continue;
       const message = messages[i]!;
       const columns = rows[i]!;
-      const existing = this.selectExisting.get(
+      const existing = this.statements.selectExisting.get(
         message.text,
         message.editedAt,
         columns[9],
@@ -437,7 +443,7 @@ export class Archive {
         message.id,
       ) as [number, number] | undefined;
       if (!existing) {
-        this.upsertInsert.run(key.provider, key.api, key.channel, message.id, ...columns, now, now);
+        this.statements.upsertInsert.run(key.provider, key.api, key.channel, message.id, ...columns, now, now);
         added++;
         continue;
       }
@@ -445,10 +451,10 @@ export class Archive {
       const other = Number(existing[1]) !== 1;
       if (versioned || other) {
         // the messages_keep_version trigger saves the replaced version
-        this.updateAll.run(...columns, now, key.provider, key.api, key.channel, message.id);
+        this.statements.updateAll.run(...columns, now, key.provider, key.api, key.channel, message.id);
         if (versioned) changed++;
       } else {
-        this.touch.run(now, key.provider, key.api, key.channel, message.id);
+        this.statements.touch.run(now, key.provider, key.api, key.channel, message.id);
       }
     }
     return { added, changed, seen: messages.length };
@@ -511,8 +517,140 @@ function rowOf(message: Message): unknown[] {
     message.editedAt,
     message.deleted ? 1 : 0,
     message.attachments.length === 0 ? '[]' : JSON.stringify(message.attachments),
-    message.raw === undefined ? null : JSON.stringify(message.raw),
+    message.raw === undefined ? null : stringifyJson(message.raw),
   ];
+}
+
+interface WriteStatements {
+  upsertInsert: Statement;
+  selectExisting: Statement;
+  updateAll: Statement;
+  touch: Statement;
+  upsertChannel: Statement;
+  upsertMedia: Statement;
+}
+
+function prepareWrites(db: Database): WriteStatements {
+  return {
+    // Compared in SQL, not in JS: libsql reads text only up to a NUL byte, and a text
+    // holding one ("a\u0000b") must not look edited on every run.
+    selectExisting: db
+      .prepare(
+        `SELECT text IS ?1 AND edited_at IS ?2 AND deleted = ?3 AND attachments IS ?4,
+                timestamp IS ?5 AND sender_id IS ?6 AND sender_name IS ?7 AND sender_avatar IS ?8 AND type IS ?9
+                  AND reply_to IS ?10 AND (?11 IS NULL OR raw IS ?11)
+         FROM messages WHERE provider = ?12 AND api = ?13 AND channel = ?14 AND id = ?15`,
+      )
+      .raw(true),
+    upsertInsert: db.prepare(
+      `INSERT INTO messages (provider, api, channel, id, timestamp, time_ms, sender_id, sender_name, sender_avatar, type, text,
+                             reply_to, edited_at, deleted, attachments, raw, first_seen, last_seen)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    updateAll: db.prepare(
+      `UPDATE messages SET timestamp = ?, time_ms = ?, sender_id = ?, sender_name = ?, sender_avatar = ?, type = ?, text = ?,
+         reply_to = ?, edited_at = ?, deleted = ?, attachments = ?, raw = coalesce(?, raw), last_seen = ?
+       WHERE provider = ? AND api = ? AND channel = ? AND id = ?`,
+    ),
+    touch: db.prepare(`UPDATE messages SET last_seen = ? WHERE provider = ? AND api = ? AND channel = ? AND id = ?`),
+    // fetched_at: when the archive first recorded this file for the URL
+    upsertMedia: db.prepare(
+      `INSERT INTO media (url, file, sha256, size, fetched_at, error) VALUES (?, ?, ?, ?, ?, NULL)
+       ON CONFLICT (url) DO UPDATE SET file = excluded.file, sha256 = excluded.sha256, size = excluded.size, error = NULL,
+         fetched_at = CASE WHEN media.file IS excluded.file THEN media.fetched_at ELSE excluded.fetched_at END`,
+    ),
+    upsertChannel: db.prepare(
+      `INSERT INTO channels (provider, api, channel, kind, walk, first_run, last_run) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (provider, api, channel) DO UPDATE SET walk = excluded.walk, last_run = excluded.last_run`,
+    ),
+  };
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\u0000';
+
+/**
+ * The first 16 bytes of an SQLite file are its magic: without them SQLite
+ * only says "file is not a database". Said here with what to do.
+ */
+function checkHeader(path: string): void {
+  const header = Buffer.alloc(16);
+  let read = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      read = readSync(fd, header, 0, 16, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return; // unreadable: SQLite's open says why, in archiveError's words
+  }
+  if (read === 16 && header.toString('latin1') === SQLITE_MAGIC) return;
+  throw new UsageError(`${path} is not an SQLite database: its first bytes are not SQLite's header (a damaged file, or another kind of file)`, {
+    hint: `restore the archive from a backup; if it is a JSONL export, name it .jsonl`,
+  });
+}
+
+/** SQLite could not make a file it needs beside the archive (the -shm of a WAL archive on a read-only mount). */
+function isUnwritableLocation(error: unknown): boolean {
+  const code = sqliteCode(error) ?? '';
+  return code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY');
+}
+
+/** What the schema says about the file, as a usage error when it cannot be used for this open. */
+function checkState(path: string, { state, version }: ReturnType<typeof schemaStateOf>, readonly: boolean, walBeside: boolean): void {
+  if (state === 'foreign') {
+    throw new UsageError(
+      readonly
+        ? `${path} is an SQLite database that chat-export did not create (it has no archive tables)`
+        : `${path} is an SQLite database that chat-export did not create; refusing to write into it`,
+      { hint: readonly ? 'give an archive written by chat-export dump … -o ARCHIVE.sqlite' : 'choose a new file name for the archive' },
+    );
+  }
+  if (state === 'newer') {
+    throw new UsageError(`${path} has archive schema ${version}; this chat-export knows up to ${SCHEMA_VERSION}`, {
+      hint: 'upgrade chat-export to read or write it',
+    });
+  }
+  if (state === 'reset') {
+    throw new UsageError(`${path} holds chat-export's tables, but its schema version (PRAGMA user_version) was set to 0`, {
+      hint: `set it back, then run again: sqlite3 ${shellQuote(path)} 'PRAGMA user_version = ${version}'`,
+    });
+  }
+  if (!readonly || state === 'current') return;
+  if (state === 'empty') {
+    // byte 18 = 2: the file was in WAL mode, so its commits may all be in a -wal that did not come along
+    const wal = walModeHeader(path) && !walBeside;
+    throw new UsageError(
+      wal
+        ? `${path} holds no tables yet, and its -wal file is not beside it: an archive copied without ${path}-wal (its recent writes are there)`
+        : `${path} is an empty SQLite database, not an archive`,
+      {
+        hint: wal
+          ? 'copy the archive together with its -wal file (or let the last dump into it finish: it folds the -wal in), then try again'
+          : 'create an archive with chat-export dump … -o ARCHIVE.sqlite',
+      },
+    );
+  }
+  throw new UsageError(`${path} is an archive of schema ${version}; open it once with chat-export dump to upgrade it`);
+}
+
+function walModeHeader(path: string): boolean {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const bytes = Buffer.alloc(2);
+      return readSync(fd, bytes, 0, 2, 18) === 2 && bytes[0] === 2 && bytes[1] === 2;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** [0, count) in consecutive chunks of at most `max`, each a power of two long. */
@@ -541,11 +679,18 @@ export function archiveError(path: string, error: unknown, what: string, duringR
       hint: 'what was committed is kept; run again when the other process is done',
     });
   }
-  if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
-    // found at the start: the path given is unusable (exit 2); during a run: the file went bad under us (exit 6)
-    return new (duringRun ? LocalIoError : UsageError)(`${path} is not a usable SQLite archive (${describe(error)})`, {
+  // found at the start: the path given is unusable (exit 2); during a run: the file went bad under us (exit 6)
+  const Kind = duringRun ? LocalIoError : UsageError;
+  if (code.startsWith('SQLITE_CORRUPT_VTAB') || (code.startsWith('SQLITE_CORRUPT') && /messages_fts/.test(describe(error)))) {
+    return new Kind(`${path}: its full-text index is damaged (${describe(error)}); the messages are kept apart from it`, {
       cause: error,
-      hint: 'choose another file, or restore the archive from a backup',
+      hint: `rebuild the index from the messages: chat-export search ${shellQuote(path)} --rebuild-index`,
+    });
+  }
+  if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
+    return new Kind(`${path} is damaged: could not ${what} (SQLite: ${describe(error)})`, {
+      cause: error,
+      hint: `restore it from a backup, or save what is readable: sqlite3 ${shellQuote(path)} .recover | sqlite3 recovered.sqlite`,
     });
   }
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {

@@ -16,7 +16,8 @@ import { normalizeApiRoot } from '../archive/api-root.js';
 import { importInto } from '../archive/import.js';
 import { archiveSources, isArchivePath, isSqliteFile, mediaLinker } from '../archive/sources.js';
 import type { ReadFilter } from '../archive/read.js';
-import { Archive } from '../archive/store.js';
+import { Archive, archiveError } from '../archive/store.js';
+import { sqliteCode } from '../archive/sqlite.js';
 import { UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
@@ -135,6 +136,11 @@ export async function runConvert(input: string, options: ConvertOptions, io: Con
       const sources = archiveSources(archive, plan.filter, { ...read, link });
       warnMissing(plan.filter.channels, sources.map((source) => source.key.channel), input, logger);
       await writeSources(sources, plan, logger);
+    } catch (error) {
+      // A damaged page met while reading: the input's fault, said with what to do (exit 2); the output is
+      // written atomically, so nothing half-written stays behind.
+      if (sqliteCode(error)) throw archiveError(input, error, 'read it');
+      throw error;
     } finally {
       archive.close();
     }
@@ -251,6 +257,7 @@ function doneOf(source: ChannelSource, index: number, plan: Plan, scratch: strin
       path: plan.output.kind === 'directory' ? channelFilePath(plan.output.dir, provider, channel, FILE_EXTENSIONS[format]) : undefined,
       stateName: '',
       legacyStateName: '',
+      outputStateName: '',
       checkpoints: scratch,
       state: undefined,
       missing: [],

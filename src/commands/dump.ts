@@ -15,7 +15,7 @@ import type { Provider, ProviderSettings } from '../providers/types.js';
 import { outputPathFor } from '../sinks/output-path.js';
 import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
-import { stateFileName } from '../state.js';
+import { outputStateFileName, stateFileName } from '../state.js';
 import { chooseTarget } from '../targets/choose.js';
 import type { ChannelStart } from '../targets/types.js';
 import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
@@ -258,10 +258,12 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
     }),
     stateName: stateFileName(profile.name, target.kind, target.id, plan.apiRoot),
     legacyStateName: stateFileName(profile.name, target.kind, target.id, plan.baseUrl),
+    outputStateName: '',
     checkpoints: '',
     state: undefined,
     missing: [],
   }));
+  for (const job of jobs) job.outputStateName = outputStateFileName(profile.name, job.target, plan.apiRoot, job.path);
   if (plan.output.kind === 'directory' || plan.output.kind === 'template') {
     // One file, one source: two channels into one file would overwrite (or interleave) each other.
     const owners = new Map<string, ChannelJob>();

@@ -1,3 +1,4 @@
+import { isAbsolute, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { redactProfile } from '../profile/redact.js';
@@ -87,6 +88,7 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
   if (profile.apiKey === '-') profile.apiKey = await readSecret(ctx, '--api-key', 'API key');
   registerSecret(profile.token);
   registerSecret(profile.apiKey);
+  if (profile.output !== undefined) profile.output = absoluteOutput(profile.output, log);
 
   config.profiles[name] = profile;
   await saveConfig(ctx.configPath, config);
@@ -98,6 +100,19 @@ export async function profileAdd(name: string, options: ProfileAddOptions, ctx: 
     );
   }
   log.info(`saved profile "${name}" to ${ctx.configPath}`);
+}
+
+/**
+ * A relative `-o` typed with `profile add/set` means relative to where it was
+ * typed; read back by a cron job it would mean somewhere else. Stored absolute
+ * (a trailing / kept: a directory of one file per channel), and said.
+ */
+function absoluteOutput(output: string, log: ReturnType<typeof createLogger>): string {
+  if (output === '-' || isAbsolute(output)) return output;
+  const trailing = output.endsWith('/') || output.endsWith(sep) ? sep : '';
+  const absolute = resolve(output) + (resolve(output).endsWith(sep) ? '' : trailing);
+  log.info(`output ${output} is stored as ${absolute} (a profile is read from anywhere, so relative paths are made absolute)`);
+  return absolute;
 }
 
 /** The keys `profile set` accepts, and which of them hold numbers. */
@@ -130,6 +145,7 @@ export async function profileSet(name: string, keyInput: string, value: string, 
   }
   if (value === '-' && (key === 'token' || key === 'apiKey')) parsed = await readSecret(ctx, key, key === 'token' ? 'token' : 'API key');
   if (typeof parsed === 'string') registerSecret(key === 'token' || key === 'apiKey' ? parsed : undefined);
+  if (key === 'output' && typeof parsed === 'string') parsed = absoluteOutput(parsed, log);
   profile[key] = parsed;
   // A stored secret and a variable for it would leave two answers to "which one is used?".
   if (key === 'token') delete profile.tokenEnv;

@@ -31,6 +31,10 @@ export async function stateList(ctx: StateContext): Promise<void> {
     ctx.stderr.write(`chat-export: no incremental state in ${ctx.stateDir}\n`);
     return;
   }
+  // A person reading a terminal gets column names; a pipe (cut, awk) gets only the rows, as before.
+  if ((ctx.stdout as { isTTY?: boolean }).isTTY) {
+    ctx.stdout.write(['profile', 'channel', 'API root', 'output', 'format', 'newest', 'messages', 'updated'].join('\t') + '\n');
+  }
   for (const { file, state, error } of states) {
     if (!state) {
       ctx.stdout.write(`${file}\tunreadable: ${error ?? ''}\n`);
@@ -98,17 +102,18 @@ export async function stateReset(
     const matches = ofProfile.filter(({ state }) => state!.kind === target.kind && state!.channel === target.id);
     const what = `${profile} ${target.kind} ${target.id}${where}`;
     if (matches.length === 0) throw nothingMatched(what, states);
-    if (matches.length > 1) {
-      const apis = matches.map(({ state }) => apiOf(state!) ?? '(not recorded)');
-      throw new UsageError(`${what} has state for ${matches.length} API roots: ${apis.join(', ')}`, {
+    // One API root may hold a state per output (a transcript and a data file of one channel): all are forgotten.
+    const apis = [...new Set(matches.map(({ state }) => apiOf(state!) ?? '(not recorded)'))];
+    if (apis.length > 1) {
+      throw new UsageError(`${what} has state for ${apis.length} API roots: ${apis.join(', ')}`, {
         hint: 'add --base-url URL to choose one (chat-export state list shows them)',
       });
     }
-    return { what, file: matches[0]!.file };
+    return { what, files: matches.map(({ file }) => file) };
   });
-  for (const { what, file } of plan) {
-    await remove(file);
-    ctx.stderr.write(`chat-export: reset ${what}\n`);
+  for (const { what, files } of plan) {
+    for (const file of files) await remove(file);
+    ctx.stderr.write(`chat-export: reset ${what}${files.length > 1 ? ` (${files.length} outputs)` : ''}\n`);
   }
 }
 

@@ -3,10 +3,10 @@ import { redactSecret } from '../profile/redact.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { firstRequest, sentPageSize } from '../providers/engine.js';
-import { readState } from '../state.js';
 import { redactUrl } from '../text/sanitize.js';
 import { missingCredentials } from './plan.js';
 import type { ChannelJob, DumpPlan } from '../run/types.js';
+import { readOwnState } from '../targets/incremental-target.js';
 
 /**
  * The plan, shown instead of run: everything resolved (secrets redacted),
@@ -71,7 +71,7 @@ export async function printDryRun(
 async function incrementalPlan(stateDir: string, job: ChannelJob): Promise<string> {
   let state;
   try {
-    state = await readState(stateDir, job.stateName);
+    state = await readOwnState(stateDir, job, job.path ?? '-');
   } catch (error) {
     return `cannot tell: ${(error as Error).message}`;
   }

@@ -1,10 +1,13 @@
+import { subscribe } from 'node:diagnostics_channel';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { excerpt, redactUrl } from '../text/sanitize.js';
+import { excerpt, redactUrl, sanitizeForTerminal } from '../text/sanitize.js';
 import { sleep, startAttempt, type Attempt } from './attempt.js';
 import { describeBody, describeParseError, shortReason, statusError, tooLarge, transportError } from './describe-error.js';
 import { createDispatchers, type Dispatchers } from './dispatcher.js';
 import { LossyNumberError, parseJsonKeepingBigIntegers } from './json.js';
+import { BudgetGate } from './budget-gate.js';
+import { retryAfterFromBody, type RateLimitHeaders } from './budget.js';
 import { RateLimiter } from './rate-limit.js';
 import { bodyText, discard, readBody } from './read-body.js';
 import { REDIRECTS, followRedirect } from './redirect.js';
@@ -20,6 +23,8 @@ export { MAX_REDIRECTS, followRedirect } from './redirect.js';
 export interface HttpRequest {
   url: URL;
   headers: Record<string, string>;
+  /** the definition's rate-limit headers: requests wait while the budget they state is spent */
+  rateLimit?: RateLimitHeaders | undefined;
 }
 
 /** What a parser gets: the decoded JSON of a 2xx answer, and its headers (next tokens and links may live there). */
@@ -90,6 +95,7 @@ export interface DownloadInfo {
 export class HttpClient {
   private readonly dispatchers: Dispatchers;
   private readonly limiter: RateLimiter;
+  private readonly budgets: BudgetGate;
   private closed = false;
   /** bodies of API answers are read into these, one per request in flight (see exchange) */
   private readonly bodyBuffers: Buffer[] = [];
@@ -105,6 +111,12 @@ export class HttpClient {
       },
       onSlowRate: (host, ms) => {
         options.logger.info(`${host}: --rate ${options.rate} allows one request every ${+(1 / options.rate).toFixed(2)} s; waiting ${Math.ceil(ms / 1000)} s`);
+      },
+    });
+    this.budgets = new BudgetGate({
+      maxWaitMs: options.maxRetryAfterMs ?? 300_000,
+      onWait: (host, ms, bucket) => {
+        options.logger.info(`${host}: rate limit${bucket ? ` (bucket ${sanitizeForTerminal(bucket)})` : ''} spent as the server's headers say, waiting ${Math.ceil(ms / 1000)} s`);
       },
     });
   }
@@ -205,7 +217,13 @@ export class HttpClient {
       const { url, response, withoutCredentials } = await this.open(
         req.url,
         // Everything the request carries besides these is the provider's (credentials, its own headers): its origin's only.
-        { headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' }, credentials: req.headers, credentialOrigin: req.url.origin, anyOrigin: false },
+        {
+          headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' },
+          credentials: req.headers,
+          credentialOrigin: req.url.origin,
+          anyOrigin: false,
+          rateLimit: req.rateLimit,
+        },
         ctx,
         attempt,
       );
@@ -363,7 +381,7 @@ export class HttpClient {
    */
   private async open(
     start: URL,
-    hop: { headers: Record<string, string>; credentials: Record<string, string>; credentialOrigin: string | undefined; anyOrigin: boolean },
+    hop: { headers: Record<string, string>; credentials: Record<string, string>; credentialOrigin: string | undefined; anyOrigin: boolean; rateLimit?: RateLimitHeaders | undefined },
     ctx: RequestContext,
     attempt: Pick<Attempt, 'signal' | 'arm'>,
   ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean }> {
@@ -372,20 +390,40 @@ export class HttpClient {
     let url = start;
     let withoutCredentials = false;
     for (let n = 0; ; n++) {
-      // A pause for the rate limit (or a Retry-After) is not the server being slow: --timeout starts after it.
-      await this.limiter.acquire(url.host, ctx.signal);
-      attempt.arm();
-      if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
-      this.stats.requests++;
-      if (ctx.stats) ctx.stats.requests++;
-      const trusted = hop.credentialOrigin !== undefined && url.origin === hop.credentialOrigin;
-      if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
-      const started = Date.now();
-      const response = await request(this.dispatchers.for(url), url, {
-        method: 'GET',
-        headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
-        signal,
-      });
+      // A wait for the server's stated budget, the rate limit or a Retry-After is not the server being
+      // slow: --timeout starts after it.
+      const budget = hop.rateLimit ? await this.budgets.take(url, hop.rateLimit, ctx.label, ctx.signal) : undefined;
+      let response: Dispatcher.ResponseData | undefined;
+      let started = 0;
+      try {
+        await this.limiter.acquire(url.host, ctx.signal);
+        attempt.arm();
+        if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
+        const trusted = hop.credentialOrigin !== undefined && url.origin === hop.credentialOrigin;
+        if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
+        started = Date.now();
+        // Counted once it is written to the socket: a request asked for ahead that the walk no longer needs is
+        // aborted while it waits for a connection, never sent, and is no request (it was counted as one).
+        const sent = whenSent(() => {
+          this.stats.requests++;
+          if (ctx.stats) ctx.stats.requests++;
+        });
+        const answer = request(this.dispatchers.for(url), url, {
+          method: 'GET',
+          headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
+          signal,
+        });
+        sent.dispatched();
+        try {
+          response = await answer;
+        } catch (error) {
+          // Never written, but tried (no connection, a timeout): an attempt. Withdrawn by the run's stop: nothing.
+          if (!ctx.signal?.aborted) sent.failed();
+          throw error;
+        }
+      } finally {
+        budget?.settle(response?.headers);
+      }
       const status = response.statusCode;
       if (!REDIRECTS.has(status)) return { url, response, withoutCredentials };
       // A redirect's own body is small: read it so the connection stays in the pool.
@@ -395,6 +433,56 @@ export class HttpClient {
       url = next;
     }
   }
+}
+
+/**
+ * Calls `count` when undici writes the request about to be dispatched to its
+ * socket (its `undici:request:create` and `undici:request:bodySent`
+ * diagnostics channels). undici creates the request synchronously inside
+ * `request()`; `dispatched()` right after it ends the window in which a
+ * created request is taken for this one (and counts at once should undici
+ * ever create it later: never fewer requests than were sent). A request
+ * that failed unsent (no connection, a timeout) was tried: `failed()` counts it.
+ */
+function whenSent(count: () => void): { dispatched: () => void; failed: () => void } {
+  listenForSends();
+  let counted = false;
+  const once = () => {
+    if (counted) return;
+    counted = true;
+    count();
+  };
+  const tag = { count: once, tagged: false };
+  nextRequest = tag;
+  return {
+    dispatched: () => {
+      nextRequest = undefined;
+      if (!tag.tagged) once();
+    },
+    failed: once,
+  };
+}
+
+let nextRequest: { count: () => void; tagged: boolean } | undefined;
+const pendingSends = new WeakMap<object, () => void>();
+let listening = false;
+
+function listenForSends(): void {
+  if (listening) return;
+  listening = true;
+  subscribe('undici:request:create', (message) => {
+    const tag = nextRequest;
+    if (!tag || tag.tagged) return;
+    tag.tagged = true;
+    pendingSends.set((message as { request: object }).request, tag.count);
+  });
+  subscribe('undici:request:bodySent', (message) => {
+    const request = (message as { request: object }).request;
+    const count = pendingSends.get(request);
+    if (!count) return;
+    pendingSends.delete(request);
+    count();
+  });
 }
 
 /** `redactUrl(url)`, computed on first use and kept. */

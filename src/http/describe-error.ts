@@ -1,3 +1,4 @@
+import { retryAfterFromBody } from './budget.js';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import { excerpt, redactSecrets } from '../text/sanitize.js';
 import type { RequestContext } from './client.js';
@@ -33,9 +34,11 @@ export function statusError(
     });
   }
   if (RETRYABLE_STATUSES.has(status)) {
+    // Discord says it twice: Retry-After in whole seconds, the body's retry_after to the millisecond; the longer wins.
+    const said = [parseRetryAfter(headers['retry-after']), retryAfterFromBody(json)].filter((ms) => ms !== undefined);
     return new RemoteError(`${ctx.label}: HTTP ${status} from ${shownUrl}: ${detail}`, {
       retryable: true,
-      retryAfterMs: parseRetryAfter(headers['retry-after']),
+      ...(said.length > 0 ? { retryAfterMs: Math.max(...said) } : {}),
     });
   }
   return new RemoteError(`${ctx.label}: HTTP ${status} from ${shownUrl}: ${detail}`, {

@@ -371,3 +371,33 @@ async function mergeRuns(
   }
   return { count, first, last };
 }
+
+/**
+ * The same result, its span narrowed to the lines `skip`/`take` keep (--limit
+ * keeps the newest N): a title or header must state the span of what it holds,
+ * not of everything the walk read. Reads the spool once more, up to the last
+ * kept line, parsing only the two ends.
+ */
+export async function narrowSpan(
+  result: SpoolResult,
+  skip: number,
+  take: number,
+  keyOf: (line: string) => { time: number } = keyOfMessageLine,
+): Promise<SpoolResult> {
+  if (take <= 0) return { ...result, oldest: undefined, newest: undefined };
+  if (skip === 0 && take >= result.count) return result;
+  const last = skip + take - 1;
+  let a: number | undefined;
+  let b: number | undefined;
+  let index = 0;
+  for await (const line of result.lines()) {
+    if (index === skip) a = keyOf(line).time;
+    if (index === last) {
+      b = keyOf(line).time;
+      break;
+    }
+    index++;
+  }
+  if (a === undefined || b === undefined) return result;
+  return { ...result, oldest: Math.min(a, b), newest: Math.max(a, b) };
+}

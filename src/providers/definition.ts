@@ -283,6 +283,14 @@ function buildSchema() {
       httpErrors: parts.httpErrors.optional(),
       /** zone of `local` times unless --timezone says otherwise */
       timezone: z.string().optional(),
+      /**
+       * Response headers stating the request budget (Discord's X-RateLimit-*, GitHub's): when it is spent
+       * the next request waits for its reset. With `bucket`, each request path has its own budget.
+       */
+      rateLimit: z
+        .strictObject({ remaining: headerName(), reset: headerName().optional(), resetAfter: headerName().optional(), bucket: headerName().optional() })
+        .refine((r) => r.reset !== undefined || r.resetAfter !== undefined, 'needs reset or resetAfter: when a spent budget comes back')
+        .optional(),
       fields: parts.fields,
       replies: parts.replies.optional(),
       people: parts.people.optional(),
@@ -338,7 +346,7 @@ export type TimeFormat = Definition['fields']['time']['format'];
 
 /** Keys whose values are expressions (their variables are checked against the lookups). */
 const EXPRESSION_KEYS = new Set(['records', 'filter', 'from', 'key', 'body', 'path', 'message', 'code', 'id', 'text', 'replyTo', 'deleted', 'attachments', 'name', 'avatar', 'total', 'lastPage', 'perPage', 'hasMore', 'when', 'count', 'latest']);
-const NOT_EXPRESSIONS = new Set(['request', 'auth', 'summary', 'baseUrl', 'noun', 'timezone', 'paging', 'replies', 'people']);
+const NOT_EXPRESSIONS = new Set(['request', 'auth', 'summary', 'baseUrl', 'noun', 'timezone', 'paging', 'rateLimit', 'replies', 'people']);
 
 function checkVariables(value: unknown, path: PropertyKey[], variables: string[], ctx: z.RefinementCtx): void {
   if (typeof value === 'string') {

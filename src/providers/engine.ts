@@ -26,7 +26,7 @@ export { firstRequest, nextFromLinkHeader, sentPageSize } from './paginator.js';
 export function compileDefinition(name: string, definition: Definition): Provider {
   const request = definition.request;
   const label = (target: ChannelTarget) => `${name} ${target.kind === 'peer' ? 'peer' : definition.noun} ${target.id}`;
-  const requester = compileRequester(name, definition.auth);
+  const requester = compileRequester(name, definition.auth, definition.rateLimit);
   // $people: the directory, set once the run has walked it (src/dump/people.ts)
   const run: RunScope = { names: definition.people ? ['people'] : [], values: {} };
   const stream = compileStream<ChannelTarget>(definition, requester, {

@@ -66,9 +66,16 @@ export function toTime(value: unknown, format: TimeFormat, zone: () => Zone): nu
       // An ISO time no date can hold (year +300000, month 13): the form is right, the value impossible.
       return Number.isNaN(t) ? Infinity : t;
     }
-    case 'local':
+    case 'local': {
       if (typeof value !== 'string' || !LOCAL.test(value)) return undefined;
-      return localToEpoch(value, zone());
+      const within = zone();
+      try {
+        return localToEpoch(value, within);
+      } catch {
+        // The right form, but no such day: MySQL's zero date "0000-00-00 00:00:00" (PHP backends), "2024-02-30".
+        return Infinity;
+      }
+    }
   }
 }
 

@@ -114,7 +114,7 @@ function followLink<T>(ctx: PaginatorContext<T>, settings: ProviderSettings, tar
   // The link carries the position; credentials sent as a query parameter go along again.
   const auth = new URL(url);
   ctx.authorize(auth, {}, settings);
-  return { url: auth, headers: req.headers };
+  return { url: auth, headers: req.headers, rateLimit: req.rateLimit };
 }
 
 function nextReader(paging: Paging, compile: (text: string) => Expr): Paginator<unknown>['next'] {

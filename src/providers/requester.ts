@@ -4,6 +4,7 @@
  * auth rules. Each value is escaped for where it lands. Messages, channels,
  * replies and people all build their requests here.
  */
+import type { RateLimitHeaders } from '../http/budget.js';
 import type { HttpRequest } from '../http/client.js';
 import { UsageError } from '../errors.js';
 import type { Definition } from './definition.js';
@@ -51,8 +52,8 @@ export interface Requester {
 const PLACEHOLDER = /\{(channel|peer|page|record(?:\.[A-Za-z0-9_$-]+)+)\}/g;
 const ANY_PLACEHOLDER = /\{[A-Za-z_][A-Za-z0-9_.$-]*\}/g;
 
-/** `name` is the provider's, for messages. */
-export function compileRequester(name: string, auth: readonly AuthRule[]): Requester {
+/** `name` is the provider's, for messages; `rateLimit` the headers stating the budget every request of the definition shares. */
+export function compileRequester(name: string, auth: readonly AuthRule[], rateLimit?: RateLimitHeaders): Requester {
   const authorize = (url: URL, headers: Record<string, string>, settings: ProviderSettings) => applyAuth(auth, url, headers, settings);
   return {
     credentials: credentialNeeds(auth),
@@ -63,7 +64,7 @@ export function compileRequester(name: string, auth: readonly AuthRule[]): Reque
       const headers: Record<string, string> = {};
       for (const [key, value] of Object.entries(template.headers ?? {})) headers[key] = headerText(value, values);
       authorize(url, headers, settings);
-      return { url, headers };
+      return { url, headers, rateLimit };
     },
   };
 }

@@ -58,9 +58,16 @@ export interface ChannelJob {
   label: string;
   /** where this channel's messages go: a file of its own, or the shared stream */
   path: string | undefined;
+  /** this source (profile, API root, channel): its lock and checkpoints */
   stateName: string;
-  /** the state's name before API roots were normalized (read once, then rewritten under stateName) */
+  /** the state's name before API roots were normalized (read once, then rewritten under outputStateName) */
   legacyStateName: string;
+  /**
+   * This source's --incremental state for this output (a file, or `-`): each output keeps its own, so a
+   * nightly transcript and a data file of one channel both grow (a state under stateName, from before,
+   * is read when it records this same output, then moved here).
+   */
+  outputStateName: string;
   /** where this run spools and checkpoints the channel */
   checkpoints: string;
   /** --incremental: the last successful run's record, after any repair */

@@ -51,6 +51,7 @@ a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 .who time,.msg>.t,.system .t{color:var(--faint);font-size:12px}
 .msg{position:relative;padding:1px 0;border-radius:4px;overflow-wrap:anywhere}
 .msg:hover{background:var(--hover)}
+[data-id]{scroll-margin-top:64px}
 .msg:target{background:var(--hover);outline:2px solid var(--accent);outline-offset:2px}
 .group>.msg>.t{position:absolute;left:-60px;width:50px;text-align:right;top:3px;font-size:11px;opacity:.85}
 .group>.msg:first-of-type>.t{display:none}
@@ -182,6 +183,15 @@ function zoneLabel(zone: Zone): string {
   return zone.kind === 'fixed' && zone.name !== 'UTC' ? `UTC${zone.name}` : zone.name;
 }
 
+/** "part 2 of 5" with links to the first, previous, next and last parts (siblings in one folder). */
+function renderPartNav(part: PartInfo): Html {
+  const link = (index: number, label: string, rel?: string) =>
+    html`<a class="nav" href="${encodeURIComponent(part.fileOfPart(index))}"${rel ? html` rel="${rel}"` : undefined}>${label}</a>`;
+  const before = part.index > 1 ? html`${link(1, '« first')} ${link(part.index - 1, '‹ previous', 'prev')} ` : undefined;
+  const after = part.index < part.count ? html` ${link(part.index + 1, 'next ›', 'next')} ${link(part.count, 'last »')}` : undefined;
+  return html`<span class="parts">${before}part ${part.index} of ${part.count}${after}</span>`;
+}
+
 function renderChannelHead(summary: ChannelSummary, zone: Zone): Html {
   const count = `${summary.count} ${summary.count === 1 ? 'message' : 'messages'}`;
   let span: Html | undefined;
@@ -190,7 +200,7 @@ function renderChannelHead(summary: ChannelSummary, zone: Zone): Html {
     const last = formatLocal(Date.parse(summary.last), zone);
     span = html`<span><time datetime="${summary.first}">${first.day} ${first.time}</time> → <time datetime="${summary.last}">${last.day} ${last.time}</time></span>`;
   }
-  const part = summary.part && summary.part.count > 1 ? html`<span>part ${summary.part.index} of ${summary.part.count}</span>` : undefined;
+  const part = summary.part && summary.part.count > 1 ? renderPartNav(summary.part) : undefined;
   return html`<section class="channel" data-provider="${summary.provider}" data-channel="${summary.channel}">
 <header class="head"><div class="icon" aria-hidden="true">#</div><div><h1>${summary.provider} · ${summary.channel}</h1>
 <p class="sub"><span>${count}</span>${span}<span>times in ${zoneLabel(zone)}</span>${part}</p></div></header>

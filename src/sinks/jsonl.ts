@@ -1,5 +1,6 @@
 import type { Message } from '../message.js';
 import type { Sink } from './types.js';
+import { stringifyJson } from '../text/json.js';
 
 /**
  * One message per line, exactly as normalized (key order and text untouched).
@@ -8,7 +9,7 @@ import type { Sink } from './types.js';
 export function createJsonlSink(): Sink {
   return {
     begin: () => '',
-    format: (message: Message) => `${JSON.stringify(message)}\n`,
+    format: (message: Message) => `${stringifyJson(message)}\n`,
     end: () => '',
   };
 }

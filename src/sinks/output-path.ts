@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
+import { suggestName } from '../text/suggest.js';
 
 export type OutputPlan =
   | { kind: 'stdout' }
@@ -19,6 +20,7 @@ const TOKEN = /\{(profile|provider|host|channel|ext)\}/g;
  */
 export function planOutput(output: string): OutputPlan {
   if (output === '-' || output === '') return { kind: 'stdout' };
+  refuseUnknownPlaceholders(output);
   if (TOKENS.some((token) => output.includes(`{${token}}`))) return { kind: 'template', pattern: resolve(output) };
   if (output.endsWith('/') || output.endsWith(sep)) return { kind: 'directory', dir: resolve(output) };
   // ENOTDIR (a file where a directory must be) and the like are reported by the path probes.
@@ -30,6 +32,20 @@ export function planOutput(output: string): OutputPlan {
   }
   if (info?.isDirectory()) return { kind: 'directory', dir: resolve(output) };
   return { kind: 'file', path: resolve(output) };
+}
+
+/**
+ * `{chanel}` would otherwise name one file literally `{chanel}.jsonl` and hold
+ * every channel's export in turn: a typo in a template is a usage error.
+ */
+function refuseUnknownPlaceholders(output: string): void {
+  for (const [, word] of output.matchAll(/\{([A-Za-z][A-Za-z0-9_]*)\}/g)) {
+    if ((TOKENS as readonly string[]).includes(word!)) continue;
+    const near = suggestName(word!, TOKENS);
+    throw new UsageError(`-o ${output}: unknown placeholder {${word}}${near ? ` (did you mean {${near}}?)` : ''}`, {
+      hint: `a template may use ${TOKENS.map((token) => `{${token}}`).join(' ')}`,
+    });
+  }
 }
 
 const MAX_NAME_BYTES = 200;
@@ -95,7 +111,8 @@ export function outputPathFor(output: OutputPlan, naming: OutputNaming): string 
       const values: Record<string, string> = {
         profile: safeSegment(naming.profile),
         provider: safeSegment(naming.provider),
-        host: safeSegment(naming.host),
+        // `127.0.0.1:8065` → `127.0.0.1_8065`, not `…%3A8065`: readable, and a `:` in a path means a remote host to rsync and scp
+        host: safeSegment(naming.host.replace(/:(\d+)$/, '_$1')),
         channel: (naming.peer ? 'peer-' : '') + channelFileName('', naming.channel, 'x').slice(1, -2),
         ext: naming.ext,
       };

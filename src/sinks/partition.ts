@@ -64,6 +64,7 @@ export async function writePartitioned(
     count,
     file: fileOfPart(index),
     fileOf: (position) => fileOfPart(Math.floor((offset + position) / options.size) + 1),
+    fileOfPart,
   });
   const nextPart = async (): Promise<OutputHandle> => {
     partIndex++;
@@ -77,12 +78,15 @@ export async function writePartitioned(
     if (handle && tail) await writeChunk(handle.stream, tail, options.signal);
   };
   const closing = createSink(options.format).closeDocument?.() ?? '';
+  // Transcripts state a count and a span in each header: each part's own, not the whole channel's.
+  const ownSpans = options.format === 'html' || options.format === 'md';
   try {
     let offset = 0;
     for (const channel of channels) {
       const replies = createSink(options.format).quotesReplies
         ? await buildReplyIndex(() => channel.result.lines(), { skip: channel.skip, take: channel.take })
         : undefined;
+      const spans = ownSpans ? await segmentSpans(channel, offset, options.size) : undefined;
       const iterator = skipped(channel.result.lines(), channel.skip);
       let left = channel.take;
       let first = true;
@@ -98,7 +102,8 @@ export async function writePartitioned(
         const room = options.size - inPart;
         const take = Math.min(room, left);
         const part = partInfo(partIndex, channelStart);
-        const summary: ChannelSummary = { ...channel.summary, replies, part };
+        const own = spans?.shift();
+        const summary: ChannelSummary = { ...channel.summary, ...(own && count > 1 ? own : {}), replies, part };
         const sink = createSink(options.format);
         await writeChannel(handle!.stream, sink, summary, { ...channel.result, lines: () => iterator }, {
           format: options.format,
@@ -122,6 +127,42 @@ export async function writePartitioned(
     throw error;
   }
   return handles.map((h) => h.path);
+}
+
+/**
+ * The count and span of each piece of a channel that lands in one part, in
+ * order: the channel starts at export position `offset`, and parts break at
+ * multiples of `size`. One more read of the channel's kept lines.
+ */
+async function segmentSpans(
+  channel: PartitionChannel,
+  offset: number,
+  size: number,
+): Promise<Array<{ count: number; first: string | null; last: string | null }>> {
+  const spans: Array<{ count: number; first: string | null; last: string | null }> = [];
+  let current = { count: 0, oldest: Infinity, newest: -Infinity };
+  const close = () => {
+    const known = current.count > 0;
+    spans.push({
+      count: current.count,
+      first: known ? new Date(current.oldest).toISOString() : null,
+      last: known ? new Date(current.newest).toISOString() : null,
+    });
+    current = { count: 0, oldest: Infinity, newest: -Infinity };
+  };
+  let index = 0;
+  for await (const line of channel.result.lines()) {
+    if (index >= channel.skip + channel.take) break;
+    if (index++ < channel.skip) continue;
+    const position = offset + index - 1 - channel.skip;
+    if (current.count > 0 && position % size === 0) close();
+    const time = Date.parse((JSON.parse(line) as { timestamp: string }).timestamp);
+    current.count++;
+    current.oldest = Math.min(current.oldest, time);
+    current.newest = Math.max(current.newest, time);
+  }
+  close();
+  return spans;
 }
 
 /**

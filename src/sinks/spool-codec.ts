@@ -1,6 +1,7 @@
 import type { Message } from '../message.js';
 import { csvRow, type CsvOptions } from './csv.js';
 import type { Format } from './types.js';
+import { stringifyJson } from '../text/json.js';
 
 /**
  * What a message is while it waits in the spool to be put in order: one line
@@ -15,7 +16,7 @@ export interface SpoolCodec {
 }
 
 const messageCodec: SpoolCodec = {
-  encode: (message) => JSON.stringify(message),
+  encode: (message) => stringifyJson(message),
   keyOf(line) {
     const message = JSON.parse(line) as Pick<Message, 'id' | 'timestamp'>;
     return { time: Date.parse(message.timestamp), id: message.id };

@@ -42,6 +42,8 @@ export interface PartInfo {
   fileOf(position: number): string;
   /** this part's own file name */
   file: string;
+  /** the file name of part `index` (1-based): the navigation between parts */
+  fileOfPart(index: number): string;
 }
 
 /** What a whole document (one file, or one stream for several channels) is about. */

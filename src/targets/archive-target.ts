@@ -68,6 +68,7 @@ export class ArchiveTarget {
   /** Opens (creating if needed) the archive: called while planning, before any request. */
   constructor(private readonly options: ArchiveTargetOptions) {
     this.archive = Archive.open(options.path, { create: true });
+    if (this.archive.indexRebuilt) options.logger.info(`${options.path}: its full-text index was missing; made it again from the messages`);
     this.api = normalizeApiRoot(options.baseUrl);
     this.run = this.archive.startRun(options.command, { provider: options.provider, api: this.api });
   }

@@ -18,6 +18,7 @@ import { readExisting } from './adopt.js';
 import type { TargetContext } from './context.js';
 import { fingerprintFile } from './fingerprint.js';
 import type { ChannelStart, Target } from './types.js';
+import { definitionDigest } from '../walk/identity.js';
 import { summaryOf, writeInto } from './write-spooled.js';
 
 /**
@@ -32,7 +33,11 @@ export function createIncrementalTarget(ctx: TargetContext, options: { adopt: bo
     ordered: false,
     async prepare(job: ChannelJob): Promise<ChannelStart> {
       job.state = await provenState(ctx, job, options.adopt);
-      return startOf(job.state);
+      const start = startOf(job.state);
+      // written under another definition: its newest messages must come back the same before anything is appended
+      const recorded = job.state?.definition;
+      if (recorded !== undefined && ctx.provider && recorded !== definitionDigest(ctx.provider) && start.after) return { ...start, confirm: { output: job.path! } };
+      return start;
     },
     async deliver(done: ChannelDone): Promise<void> {
       const path = done.job.path!;
@@ -51,9 +56,9 @@ export function startOf(state: ChannelState | undefined): ChannelStart {
 
 /** The state of a channel whose output is stdout (nothing to prove). */
 export async function loadStreamState(ctx: TargetContext, job: ChannelJob): Promise<ChannelState | undefined> {
-  const state = (await readState(ctx.stateDir, job.stateName)) ?? (await readState(ctx.stateDir, job.legacyStateName));
-  if (state && (state.output !== '-' || state.format !== ctx.plan.format || state.order !== ctx.plan.order)) {
-    ctx.logger.warn(`${job.label}: the last incremental run wrote ${state.output} (${state.format}, ${state.order}); this one writes everything to stdout`);
+  const state = await readOwnState(ctx.stateDir, job, '-');
+  if (state && (state.format !== ctx.plan.format || state.order !== ctx.plan.order)) {
+    ctx.logger.warn(`${job.label}: the last incremental run to stdout wrote ${state.format}, ${state.order}; this one writes everything again`);
     return undefined;
   }
   return state;
@@ -73,12 +78,12 @@ function sourceOf(ctx: TargetContext, job: ChannelJob): string {
 async function provenState(ctx: TargetContext, job: ChannelJob, adopt: boolean): Promise<ChannelState | undefined> {
   const { plan, stateDir, logger } = ctx;
   const output = job.path!;
-  let state = (await readState(stateDir, job.stateName)) ?? (await readState(stateDir, job.legacyStateName));
+  let state = await readOwnState(stateDir, job, output);
   const source = sourceOf(ctx, job);
 
   for (const other of await listStates(stateDir)) {
     if (!other.state || other.state.output !== output) continue;
-    if (other.file.endsWith(`/${job.stateName}`) || other.file.endsWith(`/${job.legacyStateName}`)) continue;
+    if ([job.outputStateName, job.stateName, job.legacyStateName].some((name) => other.file.endsWith(`/${name}`))) continue;
     const owner = other.state;
     if (owner.provider === ctx.profile.provider && owner.channel === job.target.id && owner.kind === job.target.kind && (owner.api ?? ctx.plan.apiRoot) === ctx.plan.apiRoot) continue;
     throw new UsageError(
@@ -141,7 +146,7 @@ async function provenState(ctx: TargetContext, job: ChannelJob, adopt: boolean):
   }
   if (state.pending) {
     state = { ...state, pending: null };
-    await writeState(stateDir, job.stateName, state);
+    await writeState(stateDir, job.outputStateName, state);
   }
   return state;
 }
@@ -175,7 +180,7 @@ async function adoptFile(ctx: TargetContext, job: ChannelJob, output: string, pr
     fingerprint: await fingerprintFile(output, size),
     future: read.future,
   };
-  await writeState(ctx.stateDir, job.stateName, state);
+  await writeState(ctx.stateDir, job.outputStateName, state);
   ctx.logger.info(
     `${job.label}: adopted ${output} (${read.messages} messages${previous ? '; it differed from the last recorded run' : ''}); continuing after ${read.newest ? new Date(read.newest.time).toISOString() : 'its start'}`,
   );
@@ -198,7 +203,7 @@ export async function recordState(
   // Messages once in the future that the clock has since passed are below the watermark now.
   const future = new Map<string, number>();
   for (const f of [...(previous?.future ?? []), ...done.future]) if (!newest || f.time > newest.time) future.set(f.id, f.time);
-  await writeState(ctx.stateDir, done.job.stateName, {
+  await writeState(ctx.stateDir, done.job.outputStateName, {
     version: 1,
     profile: profile.name,
     provider: profile.provider,
@@ -214,13 +219,37 @@ export async function recordState(
     updatedAt: new Date().toISOString(),
     pending: null,
     api: plan.apiRoot,
+    ...(ctx.provider ? { definition: definitionDigest(ctx.provider) } : {}),
     fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
     future: [...future].map(([id, time]) => ({ id, time })),
     ...(file.replies ? { replies: file.replies } : {}),
     ...(done.threads ? { threads: done.threads.toJSON() } : {}),
   });
-  // A state found under its name from before API roots were normalized now lives under the new one.
-  if (done.job.legacyStateName !== done.job.stateName) await removeState(ctx.stateDir, done.job.legacyStateName);
+  await removeMovedStates(ctx.stateDir, done.job, output);
+}
+
+/**
+ * This source's state for `output`: under its own name, or — written before each output kept its own, or
+ * before API roots were normalized — under the source's name, when that one records this same output.
+ * A source's state for another output is that output's: this one starts its own.
+ */
+export async function readOwnState(stateDir: string, job: ChannelJob, output: string): Promise<ChannelState | undefined> {
+  const own = await readState(stateDir, job.outputStateName);
+  if (own) return own;
+  for (const name of [job.stateName, job.legacyStateName]) {
+    const earlier = await readState(stateDir, name);
+    if (earlier && earlier.output === output) return earlier;
+  }
+  return undefined;
+}
+
+/** Once recorded under its own name, an earlier state of this output (see readOwnState) is removed. */
+async function removeMovedStates(stateDir: string, job: ChannelJob, output: string): Promise<void> {
+  for (const name of new Set([job.stateName, job.legacyStateName])) {
+    if (name === job.outputStateName) continue;
+    const earlier = await readState(stateDir, name).catch(() => undefined);
+    if (earlier && earlier.output === output) await removeState(stateDir, name);
+  }
 }
 
 /**
@@ -241,6 +270,9 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
   }
   if (done.take === 0) {
     logger.info(`${done.job.label}: nothing new since ${state.updatedAt}`);
+    // the newest messages came back the same under an edited definition: it is this file's from now on
+    const definition = ctx.provider ? definitionDigest(ctx.provider) : undefined;
+    if (definition !== state.definition) await writeState(stateDir, done.job.stateName, { ...state, definition });
     return;
   }
   if (plan.order === 'desc') {
@@ -269,7 +301,7 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
     return;
   }
   const start = (await stat(path)).size;
-  await writeState(stateDir, done.job.stateName, { ...state, pending: { size: start } });
+  await writeState(stateDir, done.job.outputStateName, { ...state, pending: { size: start } });
   const append = { lastDay: state.lastDay };
   let summary = summaryOf(done, plan, profile, append);
   let replies: ReplyWindow | undefined;

@@ -56,6 +56,12 @@ export interface ChannelStart {
   written?: string[] | undefined;
   /** continue the walk from here (targets keeping their own position) */
   resumeFrom?: WalkCheckpoint | undefined;
+  /**
+   * --incremental after the provider definition changed: the newest messages written (`after`) must come back with
+   * the same ids at the same time, else ids or times are read differently now and appending would write messages
+   * again; the run then stops with exit 2 before writing anything
+   */
+  confirm?: { output: string } | undefined;
 }
 
 /** A channel being written batch by batch (see `Target.openChannel`). */

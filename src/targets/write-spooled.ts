@@ -66,7 +66,6 @@ export function summaryOf(done: ChannelDone, plan: DumpPlan, profile: ResolvedPr
 function spanOf(done: ChannelDone): { first: string | null; last: string | null } {
   const { oldest, newest } = done.result;
   if (oldest === undefined || newest === undefined || done.take === 0) return { first: null, last: null };
-  // With --limit the span starts later than the spool's oldest; the title is approximate only then.
   return { first: new Date(oldest).toISOString(), last: new Date(newest).toISOString() };
 }
 

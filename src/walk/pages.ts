@@ -4,7 +4,8 @@ import type { Entry, PageProvider, ProviderPage } from '../providers/types.js';
 import { redactUrl } from '../text/sanitize.js';
 import { fetchEntries } from './fetch-page.js';
 import { pageSizeFor } from './identity.js';
-import type { WalkBatch, WalkOptions } from './types.js';
+import type { MissingReport, WalkBatch, WalkOptions } from './types.js';
+import { WalkTally } from './walk-end.js';
 
 /** Re-reads allowed to close one seam before the walk gives up loudly. */
 const MAX_SEAM_ATTEMPTS = 8;
@@ -96,13 +97,43 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
   let firstTotal: number | undefined = resume?.total;
 
   const reported = new Set<string>();
-  const emit = (fetched: Fetched, entries: Entry[], withheld?: WalkBatch['missing']): WalkBatch => {
+  const tally = new WalkTally(resume === undefined);
+  /**
+   * The batch of one answer. `last`: the API's signals end the history here (the walk-end rule then compares
+   * what was found with what it announced); `stop` set: a run of pages without a record ends the walk here.
+   */
+  const emit = (fetched: Fetched, entries: Entry[], withheld: MissingReport[] = [], last = false): WalkBatch & { stop?: boolean } => {
     let oldest: number | undefined;
     for (const entry of fetched.entries) if (oldest === undefined || entry.time < oldest) oldest = entry.time;
     // a page read again reports its impossible messages once
     const impossible = fetched.missing.filter((m) => !reported.has(m.reason));
     for (const m of impossible) reported.add(m.reason);
-    const missing = [...(withheld ?? []), ...impossible];
+    const records = recordsOf(fetched);
+    const tallied = tally.page(
+      fetched.number,
+      {
+        records,
+        kept: fetched.entries.length + fetched.missing.length,
+        // records that share an id within one answer are one message, but they were served: not a gap
+        found: entries.length + impossible.length + (fetched.entries.length - fetched.ids.size),
+        total: fetched.page.total,
+        last,
+      },
+      withheld,
+    );
+    const missing = [...tallied.missing, ...impossible];
+    const run = tallied.stop;
+    if (run) {
+      // the API keeps announcing more and serves nothing: stop, loudly, rather than walk for ever
+      missing.push({
+        reason: `pages ${run.from}-${run.to} held no record at all though the server announced ${announced(fetched)}; the walk stopped there (GET ${shownPage(fetched.number)})`,
+        count: run.count,
+      });
+    } else if (last) {
+      // the walk-end rule: what the pages held must agree with what the API announced
+      const short = tally.shortfall(shownPage(fetched.number));
+      if (short) missing.push(short);
+    }
     return {
       entries,
       ...(missing.length > 0 ? { missing } : {}),
@@ -112,6 +143,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       page: fetched.number,
       total: fetched.page.total,
       checkpoint: { kind: 'pages', nextPage: fetched.number + 1, total: fetched.page.total, lastIds: [...fetched.ids], perPage },
+      ...(run ? { stop: true } : {}),
     };
   };
   // records the server served: before the definition's filter, and counting items left out as impossible
@@ -169,12 +201,16 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
       attempts = 0;
       // A page emptier than the API's own announcement (total, last page, next link) is not the end.
       const expected = expectedOn(current);
-      if (recordsOf(current) < expected && shortReads < MAX_SHORT_REREADS) {
+      // So is a page of only messages already read while the page number moved on: read again before believed.
+      const repeated = number > 1 && expected > 0 && current.entries.length > 0 && current.entries.every((e) => seen.has(e.message.id));
+      if ((recordsOf(current) < expected || repeated) && shortReads < MAX_SHORT_REREADS) {
         shortReads++;
-        options.logger.debug(`${label}: page ${number} held ${recordsOf(current)} of the ${expected} messages announced; reading it again`);
+        options.logger.debug(
+          `${label}: page ${number} held ${repeated ? 'only messages already read' : `${recordsOf(current)} of the ${expected} messages announced`}; reading it again`,
+        );
         continue;
       }
-      const withheld =
+      const withheld: MissingReport[] | undefined =
         recordsOf(current) < expected
           ? [
               {
@@ -192,11 +228,9 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         // a page's worth of them for each such page.
         throw new RemoteError(
           `${label}: pages ${number - stale + 1}-${number} held only messages already read; the server seems to ignore the page number (GET ${shownPage(number)})`,
-          { hint: 'check --base-url points at the API itself (not a proxy or cache that drops the query)' },
+          { hint: "possible causes: the server ignores the page number (a fault on its side, or a proxy or cache before it that drops the query: check --base-url), or the definition's paging.param is not the parameter it reads" },
         );
       }
-      yield emit(current, added, withheld);
-      anchor = current;
       const page = current.page;
       // records before the definition's filter: a page of events is full, not the end
       const records = recordsOf(current);
@@ -205,7 +239,10 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         page.hasNext === false ||
         (lastPage !== undefined && number >= lastPage) ||
         (!announcedMore && (records === 0 || records < perPage));
-      if (isLast) return;
+      const { stop, ...batch } = emit(current, added, withheld, isLast);
+      yield batch;
+      anchor = current;
+      if (isLast || stop) return;
       number++;
     }
   } finally {

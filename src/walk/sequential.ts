@@ -3,11 +3,17 @@ import { DedupeWindow } from '../pipeline/dedupe.js';
 import type { Entry, ProviderPage, SequentialPosition, SequentialProvider } from '../providers/types.js';
 import { redactUrl } from '../text/sanitize.js';
 import { fetchEntries, type FetchedPage } from './fetch-page.js';
-import type { WalkBatch, WalkOptions } from './types.js';
+import { pageSizeFor } from './identity.js';
+import type { MissingReport, WalkBatch, WalkOptions } from './types.js';
+import { WalkTally } from './walk-end.js';
 
 /** Pages in a row that add nothing new before the walk decides the server is not moving on. */
 const MAX_STALE_PAGES = 2;
-/** Re-reads of an empty or short page the API said was not the last, before stepping past it. */
+/**
+ * Re-reads of an empty or short page the API said was not the last, or of a
+ * page of an offset walk that held only messages already read though the
+ * offset moved on, before the walk goes on past it.
+ */
 const MAX_REREADS = 2;
 
 /**
@@ -23,7 +29,7 @@ const MAX_REREADS = 2;
  */
 export async function* walkSequential(provider: SequentialProvider, options: WalkOptions): AsyncGenerator<WalkBatch> {
   const { settings, target, label } = options;
-  const size = provider.takesPageSize ? Math.min(Math.max(1, options.pageSize), provider.maxPageSize) : options.pageSize;
+  const size = pageSizeFor(provider, options.pageSize);
   const seen = new DedupeWindow(Math.max(10_000, 4 * provider.maxPageSize));
   const newestFirst = provider.order === 'newest-first';
   const abort = new AbortController();
@@ -62,6 +68,7 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
   const followed = new Set<string>();
   let stale = 0;
   let firstTotal: number | undefined;
+  const tally = new WalkTally(resume === undefined);
   // an answer read again reports its impossible messages once
   const reported = new Set<string>();
   // The next page is asked for as soon as its position is known, before this one is handed on:
@@ -76,9 +83,10 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
       current.arm();
       let fetched = await current.promise;
       let records = recordsOf(fetched);
-      // The walk-end rule: an empty or short page before the end the API announced is read again.
-      for (let reread = 0; reread < MAX_REREADS && announcesMore(fetched, records) && records < size && provider.step === 'offset'; reread++) {
-        options.logger.debug(`${label}: page ${number} is short (${records}) though the API says more follow; reading it again`);
+      // The walk-end rule: an empty or short page before the end the API announced is read again, and so is a
+      // page of only messages already read where the offset moved on (a server whose offsets go backwards).
+      for (let reread = 0; reread < MAX_REREADS && provider.step === 'offset' && suspicious(fetched, records, number); reread++) {
+        options.logger.debug(`${label}: page ${number} ${records < size ? `is short (${records})` : 'held only messages already read'} though the API says more follow; reading it again`);
         fetched = await fetch(position);
         records = recordsOf(fetched);
       }
@@ -90,19 +98,17 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
         if (oldest === undefined || entry.time < oldest) oldest = entry.time;
         if (seen.add(entry.message.id)) added.push(entry);
       }
-      if (added.length === 0 && records > 0) {
+      // Only messages already read: the server repeats itself. A page of records the definition filters out
+      // (joins, reactions) or an empty one while the position moves on is not (empty runs are bounded below).
+      if (added.length === 0 && fetched.entries.length > 0) {
         const growth = page.total !== undefined && firstTotal !== undefined && page.total > firstTotal ? Math.ceil((page.total - firstTotal) / size) : 0;
-        if (++stale > MAX_STALE_PAGES + growth) {
-          throw new RemoteError(`${label}: ${stale} answers in a row held only messages already read; the server does not move on (GET ${shown(position)})`, {
-            hint: 'check --base-url and the definition\'s paging (the parameter the position is sent in)',
-          });
-        }
-      } else {
+        if (++stale > MAX_STALE_PAGES + growth) throw repeating(stale, position);
+      } else if (fetched.entries.length > 0) {
         stale = 0;
       }
 
       let next: SequentialPosition | 'end';
-      let withheld: Array<{ reason: string; count: number }> | undefined;
+      let withheld: MissingReport[] | undefined;
       if (provider.step === 'offset') {
         const offset = 'offset' in position ? position.offset : 0;
         const after = offset + records;
@@ -119,8 +125,9 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
         const value = page.next;
         if (page.hasNext === false || value === null || value === undefined || value === '') next = 'end';
         else if (followed.has(value)) {
-          throw new RemoteError(`${label}: the server sent back a ${provider.step === 'link' ? 'next link' : 'next token'} it had sent before; following it would loop (GET ${shown(position)})`, {
-            hint: 'check the definition\'s paging.from (it must point at the next position, not the current one)',
+          const what = provider.step === 'link' ? 'next link' : 'next token';
+          throw new RemoteError(`${label}: the server sent back a ${what} it had already sent; following it would loop (GET ${shown(position)})`, {
+            hint: `possible causes: the server does not move on (a fault on its side: try again later), or the definition's paging.from names the current position, not the next`,
           });
         } else {
           followed.add(value);
@@ -132,7 +139,32 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
 
       const impossible = fetched.missing.filter((m) => !reported.has(m.reason));
       for (const m of impossible) reported.add(m.reason);
-      const missing = [...(withheld ?? []), ...impossible];
+      const tallied = tally.page(
+        number,
+        {
+          records,
+          kept: fetched.entries.length + fetched.missing.length,
+          // records that share an id within one answer are one message, but they were served: not a gap
+          found: added.length + impossible.length + fetched.entries.length - new Set(fetched.entries.map((e) => e.message.id)).size,
+          total: page.total,
+          last: next === 'end',
+        },
+        withheld ?? [],
+      );
+      const missing: MissingReport[] = [...tallied.missing, ...impossible];
+      if (tallied.stop) {
+        // the API keeps saying more follow and serves nothing: stop, loudly, rather than walk for ever
+        const run = tallied.stop;
+        missing.push({
+          reason: `pages ${run.from}-${run.to} held no record at all though the server said more follow each time; the walk stopped there (GET ${shown(position)})`,
+          count: run.count,
+        });
+        next = 'end';
+      } else if (next === 'end') {
+        // the walk-end rule: what the pages held must agree with what the API announced
+        const short = tally.shortfall(shown(position));
+        if (short) missing.push(short);
+      }
       if (next !== 'end') {
         const value = 'token' in next ? next.token : 'link' in next ? next.link : undefined;
         // asked for already while this page was normalized, unless a retried answer named another position
@@ -160,6 +192,19 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
   /** records served: before the definition's filter, counting items left out as impossible */
   function recordsOf(fetched: FetchedPage): number {
     return fetched.page.records ?? fetched.entries.length + fetched.missing.length;
+  }
+
+  /** Read again before it is believed: short before the announced end, or only messages already read. */
+  function suspicious(fetched: FetchedPage, records: number, number: number): boolean {
+    if (!announcesMore(fetched, records)) return false;
+    if (records < size) return true;
+    return number > 1 && fetched.entries.length > 0 && fetched.entries.every((entry) => seen.has(entry.message.id));
+  }
+
+  function repeating(stale: number, at: SequentialPosition): RemoteError {
+    return new RemoteError(`${label}: ${stale} answers in a row held only messages already read though the position moved on; the server does not move on (GET ${shown(at)})`, {
+      hint: "possible causes: the server ignores the position (a fault on its side, or a proxy or cache before it that drops the query: check --base-url), or the definition's paging.param is not the parameter it reads",
+    });
   }
 
   function announcesMore(fetched: FetchedPage, records: number): boolean {

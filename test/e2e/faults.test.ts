@@ -317,15 +317,15 @@ describe.concurrent('waits: Retry-After and rate limiting', () => {
     // The first request also opens the connection, so on a loaded machine it reaches the server late
     // (seen: 180 ms), which shortens the first gap as the server sees it: the pace is judged from the
     // second request on, and the first gap only has to show the two did not leave together.
-    // By t seconds after the second request, at most 1 + 2t more (timer and scheduling slack allowed).
+    // The server logs a request when its own event loop gets to it, and the server shares this test's process:
+    // on a loaded machine one arrival can be logged up to a few hundred ms late, which makes the gap before it
+    // look longer and the gap after it shorter. So no single gap is judged; what a limiter that lets requests
+    // out too early would break is the count: by t seconds after the second request, at most 1 + 2t more
+    // (300 ms allowed for one late-logged arrival). Two sent together show as one of these falling short.
     for (let i = 2; i < starts.length; i++) {
-      expect(starts[i]! - starts[1]!, `request ${i}; gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual((i - 1) * 500 - 150);
+      expect(starts[i]! - starts[1]!, `request ${i}; gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual((i - 1) * 500 - 300);
     }
-    expect(gaps[0], `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(100);
-    // no two at once: requests leave at least 1/rate apart (scheduling may shift one a little)
-    expect(Math.min(...gaps.slice(1)), `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(250);
-    const perSecond = (starts.length - 1) / ((starts.at(-1)! - starts[0]!) / 1000);
-    expect(perSecond).toBeLessThanOrEqual(2.1);
+    expect(starts.at(-1)! - starts[0]!, `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual((starts.length - 1) * 500 - 300);
   });
 
   it('a 429 on one channel pauses the other channel’s requests to the same host too', async () => {

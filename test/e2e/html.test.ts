@@ -122,6 +122,30 @@ describe('replies, markers and layout in Chromium', () => {
     });
   });
 
+  it('a link to a message in the middle of a group scrolls it into view with its sender\'s name still on screen', async () => {
+    const path = await exportHtml('relation', ['C2'], 'scroll-margin.html');
+    await withPage(path, async ({ page }) => {
+      // the second message of a group whose first is one line, far enough down that the page must scroll to it
+      const target = await page.locator('.group').evaluateAll((groups) => {
+        const candidates = groups.filter((g) => {
+          const msgs = g.querySelectorAll(':scope > .msg');
+          return msgs.length >= 2 && msgs[0]!.getBoundingClientRect().height < 30 && g.getBoundingClientRect().top > 900;
+        });
+        return candidates[0]?.querySelectorAll(':scope > .msg')[1]?.getAttribute('data-id') ?? null;
+      });
+      expect(target, 'a later group with two messages').not.toBeNull();
+      await page.evaluate((id) => { location.hash = `#m-${id}`; }, target);
+      const seen = await page.evaluate((id) => {
+        const msg = document.getElementById(`m-${id}`)!;
+        const name = msg.closest('.group')!.querySelector('.who .name')!;
+        return { msg: msg.getBoundingClientRect().top, name: name.getBoundingClientRect().top, scrolled: window.scrollY };
+      }, target);
+      expect(seen.scrolled).toBeGreaterThan(0);
+      expect(seen.name).toBeGreaterThanOrEqual(0);
+      expect(seen.msg).toBeGreaterThan(seen.name);
+    }, { viewport: { width: 1000, height: 600 } });
+  });
+
   it('marks edited, deleted and system messages and separates days', async () => {
     const discuz = await exportHtml('discuz', ['55'], 'discuz.html', ['--tz', 'UTC']);
     const edited = server().messages('discuz', '55').filter((m) => m.updatedTime !== null && m.updatedTime > m.time);

@@ -327,6 +327,36 @@ describe.concurrent('output targets', () => {
     expect(readdirSync(dir).sort()).toEqual(['a.csv', 'b.md', 'c.jsonl', 'd.txt', 'e.csv', 'f.jsonl', 'g.CSV']);
   });
 
+  it('--limit N: the HTML header and the Markdown title state the span of the N messages kept, not of the page read', async () => {
+    const dir = outDir('limit-span');
+    const base = ['--provider', 'relation', '--channel', 'H1', '--limit', '3'];
+    const [kept, csv, html, htmlDesc, md] = await Promise.all([
+      dump(shared, [...base, '-o', join(dir, 'kept.jsonl')]),
+      dump(shared, [...base, '-o', join(dir, 'kept.csv')]),
+      dump(shared, [...base, '-o', join(dir, 'a.html')]),
+      dump(shared, [...base, '--order', 'desc', '-o', join(dir, 'd.html')]),
+      dump(shared, [...base, '-o', join(dir, 'a.md')]),
+    ]);
+    for (const result of [kept, csv, html, htmlDesc, md]) expect(result.code, explain(result)).toBe(0);
+    const times = jsonl(readFileSync(join(dir, 'kept.jsonl'), 'utf8')).map((m) => m.timestamp);
+    expect(parseCsv(readFileSync(join(dir, 'kept.csv'), 'utf8')).slice(1).map((row) => row[1])).toEqual(times);
+    expect(times).toHaveLength(3);
+    const span = `<time datetime="${times[0]}">`;
+    for (const name of ['a.html', 'd.html']) {
+      const sub = /<p class="sub">(.*?)<\/p>/.exec(readFileSync(join(dir, name), 'utf8'))?.[1] ?? '';
+      expect(sub).toContain('3 messages');
+      expect(sub).toContain(span);
+      expect(sub).toContain(`<time datetime="${times[2]}">`);
+    }
+    // the history spans days; the three newest messages one day (an hour apart, counted from the day's start)
+    const days = new Set(times.map((t) => t!.slice(0, 10)));
+    const title = readFileSync(join(dir, 'a.md'), 'utf8').split('\n')[0]!;
+    expect(title).toMatch(/— 3 messages, /);
+    expect(new Set(title.match(/\d{4}-\d\d-\d\d/g))).toEqual(days);
+    const all = truthIds(shared, 'relation', 'H1').length;
+    expect(all).toBeGreaterThan(24);
+  });
+
   it('-o dir/ (not there yet) and an existing dir get {provider}-{channel}.{ext} per channel', async () => {
     const root = outDir('targets-dir');
     const fresh = join(root, 'new', 'nested');

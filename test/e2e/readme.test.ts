@@ -97,4 +97,39 @@ describe('README', () => {
       box.cleanup();
     }
   }, 180_000);
+
+  it('every sqlite3 query of the archive section runs as written (through python3\'s sqlite3) and the phrase query finds its message', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const queries = [...readme.matchAll(/^sqlite3 chat\.sqlite "((?:[^"\\]|\\.)*)"/gm)].map((m) => m[1]!.replace(/\\(["\\$`])/g, '$1'));
+    expect(queries.length).toBeGreaterThanOrEqual(5);
+    const box = createSandbox();
+    try {
+      const script = [
+        `printf '%s\\n' ${JSON.stringify(JSON.stringify(README_MESSAGE))} > backup.jsonl`,
+        `"$CHAT_EXPORT_TEST_NODE" "$CHAT_EXPORT_TEST_BIN" convert backup.jsonl -o chat.sqlite -q`,
+      ].join('\n');
+      const made = await run('bash', ['--norc', '--noprofile', '-c', script], {
+        env: { ...box.env(), CHAT_EXPORT_TEST_NODE: process.execPath, CHAT_EXPORT_TEST_BIN: BIN },
+        cwd: box.dir,
+      });
+      expect(made.code, made.stderr).toBe(0);
+      const code = `import json, sqlite3, sys
+con = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)
+out = []
+for q in json.loads(sys.argv[2]):
+    try:
+        out.append({'ok': True, 'rows': [list(r) for r in con.execute(q).fetchall()]})
+    except Exception as e:
+        out.append({'ok': False, 'error': str(e), 'query': q})
+print(json.dumps(out))`;
+      const result = await run('python3', ['-c', code, join(box.dir, 'chat.sqlite'), JSON.stringify(queries)]);
+      expect(result.code, result.stderr).toBe(0);
+      const answers = JSON.parse(result.stdout) as Array<{ ok: boolean; error?: string; query?: string; rows?: unknown[][] }>;
+      expect(answers.filter((a) => !a.ok)).toEqual([]);
+      const phrase = answers[queries.findIndex((q) => q.includes('MATCH'))]!;
+      expect(phrase.rows).toEqual([[README_MESSAGE.timestamp, 'Alice', README_MESSAGE.text]]);
+    } finally {
+      box.cleanup();
+    }
+  });
 });

@@ -24,17 +24,21 @@ export interface ExportedMessage {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** Discord's message types as the fixture names them → the normalized type a definition maps them to. */
+const DISCORD_TYPES: Record<string, string> = { DEFAULT: 'text', REPLY: 'text', USER_JOIN: 'system', CHANNEL_PINNED_MESSAGE: 'system' };
+
 /** Provider type → normalized type: lower-cased, relation SYS → system. */
 export function expectedType(provider: Provider, type: string): string {
+  if (provider === 'discord') return DISCORD_TYPES[type] ?? type;
   const lower = type.toLowerCase();
   return provider === 'relation' && lower === 'sys' ? 'system' : lower;
 }
 
-/** The normalized message the exporter must write for one canonical message. */
-export function expectedMessage(provider: Provider, channel: string, m: CanonicalMessage): ExportedMessage {
+/** The normalized message the exporter must write for one canonical message (`name`: the provider's name in the output, when a definition names the fixture's API otherwise). */
+export function expectedMessage(provider: Provider, channel: string, m: CanonicalMessage, name: string = provider): ExportedMessage {
   return {
     id: m.id,
-    provider,
+    provider: name,
     channel,
     timestamp: iso(m.time),
     sender: { id: m.senderId, name: m.senderName, avatar: m.senderAvatar },
@@ -48,8 +52,8 @@ export function expectedMessage(provider: Provider, channel: string, m: Canonica
 }
 
 /** The exact JSONL line (key order included). */
-export function expectedLine(provider: Provider, channel: string, m: CanonicalMessage): string {
-  return JSON.stringify(expectedMessage(provider, channel, m));
+export function expectedLine(provider: Provider, channel: string, m: CanonicalMessage, name: string = provider): string {
+  return JSON.stringify(expectedMessage(provider, channel, m, name));
 }
 
 /** Numeric-aware id order (relation ids are 19 digits: beyond a double). */
@@ -99,6 +103,8 @@ export interface ExportCheck {
   /** ground truth when the run ended: anything exported must be in it (inserts may or may not be) */
   end: readonly CanonicalMessage[];
   order: 'asc' | 'desc';
+  /** the provider's name in the output, when a definition names the fixture's API otherwise */
+  name?: string;
 }
 
 /**
@@ -128,7 +134,7 @@ export function exportProblems(check: ExportCheck): string[] {
       problems.push(`line ${index + 1}: id ${id} is not in the history`);
       continue;
     }
-    const expected = expectedLine(provider, channel, truth);
+    const expected = expectedLine(provider, channel, truth, check.name);
     if (line !== expected) problems.push(`line ${index + 1}: id ${id}\n  got      ${line}\n  expected ${expected}`);
   }
   for (const [id, count] of seen) if (count > 1) problems.push(`id ${id} exported ${count} times`);

@@ -75,6 +75,25 @@ describe('planOutput', () => {
   });
 });
 
+describe('templates', () => {
+  it('an unknown placeholder is a usage error naming it, with the placeholder it most likely meant', () => {
+    let caught: unknown;
+    try {
+      planOutput('tpl/{chanel}.jsonl');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ exitCode: 2 });
+    expect(String((caught as Error).message)).toMatch(/unknown placeholder \{chanel\} \(did you mean \{channel\}\?\)/);
+    expect(() => planOutput('tpl/{nothing_like_it}/{channel}.{ext}')).toThrow(/unknown placeholder \{nothing_like_it\}/);
+  });
+
+  it('known placeholders make a template; braces that are no placeholder stay part of a file name', () => {
+    expect(planOutput('b/{host}/{channel}.{ext}').kind).toBe('template');
+    expect(planOutput(join(scratch, 'a{1}.jsonl'))).toEqual({ kind: 'file', path: join(scratch, 'a{1}.jsonl') });
+  });
+});
+
 describe('channelFileName', () => {
   it('is {provider}-{channel}.{ext} for ordinary ids', () => {
     expect(channelFileName('relation', '4f326124812c41448bc587bf6b2eaf42', 'jsonl')).toBe('relation-4f326124812c41448bc587bf6b2eaf42.jsonl');

@@ -99,6 +99,29 @@ describe('--partition', () => {
     expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('html: each part links to the first, previous, next and last parts, and each header states its own count and span', async () => {
+    const dir = scratch();
+    const path = join(dir, 'out.html');
+    const channels = [await channelOf(dir, 'html', 'A', 23), await channelOf(dir, 'html', 'B', 0), await channelOf(dir, 'html', 'C', 9)];
+    const parts = (await writePartitioned(path, channels, { format: 'html', size: 10, provider: 'relation' })).map((p) => readFileSync(p, 'utf8'));
+    const links = parts.map((text) => [...text.matchAll(/<a class="nav" href="([^"]+)"[^>]*>([^<]+)<\/a>/g)].map((m) => `${m[2]} ${m[1]}`));
+    expect(links).toEqual([
+      ['next › out.2.html', 'last » out.4.html'],
+      ['« first out.html', '‹ previous out.html', 'next › out.3.html', 'last » out.4.html'],
+      // part 3 holds three channels: each one's header carries the part's links
+      [1, 2, 3].flatMap(() => ['« first out.html', '‹ previous out.2.html', 'next › out.4.html', 'last » out.4.html']),
+      ['« first out.html', '‹ previous out.3.html'],
+    ]);
+    const at = (hours: number) => new Date(BASE + hours * 3_600_000).toISOString();
+    const heads = parts.map((text) => [...text.matchAll(/<p class="sub"><span>(\d+) messages?<\/span>(?:<span><time datetime="([^"]+)">[^<]*<\/time> → <time datetime="([^"]+)">)?/g)].map((m) => [Number(m[1]), m[2] ?? null, m[3] ?? null]));
+    expect(heads).toEqual([
+      [[10, at(0), at(9)]],
+      [[10, at(10), at(19)]],
+      [[3, at(20), at(22)], [0, null, null], [7, at(0), at(6)]],
+      [[2, at(7), at(8)]],
+    ]);
+  });
+
   it('writes only the --limit window', async () => {
     const dir = scratch();
     const path = join(dir, 'out.jsonl');

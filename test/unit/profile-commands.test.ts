@@ -341,3 +341,22 @@ describe('config path', () => {
     });
   });
 });
+
+describe('a relative output saved in a profile', () => {
+  it('is stored absolute (from where the command ran), a trailing / kept, and said', async () => {
+    const add = context();
+    await profileAdd('nightly', { provider: 'relation', output: 'backups/' }, add);
+    const set = context();
+    await profileSet('nightly', 'output', 'one.jsonl', set);
+    await profileAdd('dir', { provider: 'relation', output: 'a/../b/' }, context());
+    await profileAdd('abs', { provider: 'relation', output: '/srv/chat/{channel}.jsonl' }, context());
+    await profileAdd('out', { provider: 'relation', output: '-' }, context());
+    const profiles = (stored() as { profiles: Record<string, { output: string }> }).profiles;
+    expect(profiles.nightly!.output).toBe(join(process.cwd(), 'one.jsonl'));
+    expect(profiles.dir!.output).toBe(join(process.cwd(), 'b') + '/');
+    expect(profiles.abs!.output).toBe('/srv/chat/{channel}.jsonl');
+    expect(profiles.out!.output).toBe('-');
+    expect(add.stderr.text).toContain(`output backups/ is stored as ${join(process.cwd(), 'backups')}/`);
+    expect(set.stderr.text).toContain(`is stored as ${join(process.cwd(), 'one.jsonl')}`);
+  });
+});

@@ -113,3 +113,15 @@ describe('a short label with a known total at 80 columns', () => {
     expect(line).toMatch(/\|[█░]{6,}\| 200 of 400 messages · 4 pages/);
   });
 });
+
+describe('a label that would be cut to keep a bar', () => {
+  it('keeps the whole label and drops the bar: "N of M" already says what the bar shows', () => {
+    const state = { label: 'discuz channel 12', messages: 123_456, pages: 2470, total: 400_000, oldest: undefined, elapsedMs: 61_000 };
+    const line = formatBarLine(state, 80);
+    expect(line.length).toBeLessThanOrEqual(77);
+    expect(line.startsWith('discuz channel 12 · 123456 of 400000 messages')).toBe(true);
+    expect(line).not.toMatch(/[█░]/);
+    // with room, the bar is back
+    expect(formatBarLine(state, 200)).toMatch(/^discuz channel 12 \|[█░]+\| 123456 of 400000 messages/);
+  });
+});

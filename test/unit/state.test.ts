@@ -266,6 +266,19 @@ describe('state list / state reset', () => {
     expect(lines[0]).not.toContain('pw');
   });
 
+  it('list on a terminal starts with a row of column names; in a pipe only the rows', async () => {
+    await writeState(dir, stateFileName('work', 'channel', 'C1'), sample({}));
+    const terminal = io();
+    Object.assign(terminal.ctx.stdout, { isTTY: true });
+    await stateList(terminal.ctx);
+    const piped = io();
+    await stateList(piped.ctx);
+    const [header, ...rows] = terminal.out().trimEnd().split('\n');
+    expect(header!.split('\t')).toEqual(['profile', 'channel', 'API root', 'output', 'format', 'newest', 'messages', 'updated']);
+    expect(rows.join('\n') + '\n').toBe(piped.out());
+    expect(piped.out().split('\n')[0]).toMatch(/^work\tC1\t/);
+  });
+
   it('list with no state says so on stderr and prints nothing on stdout', async () => {
     const { ctx, out, err } = io();
     await stateList(ctx);
