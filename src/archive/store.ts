@@ -400,7 +400,7 @@ export class Archive {
     if (media.length === 0) return;
     this.write('record media', () => {
       const now = this.now();
-      for (const record of media) this.upsertMedia.run(record.url, record.file, record.sha256, record.size, now);
+      for (const record of media) this.statements.upsertMedia.run(record.url, record.file, record.sha256, record.size, now);
     });
   }
 
