@@ -3,7 +3,6 @@ import { redactSecret } from '../profile/redact.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
 import { firstRequest, sentPageSize } from '../providers/engine.js';
-import { readState } from '../state.js';
 import { redactUrl } from '../text/sanitize.js';
 import { missingCredentials } from './plan.js';
 import type { ChannelJob, DumpPlan } from '../run/types.js';

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
+import { messagesMissingMedia } from '../archive/read.js';
 import { ChannelWalks, type WalkStart } from '../archive/channel-walks.js';
 import { Archive, type MediaRecord, type SourceKey } from '../archive/store.js';
 import type { DumpPlan } from '../run/types.js';
@@ -55,6 +56,9 @@ export interface ArchiveChannelWriter {
 function startOf(walk: WalkStart): ArchiveChannelStart {
   return { after: walk.floor === undefined ? undefined : { time: walk.floor, ids: [] }, resumeFrom: walk.resumeFrom };
 }
+
+/** Messages read at a time when --media fetches what an archive's earlier messages refer to. */
+const MISSING_MEDIA_PAGE = 500;
 
 export class ArchiveTarget {
   readonly archive: Archive;
@@ -117,6 +121,7 @@ export class ArchiveTarget {
         const following = walks.complete();
         next = following ? startOf(following) : undefined;
         if (!following) {
+          if (media) await this.fetchMissingMedia(target, media);
           failuresOf();
           this.count(target, walks);
         }
@@ -128,6 +133,26 @@ export class ArchiveTarget {
         this.count(target, walks);
       },
     };
+  }
+
+  /**
+   * --media into an archive that already holds messages: the files they refer
+   * to that it holds no copy of (an archive made without --media, a download
+   * that failed) are fetched too, not only those of the messages this run
+   * read. A page of such messages at a time, each page's files recorded
+   * before the next is read.
+   */
+  private async fetchMissingMedia(target: ChannelTarget, media: ChannelMedia): Promise<void> {
+    const key = this.keyOf(target);
+    for (let after = 0; ; ) {
+      const page = messagesMissingMedia(this.archive, key, after, MISSING_MEDIA_PAGE);
+      if (page.last === undefined) return;
+      after = page.last;
+      const entries: Entry[] = page.messages.map((message) => ({ time: 0, message }));
+      await media.apply(entries);
+      this.archive.recordMedia(await this.mediaOf(entries));
+      if (page.messages.length < MISSING_MEDIA_PAGE) return;
+    }
   }
 
   /**

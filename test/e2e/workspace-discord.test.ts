@@ -168,7 +168,9 @@ describe('a guild into one archive, night after night', () => {
     const args = ['dump', '--all-channels', '-o', archive, '--page-size', '50', '--concurrency', '3'];
     for (let k = 0; k < 3; k++) {
       const killed = await killedAfter(server(), sandbox(), args, 4 + Math.floor(Math.random() * 30));
-      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      // a run with fewer requests left than the kill point finishes before it: that was a rerun, killed or not
+      expect([null, 'SIGKILL'], killed.stderr).toContain(killed.signal);
+      expect(killed.stderr).not.toMatch(/internal error/);
       server().insert('discord', readable(server())[k]!.id, 7);
     }
     server().resetLog();
