@@ -626,6 +626,12 @@ function checkHeader(path: string): void {
     return; // unreadable: SQLite's open says why, in archiveError's words
   }
   if (read === 16 && header.toString('latin1') === SQLITE_MAGIC) return;
+  // `search work.jsonl hello`: a JSONL export where an archive belongs; what to do is make one of it
+  if (read > 0 && /^\s*\{/.test(header.toString('utf8', 0, read))) {
+    throw new UsageError(`${path} is a JSONL export, not an archive`, {
+      hint: `make an archive of it, then use that: chat-export convert ${shellQuote(path)} -o ${shellQuote(path.replace(/\.jsonl?$/i, '') + '.sqlite')}`,
+    });
+  }
   throw new UsageError(`${path} is not an SQLite database: its first bytes are not SQLite's header (a damaged file, or another kind of file)`, {
     hint: `restore the archive from a backup; if it is a JSONL export, name it .jsonl`,
   });

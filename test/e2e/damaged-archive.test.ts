@@ -192,6 +192,20 @@ describe('unusual files given as an archive', () => {
     }
   });
 
+  it('search given a JSONL export says so and names the convert command that makes an archive of it, which works', async () => {
+    const jsonl = join(box.dir, 'work.jsonl');
+    const exported = await cli(['dump', '--provider', 'relation', '--base-url', server.url, '--channel', 'R1', '-o', jsonl]);
+    expect(exported.code, explain(exported)).toBe(0);
+    const result = await cli(['search', jsonl, 'hello']);
+    expect(result.code, explain(result)).toBe(2);
+    const line = oneLine(result, /work\.jsonl is a JSONL export, not an archive/);
+    expect(line).not.toMatch(/restore|backup/);
+    const command = /chat-export (convert \S+ -o \S+)/.exec(line)![1]!.split(' ');
+    const made = await cli(command);
+    expect(made.code, explain(made)).toBe(0);
+    expect(command.at(-1)).toBe(join(box.dir, 'work.sqlite'));
+  });
+
   it('a schema version reset to 0 is named with the command that sets it back, which works', async () => {
     const path = copy();
     python(path, 'PRAGMA user_version = 0');
