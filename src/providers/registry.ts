@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { Definition } from './definition.js';
+import { discordDefinition } from './definitions/discord.js';
 import { discuzDefinition } from './definitions/discuz.js';
 import { dishawangDefinition } from './definitions/dishawang.js';
 import { relationDefinition } from './definitions/relation.js';
@@ -14,6 +15,7 @@ export const BUILTIN_DEFINITIONS: Readonly<Record<ProviderName, Definition>> = {
   discuz: discuzDefinition,
   dishawang: dishawangDefinition,
   slack: slackDefinition,
+  discord: discordDefinition,
 };
 
 const compiled = new Map<string, Provider>();
