@@ -67,7 +67,7 @@ Exit codes:
 /** The command line; each command's code is imported only when it runs. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('chat-export')
-    .description('Back up chat histories (relation, Discuz! Q, dishawang) to JSONL, CSV or Markdown')
+    .description('Back up chat histories (built-in providers, or any API from a definition in the config) to JSONL, CSV, Markdown, HTML or a SQLite archive')
     .version(version, '-V, --version')
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -99,6 +99,7 @@ export function buildProgram(io: CliIo): Command {
   addState(program, shared);
   addConvert(program, shared);
   addSearch(program, shared);
+  addChannels(program, shared);
   addConfig(program, shared);
   return program;
 }
@@ -120,6 +121,10 @@ function addDump(program: Command, { io, globalConfig }: Shared): void {
     .requiredOption('--provider <name>', 'a profile name from the config file, else relation | discuz | dishawang')
     .option('--channel <id>', 'channel / dialog / conversation id (repeatable)', collect)
     .option('--peer <id>', 'relation: a direct conversation (toRelationId) (repeatable)', collect)
+    .option('--all-channels', 'every readable channel the provider\'s definition can list (see `channels`)')
+    .option('--include <glob>', '--all-channels: only channels whose name or id matches (repeatable; * ? [abc])', collect)
+    .option('--exclude <glob>', '--all-channels: leave out channels whose name or id matches (repeatable)', collect)
+    .option('--kind <kind>', '--all-channels: only these kinds: channel, private, direct, group, thread (repeatable)', collect)
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'html', 'sqlite']))
     .option('-o, --output <path>', '"-" = stdout; a file (PATH.sqlite: an archive); or a directory (exists or ends in /) for one file per channel')
     .option('--since <time>', 'oldest time to include: ISO 8601, epoch seconds (10 digits) or ms (13), or relative (90m, 36h, 7d)')
@@ -131,6 +136,7 @@ function addDump(program: Command, { io, globalConfig }: Shared): void {
     .option('--media', 'download attachments, pictures and avatars; the outputs link the local copies')
     .option('--media-dir <path>', 'where --media stores files (default: media/ beside the output)')
     .option('--media-max-size <size>', 'largest file --media keeps, in bytes or with a unit (100M, 1G; default 100M)')
+    .option('--media-allow-private', '--media may fetch from loopback and private addresses, not only from the API\'s own host (link-local: never)')
     .option('--adopt', 'with --incremental: continue an existing JSONL/CSV file no state records (its newest message is read from it)')
     .option('--resume', 'continue an interrupted export of the same profile, channel and window')
     .option('--lookback <duration>', 'archive: also re-read this long before what it holds (7d), to pick up edits and deletions')
@@ -249,12 +255,20 @@ function addProfile(program: Command, { globalConfig, ctx }: Shared): void {
       ),
     );
   profile
-    .command('set <name> <key> <value>')
+    .command('set <name> <key> [value]')
     .description('change one key of a profile, keeping the others ("-" as the value of token / apiKey reads stdin)')
     .addOption(configOption())
-    .action(async (name: string, key: string, value: string, options: { config?: string }) => {
+    // `profile set work --page-size 150` (and `--page-size=150`) name the key as dump's flag does
+    .allowUnknownOption()
+    .action(async (name: string, key: string, value: string | undefined, options: { config?: string }) => {
       const { profileSet } = await import('./commands/profile.js');
-      await profileSet(name, key, value, await ctx(globalConfig(options.config)));
+      const { UsageError } = await import('./errors.js');
+      const [flag, inline] = key.startsWith('--') && key.includes('=') ? [key.slice(0, key.indexOf('=')), key.slice(key.indexOf('=') + 1)] : [key, undefined];
+      const given = value ?? inline;
+      if (given === undefined || (value !== undefined && inline !== undefined)) {
+        throw new UsageError(`profile set ${name} ${key}: give one value`, { hint: 'chat-export profile set NAME KEY VALUE (KEY as pageSize, page-size or --page-size)' });
+      }
+      await profileSet(name, flag, given, await ctx(globalConfig(options.config)));
     })
     .addHelpText(
       'after',
@@ -336,7 +350,7 @@ function addConvert(program: Command, { io, globalConfig }: Shared): void {
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else jsonl)').choices(['jsonl', 'csv', 'md', 'html', 'sqlite']))
     .option('--channel <id>', 'only this channel (repeatable; output in this order)', collect)
     .option('--provider <name>', 'only this provider\'s channels')
-    .option('--since <time>', 'oldest time to include: ISO 8601, epoch ms, or relative (90m, 36h, 7d)')
+    .option('--since <time>', 'oldest time to include: ISO 8601, epoch seconds (10 digits) or ms (13), or relative (90m, 36h, 7d)')
     .option('--until <time>', 'exclusive upper bound, same forms as --since')
     .addOption(new Option('--order <order>', 'asc (oldest first) or desc').choices(['asc', 'desc']).default('asc'))
     .option('--limit <n>', 'at most N messages per channel (the newest N)', number('--limit', true))
@@ -351,6 +365,34 @@ function addConvert(program: Command, { io, globalConfig }: Shared): void {
       const { runConvert } = await import('./commands/convert.js');
       await runConvert(input, { ...options, config: globalConfig(options.config) }, io);
     });
+}
+
+/** `channels --provider P [--json]`. */
+function addChannels(program: Command, { io, globalConfig }: Shared): void {
+  program
+    .command('channels')
+    .description('list the conversations the credential can see, where the provider\'s definition can list them (a table; JSONL with --json)')
+    .requiredOption('--provider <name>', 'a profile name from the config file, or a provider')
+    .option('--json', 'one JSON object per line: id, name, kind, parent, archived, readable')
+    .option('--no-progress', 'accepted as dump accepts it (a listing draws no bars)')
+    .option('--base-url <url>', 'API root (default: the provider\'s)')
+    .option('--token <token>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_TOKEN or a profile)')
+    .option('--api-key <key>', 'credential; "-" reads it from stdin (prefer CHAT_EXPORT_API_KEY)')
+    .option('--page-size <n>', 'page size sent to the API where it takes one', number('--page-size', true))
+    .option('--rate <r>', 'max requests per second per host (default 5)', number('--rate', false))
+    .option('--retries <n>', 'retries per request on retryable failures (default 5)', number('--retries', true))
+    .option('--timeout <ms>', 'per-request timeout in ms (default 30000)', number('--timeout', true))
+    .option('--allow-insecure', 'permit http:// to a non-loopback host')
+    .option('-q, --quiet', 'print nothing but errors')
+    .option('-v, --verbose', 'log every request to stderr')
+    .addOption(configOption())
+    .action(async (options) => {
+      const { runChannels } = await import('./commands/channels.js');
+      const { readSecretFlags } = await import('./commands/profile.js');
+      const withSecrets = await readSecretFlags(options as { token?: string; apiKey?: string }, io);
+      await runChannels({ ...withSecrets, config: globalConfig(options.config) } as never, io);
+    })
+    .addHelpText('after', examples('chat-export channels --provider guild', 'chat-export channels --provider guild --json | jq -r \'select(.kind == "thread") | .name\''));
 }
 
 /** `search ARCHIVE QUERY…`. */

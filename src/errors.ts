@@ -27,6 +27,13 @@ export class AuthError extends ChatExportError {
   override readonly code = 'ERR_AUTH';
 }
 
+/**
+ * The credential may not read this channel (not a member, no permission: Discord's 403 Missing Access), as a
+ * definition's error rule of kind `unreadable` says. For a channel asked for by id it is exit 3 like any refusal;
+ * under `--all-channels` the channel is skipped and named, never a failure.
+ */
+export class UnreadableError extends AuthError {}
+
 /** Network, 5xx, malformed responses: after retries, or not retryable at all. */
 export class RemoteError extends ChatExportError {
   override readonly exitCode = 4;

@@ -148,6 +148,18 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (provider, api, id)
   );
   `,
+  // 3: what a definition's channel list says of each channel (DESIGN.md sections 4c and 6): the walk's row
+  // gains the listed columns; `id` is the contract's name of `channel`.
+  `
+  ALTER TABLE channels ADD COLUMN id TEXT GENERATED ALWAYS AS (channel) VIRTUAL;
+  ALTER TABLE channels ADD COLUMN name TEXT;
+  ALTER TABLE channels ADD COLUMN parent TEXT;
+  ALTER TABLE channels ADD COLUMN archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1));
+  ALTER TABLE channels ADD COLUMN raw TEXT;
+  -- when a channel list first / last named it (NULL: never listed, only walked by id)
+  ALTER TABLE channels ADD COLUMN first_seen TEXT;
+  ALTER TABLE channels ADD COLUMN last_seen TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -162,7 +174,7 @@ export function schemaStateOf(db: Database): { state: SchemaState; version: numb
     const tables = new Set(
       (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").raw(true).all() as Array<[string]>).map(([name]) => name),
     );
-    if (['messages', 'message_versions', 'channels', 'runs'].every((name) => tables.has(name))) return { state: 'reset', version: versionOfTables(tables) };
+    if (['messages', 'message_versions', 'channels', 'runs'].every((name) => tables.has(name))) return { state: 'reset', version: versionOfTables(tables, (table, column) => columnsOf(db, table).has(column)) };
     if (application === 0) return { state: tables.size === 0 ? 'empty' : 'foreign', version };
   }
   if (application !== APPLICATION_ID) return { state: 'foreign', version };
@@ -174,14 +186,22 @@ export function schemaStateOf(db: Database): { state: SchemaState; version: numb
  * The schema version an archive whose user_version was reset must have had: the last migration
  * whose tables, and those of every one before it, are all there.
  */
-function versionOfTables(tables: Set<string>): number {
+function versionOfTables(tables: Set<string>, hasColumn: (table: string, column: string) => boolean): number {
   let version = 0;
   for (const sql of MIGRATIONS) {
     const created = [...sql.matchAll(/CREATE (?:VIRTUAL )?TABLE (?:IF NOT EXISTS )?(\w+)/g)].map((m) => m[1]!);
     if (!created.every((name) => tables.has(name))) break;
+    // a migration that only adds columns is there when its columns are
+    const added = [...sql.matchAll(/ALTER TABLE (\w+) ADD COLUMN (\w+)/g)];
+    if (!added.every((m) => tables.has(m[1]!) && hasColumn(m[1]!, m[2]!))) break;
     version++;
   }
   return version;
+}
+
+/** A table's columns, generated ones included (table_xinfo). */
+function columnsOf(db: Database, table: string): Set<string> {
+  return new Set((db.prepare(`SELECT name FROM pragma_table_xinfo(?)`).raw(true).all(table) as Array<[string]>).map(([name]) => name));
 }
 
 /** Brings an empty or older archive to SCHEMA_VERSION; each step commits on its own. */

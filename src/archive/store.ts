@@ -13,6 +13,7 @@ import { LocalIoError, UsageError } from '../errors.js';
 import type { Message } from '../message.js';
 import { walkIdentitySchema } from '../walk/identity.js';
 import { hasIndex, migrate, rebuildIndex, schemaStateOf, SCHEMA_VERSION } from './schema.js';
+import type { ListedChannel } from '../providers/types.js';
 import { openDatabase, sqliteCode, type Database, type Statement } from './sqlite.js';
 import { stringifyJson } from '../text/json.js';
 
@@ -276,6 +277,36 @@ export class Archive {
         .prepare(`UPDATE runs SET finished_at = ?, status = ?, added = ?, changed = ?, seen = ? WHERE id = ?`)
         .run(this.now(), status, counts.added, counts.changed, counts.seen, run);
     });
+  }
+
+  /**
+   * What one channel list said: each channel's name, kind, parent, archived
+   * flag and record, upserted (`first_seen` kept); a channel the archive
+   * holds that was listed before and is missing now stays as it is.
+   */
+  recordChannels(source: { provider: string; api: string }, channels: readonly ListedChannel[]): void {
+    this.write(`record the ${source.provider} channel list`, () => {
+      const now = this.now();
+      const upsert = this.db.prepare(
+        `INSERT INTO channels (provider, api, channel, kind, name, parent, archived, raw, first_seen, last_seen, first_run, last_run)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (provider, api, channel) DO UPDATE SET kind = excluded.kind, name = excluded.name, parent = excluded.parent,
+           archived = excluded.archived, raw = excluded.raw, first_seen = coalesce(channels.first_seen, excluded.first_seen),
+           last_seen = excluded.last_seen`,
+      );
+      for (const c of channels) {
+        upsert.run(source.provider, source.api, c.id, c.kind ?? 'channel', c.name, c.parent, c.archived ? 1 : 0, JSON.stringify(c.raw ?? null), now, now, now, now);
+      }
+    });
+  }
+
+  /** Channels an earlier channel list named that are not among `listed` now: (id, name), their backups kept. */
+  channelsNotListed(source: { provider: string; api: string }, listed: ReadonlySet<string>): Array<{ id: string; name: string | null }> {
+    const rows = this.db
+      .prepare(`SELECT channel, name FROM channels WHERE provider = ? AND api = ? AND last_seen IS NOT NULL ORDER BY first_seen, channel`)
+      .raw(true)
+      .all(source.provider, source.api) as Array<[string, string | null]>;
+    return rows.filter(([id]) => !listed.has(id)).map(([id, name]) => ({ id, name }));
   }
 
   channel(key: SourceKey): ChannelRecord | undefined {

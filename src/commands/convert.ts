@@ -112,7 +112,8 @@ function planConvert(options: ConvertOptions): Plan {
 export async function runConvert(input: string, options: ConvertOptions, io: ConvertIo): Promise<void> {
   const logger = createLogger(options.quiet ? 'quiet' : 'normal', io.stderr);
   const plan = planConvert(options);
-  const fromArchive = await isSqliteFile(input);
+  // stdin can only be a JSONL export: an archive is a file SQLite opens, not a stream
+  const fromArchive = input !== '-' && (await isSqliteFile(input));
   // as dump: an output that cannot be written is exit 2 before anything is read
   if (plan.output.kind === 'file') await probeWritableFile(plan.output.path, '--output');
   else if (plan.output.kind === 'directory') await probeWritableDir(plan.output.dir, '--output');
@@ -206,9 +207,12 @@ async function deliverSources(sources: ChannelSource[], plan: Plan, logger: Logg
   const target = await chooseTarget({ plan: dumpPlan, profile: profileOf(sources[0]!.key.provider, plan), stateDir: scratch, logger }, { incremental: false, adopt: false });
   let succeeded = 0;
   let failed = true;
+  let messages = 0;
   try {
     for (const [index, source] of sources.entries()) {
-      await target.deliver(doneOf(source, index, plan, join(scratch, String(index))));
+      const done = doneOf(source, index, plan, join(scratch, String(index)));
+      await target.deliver(done);
+      messages += done.take;
       succeeded++;
     }
     failed = false;
@@ -220,6 +224,8 @@ async function deliverSources(sources: ChannelSource[], plan: Plan, logger: Logg
       await rm(scratch, { recursive: true, force: true });
     }
   }
+  const where = plan.output.kind === 'file' ? plan.output.path : plan.output.kind === 'directory' ? `${plan.output.dir}/ (one file per channel)` : plan.output.kind === 'template' ? plan.output.pattern : 'stdout';
+  logger.info(`${messages} message${messages === 1 ? '' : 's'}${sources.length > 1 ? ` of ${sources.length} channels` : ''} → ${where}`);
 }
 
 /** What dump's targets know of a run's profile: only the provider is read; the rest are the defaults. */

@@ -3,6 +3,7 @@ import { checkpointDir, lockChannel, readCheckpoint } from '../checkpoint.js';
 import { numberFromEnv, planDump } from '../dump/plan.js';
 import type { ChannelDone, ChannelJob, DumpIo, DumpOptions, DumpPlan } from '../run/types.js';
 import { walkChannel, type WalkContext } from '../dump/walk-channel.js';
+import { UnreadableError } from '../errors.js';
 import { ChatExportError, ExitError, InterruptedError, LocalIoError, PartialError, StdoutClosedError, UsageError } from '../errors.js';
 import { asLocalIoError } from '../fs-errors.js';
 import { HttpClient } from '../http/client.js';
@@ -11,16 +12,17 @@ import { createLogger, type Logger, type Verbosity } from '../log.js';
 import { loadConfig, resolveConfigPath, resolveStateDir } from '../profile/store.js';
 import { resolveProfile, resolveProfileOutput, type ResolvedProfile } from '../profile/resolve.js';
 import { getProvider } from '../providers/registry.js';
-import type { Provider, ProviderSettings } from '../providers/types.js';
+import type { ChannelTarget, ListedChannel, Provider, ProviderSettings } from '../providers/types.js';
 import { outputPathFor } from '../sinks/output-path.js';
 import { probeWritableDir, probeWritableFile } from '../sinks/probe-path.js';
 import { FILE_EXTENSIONS } from '../sinks/registry.js';
 import { outputStateFileName, stateFileName } from '../state.js';
 import { chooseTarget } from '../targets/choose.js';
-import type { ChannelStart } from '../targets/types.js';
+import type { ChannelStart, Target } from '../targets/types.js';
 import { registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
 import { createProgress, parseStatsInterval, plural } from '../progress.js';
 import { loadPeople } from '../dump/people.js';
+import { choose, describeChannel, listAll, notListedSince } from '../dump/all-channels.js';
 
 export type { DumpIo, DumpOptions };
 
@@ -33,7 +35,10 @@ const CHECKPOINT_EVERY_MS = 5_000;
 export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   const verbosity: Verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
   const logger = createLogger(verbosity, io.stderr);
-  const { profile, provider, plan, settings, stateDir, jobs } = resolveRun(options, io, logger);
+  const resolved = resolveRun(options, io, logger);
+  const { profile, provider, plan, settings, stateDir } = resolved;
+  // --all-channels: the jobs are the channels the listing gives (below, once the target is open)
+  let jobs = resolved.jobs;
   const statsIntervalMs = parseStatsInterval(options.stats ?? '1m');
   if (statsIntervalMs === undefined || (statsIntervalMs > 0 && statsIntervalMs < 100) || statsIntervalMs > 2 ** 31 - 1) {
     throw new UsageError(`--stats: cannot use ${JSON.stringify(options.stats)} as an interval`, { hint: 'use 30s, 1m, 5m (100ms at least), or 0 for none' });
@@ -47,14 +52,6 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   await probePaths(plan, jobs, stateDir, options);
   // Before any lock or request: an archive is opened (and a file that cannot be one refused) here.
   const target = await chooseTarget({ plan, profile, provider, stateDir, logger, signal: io.signal }, { incremental: Boolean(options.incremental), adopt: Boolean(options.adopt) });
-  // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
-  let unlocks: Array<() => Promise<void>>;
-  try {
-    unlocks = plan.archive ? [] : await lockJobs(jobs, stateDir, options);
-  } catch (error) {
-    await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
-    throw error;
-  }
   const http = new HttpClient({
     timeoutMs: profile.timeout,
     retries: profile.retries,
@@ -63,6 +60,19 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
     retryBaseMs: numberFromEnv(io.env.CHAT_EXPORT_RETRY_BASE_MS),
     env: io.env,
   });
+  // An archive needs no lock: SQLite serializes its writers, and its walk state is per channel.
+  let unlocks: Array<() => Promise<void>>;
+  try {
+    if (options.allChannels) {
+      jobs = await listedJobs({ options, plan, profile, provider, settings, http, logger, stateDir, target, signal: io.signal });
+      await probePaths(plan, jobs, stateDir, options);
+    }
+    unlocks = plan.archive ? [] : await lockJobs(jobs, stateDir, options);
+  } catch (error) {
+    await target.close({ succeeded: 0, interrupted: true }).catch(() => {});
+    await http.close();
+    throw error;
+  }
   const progress = await createProgress({
     enabled: options.progress !== false && verbosity !== 'quiet' && Boolean(io.stderr.isTTY),
     stream: io.stderr,
@@ -99,6 +109,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
 
   const failures: Array<{ job: ChannelJob; error: unknown }> = [];
   let succeeded = 0;
+  let skipped = 0;
   // summary lines of channels a target writes only at close
   const written: Array<() => void> = [];
   let mediaError: ChatExportError | undefined;
@@ -118,6 +129,12 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
         done = await walk;
         if (done && !target.ordered) await target.deliver(done);
       } catch (error) {
+        // A listed channel that turns out not to be readable is skipped and named, never a failure.
+        if (job.listed && error instanceof UnreadableError) {
+          logger.info(`${job.label}: skipped: not readable with this credential`);
+          skipped++;
+          return;
+        }
         failures.push({ job, error: asLocalIoError(error, { path: job.path, label: job.label }) });
         return;
       }
@@ -153,7 +170,7 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
   }
 
   if (io.signal?.aborted) throw await interruptedError(io.signal.reason, plan, jobs);
-  reportOutcome(failures, succeeded, jobs, logger, { requests: http.stats, started });
+  reportOutcome(failures, succeeded, jobs, logger, { requests: http.stats, started, skipped });
   // Every channel written, some files missing: the causes are on stderr already.
   if (mediaError) throw new ExitError(mediaError.exitCode);
 }
@@ -186,7 +203,7 @@ function reportOutcome(
   succeeded: number,
   jobs: ChannelJob[],
   logger: Logger,
-  run: { requests: { requests: number; retries: number }; started: number },
+  run: { requests: { requests: number; retries: number }; started: number; skipped?: number },
 ): void {
   failures.sort((a, b) => a.job.index - b.job.index);
   for (const { error } of failures) reportFailure(logger, error);
@@ -199,7 +216,8 @@ function reportOutcome(
   }
   const seconds = ((Date.now() - run.started) / 1000).toFixed(1);
   logger.debug(`${plural(run.requests.requests, 'request')}, ${plural(run.requests.retries, 'retry', 'retries')} in ${seconds} s`);
-  throwForFailures(failures, succeeded, jobs.length);
+  // channels skipped as unreadable are neither written nor failed
+  throwForFailures(failures, succeeded, jobs.length - (run.skipped ?? 0));
   if (incomplete.length > 0) {
     throw new PartialError(`${incomplete.length} of ${jobs.length} channels are incomplete: messages known missing are named above`, {
       hint: 'the output holds everything the server returned',
@@ -242,17 +260,41 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
     raw: Boolean(options.raw) || plan.archive !== undefined,
   };
   const stateDir = resolveStateDir(options.stateDir, configPath, logger);
+  const jobs = buildJobs(plan, profile, plan.targets.map((target) => ({ target })));
+  // An archive is incremental by itself: --incremental asks for nothing more there.
+  if (options.incremental && !plan.archive) {
+    if (plan.output.kind === 'file' && jobs.length > 1) {
+      throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {
+        hint: 'each channel keeps its own file and state',
+      });
+    }
+    if (plan.format === 'html') {
+      throw new UsageError('--incremental does not apply to HTML: a page is one document with its header and count', {
+        hint: 'export HTML without --incremental (or keep an incremental JSONL / archive and render HTML from it)',
+      });
+    }
+    if (plan.format === 'md' && plan.order === 'desc') {
+      throw new UsageError('--incremental Markdown transcripts grow at the end: use --order asc');
+    }
+  }
+  return { profile, provider, plan, settings, stateDir, jobs };
+}
+
+/** One job per channel: its label, output path, state names; two channels into one file are exit 2. */
+export function buildJobs(plan: DumpPlan, profile: ResolvedProfile, channels: Array<{ target: ChannelTarget; name?: string | undefined; listed?: ListedChannel | undefined }>): ChannelJob[] {
   const host = new URL(plan.apiRoot).host;
-  const jobs: ChannelJob[] = plan.targets.map((target, index) => ({
+  const jobs: ChannelJob[] = channels.map(({ target, name, listed }, index) => ({
     index,
     target,
+    ...(listed ? { listed: { name: listed.name } } : {}),
     // Labels reach the terminal raw through progress bars: a channel id must not carry escapes there.
-    label: sanitizeForTerminal(`${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`),
+    label: sanitizeForTerminal(`${profile.provider} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}${listed?.name ? ` (${listed.name})` : ''}`),
     path: outputPathFor(plan.output, {
       profile: profile.name,
       provider: profile.provider,
       host,
       channel: target.id,
+      name,
       peer: target.kind === 'peer',
       ext: FILE_EXTENSIONS[plan.format],
     }),
@@ -277,23 +319,36 @@ function resolveRun(options: DumpOptions, io: DumpIo, logger: Logger): ResolvedR
       owners.set(job.path!, job);
     }
   }
-  // An archive is incremental by itself: --incremental asks for nothing more there.
-  if (options.incremental && !plan.archive) {
-    if (plan.output.kind === 'file' && jobs.length > 1) {
-      throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', {
-        hint: 'each channel keeps its own file and state',
-      });
-    }
-    if (plan.format === 'html') {
-      throw new UsageError('--incremental does not apply to HTML: a page is one document with its header and count', {
-        hint: 'export HTML without --incremental (or keep an incremental JSONL / archive and render HTML from it)',
-      });
-    }
-    if (plan.format === 'md' && plan.order === 'desc') {
-      throw new UsageError('--incremental Markdown transcripts grow at the end: use --order asc');
-    }
+  return jobs;
+}
+
+/**
+ * `--all-channels`: the listing (the same walkers, rate limits and retries as messages), the channels chosen
+ * from it, unreadable ones and ones no longer listed named on stderr, the list recorded (the archive's
+ * `channels` table, else a file in the state directory); one job per chosen channel.
+ */
+async function listedJobs(run: {
+  options: DumpOptions;
+  plan: DumpPlan;
+  profile: ResolvedProfile;
+  provider: Provider;
+  settings: ProviderSettings;
+  http: HttpClient;
+  logger: Logger;
+  stateDir: string;
+  target: Target;
+  signal?: AbortSignal | undefined;
+}): Promise<ChannelJob[]> {
+  const { options, plan, profile, provider, logger } = run;
+  const listed = await listAll({ provider, settings: run.settings, http: run.http, logger, pageSize: undefined, concurrency: profile.concurrency, signal: run.signal });
+  const gone = run.target.recordChannels ? await run.target.recordChannels(listed) : await notListedSince(run.stateDir, profile.name, plan.apiRoot, listed);
+  for (const channel of gone) logger.info(`${profile.provider}: ${describeChannel(channel)} is no longer listed; its backup is kept`);
+  const { chosen, names } = choose(listed, { include: options.include ?? [], exclude: options.exclude ?? [], kinds: options.kind ?? [] }, logger, profile.provider);
+  if (options.incremental && !plan.archive && plan.output.kind === 'file' && chosen.length > 1) {
+    throw new UsageError('--incremental with several channels needs an output directory (-o dir/) or stdout', { hint: 'each channel keeps its own file and state' });
   }
-  return { profile, provider, plan, settings, stateDir, jobs };
+  plan.targets = chosen.map((c) => ({ id: c.id, kind: 'channel' }));
+  return buildJobs(plan, profile, chosen.map((c) => ({ target: { id: c.id, kind: 'channel' as const }, name: names.get(c.id), listed: c })));
 }
 
 /** Output, state and media paths are tried before the first request: exit 2 naming the path (DESIGN.md section 5). */

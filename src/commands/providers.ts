@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
+import { listAll } from '../dump/all-channels.js';
 import { HttpClient, LossyNumberError } from '../http/client.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { resolveProfile, type ProfileFlags } from '../profile/resolve.js';
 import { loadConfig, resolveConfigPath } from '../profile/store.js';
 import type { DefinitionInput } from '../providers/definition.js';
@@ -115,7 +116,8 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
   registerSecret(profile.token);
   registerSecret(profile.apiKey);
   const provider = getProvider(profile.provider, definitions);
-  if (!options.channel && !options.peer) throw new UsageError('providers check needs --channel ID (or --peer ID)');
+  const listing = !options.channel && !options.peer && provider.channels !== undefined;
+  if (!options.channel && !options.peer && !listing) throw new UsageError('providers check needs --channel ID (or --peer ID)');
   if (!profile.baseUrl) throw new UsageError(`${provider.name} has no default API address`, { hint: 'give --base-url https://your.site' });
   let base: URL;
   try {
@@ -132,8 +134,10 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
     });
   }
   checkCredentialValues(profile);
-  const target: ChannelTarget = options.peer ? { id: options.peer, kind: 'peer' } : { id: options.channel!, kind: 'channel' };
   const settings: ProviderSettings = { baseUrl: profile.baseUrl, token: profile.token, apiKey: profile.apiKey, timezone: profile.timezone, raw: false };
+  // without --channel, a definition that lists channels is checked by listing them
+  if (listing) return checkChannels(provider, settings, profile, options, io, logger);
+  const target: ChannelTarget = options.peer ? { id: options.peer, kind: 'peer' } : { id: options.channel!, kind: 'channel' };
   const request = firstRequest(provider, settings, target, profile.pageSize ?? provider.defaultPageSize);
   const http = new HttpClient({ timeoutMs: profile.timeout, retries: 0, rate: profile.rate, logger, env: io.env });
   const label = `${provider.name} ${target.kind === 'peer' ? 'peer' : 'channel'} ${target.id}`;
@@ -181,6 +185,28 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
         hint: 'fix the field expressions; chat-export dump would retry and then fail on this page',
       });
     }
+  } finally {
+    await http.close();
+  }
+}
+
+/** `providers check NAME` of a definition with a `channels` part: the whole list walked, summed up, the first few shown. */
+async function checkChannels(provider: Provider, settings: ProviderSettings, profile: { timeout: number; rate: number; pageSize?: number | undefined; concurrency: number }, options: CheckOptions, io: ProvidersIo, logger: Logger): Promise<void> {
+  const http = new HttpClient({ timeoutMs: profile.timeout, retries: 0, rate: profile.rate, logger, env: io.env });
+  try {
+    const listed = await listAll({ provider, settings, http, logger, pageSize: profile.pageSize, concurrency: 1 });
+    const kinds = new Map<string, number>();
+    for (const c of listed) kinds.set(c.kind ?? '(none)', (kinds.get(c.kind ?? '(none)') ?? 0) + 1);
+    const shown = Math.max(0, options.count ?? 3);
+    const empty = (['name', 'kind', 'parent'] as const).filter((key) => listed.every((c) => c[key] === null));
+    io.stdout.write(
+      [
+        `channels listed: ${listed.length} (${[...kinds].map(([kind, n]) => `${sanitizeForTerminal(kind)} ${n}`).join(', ') || 'none'}); not readable: ${listed.filter((c) => !c.readable).length}; archived: ${listed.filter((c) => c.archived).length}`,
+        `empty in every channel: ${empty.length > 0 ? empty.join(', ') : '(none)'}`,
+        `first ${Math.min(shown, listed.length)}:`,
+        ...listed.slice(0, shown).map((c) => JSON.stringify({ id: c.id, name: c.name, kind: c.kind, parent: c.parent, archived: c.archived, readable: c.readable })),
+      ].join('\n') + '\n',
+    );
   } finally {
     await http.close();
   }

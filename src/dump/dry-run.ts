@@ -22,8 +22,11 @@ export async function printDryRun(
   jobs: ChannelJob[],
   stateDir: string,
 ): Promise<void> {
-  const first = jobs[0]!;
-  const request = firstRequest(provider, settings, first.target, plan.pageSize, plan.window.until);
+  // --all-channels: the channels are known once the list is walked; its first request is the run's first
+  const listing = jobs.length === 0 ? provider.channels?.listings[0]?.provider : undefined;
+  const request = listing
+    ? firstRequest(listing, settings, { id: '', kind: 'channel' }, listing.defaultPageSize, undefined)
+    : firstRequest(provider, settings, jobs[0]!.target, plan.pageSize, plan.window.until);
   const headers = Object.fromEntries(
     Object.entries(request.headers).map(([key, value]) => [key, redactHeader(value, profile)]),
   );
@@ -43,7 +46,7 @@ export async function printDryRun(
     // only where the provider sends one: a key it never uses would only raise questions
     ...(provider.credentials.apiKey === 'unused' ? {} : { apiKey: profile.apiKey ? redactSecret(profile.apiKey) : null }),
     missing: missingCredentials(profile, provider).map((problem) => `${problem.message} — ${problem.hint}`),
-    channels,
+    channels: listing ? 'every readable channel the definition lists (--all-channels; listed when the run starts)' : channels,
     format: plan.format,
     output: plan.output.kind === 'stdout' ? '-' : plan.output.kind === 'file' ? plan.output.path : plan.output.kind === 'template' ? plan.output.pattern : `${plan.output.dir}/`,
     order: plan.order,

@@ -1,5 +1,6 @@
 import { firstRequest } from '../providers/engine.js';
 import { PartialError } from '../errors.js';
+import { AddressGuard } from '../http/address-guard.js';
 import type { HttpClient } from '../http/client.js';
 import type { Logger } from '../log.js';
 import { MediaStage, describeMediaFailures, type ChannelMedia, type MediaFailure } from '../media/stage.js';
@@ -18,11 +19,13 @@ export async function openMediaStage(
 ): Promise<MediaStage | undefined> {
   if (!plan.media) return undefined;
   const store = await MediaStore.open(plan.media.dir, (line) => logger.warn(line));
+  const api = new URL(settings.baseUrl);
   return new MediaStage({
     store,
     http,
     credentials,
-    credentialOrigin: new URL(settings.baseUrl).origin,
+    credentialOrigin: api.origin,
+    guard: await AddressGuard.create({ apiHost: api.hostname, allowPrivate: plan.media.allowPrivate }),
     maxBytes: plan.media.maxBytes,
     logger,
     signal,
@@ -44,9 +47,12 @@ export async function finishMedia(
   let failed = 0;
   for (const { label, media } of channels) {
     if (!media) continue;
-    const { downloaded, reused } = media.stats;
-    if (downloaded + reused + media.failures.length > 0) {
-      logger.info(`${label}: media: ${downloaded} downloaded, ${reused} already in ${'the media directory'}${media.failures.length ? `, ${media.failures.length} failed` : ''}`);
+    const { downloaded, reused, refused } = media.stats;
+    if (downloaded + reused + refused + media.failures.length > 0) {
+      const parts = [`${downloaded} downloaded`, `${reused} already in the media directory`];
+      if (media.failures.length) parts.push(`${media.failures.length} failed`);
+      if (refused) parts.push(`${refused} refused`);
+      logger.info(`${label}: media files: ${parts.join(', ')}`);
     }
     if (media.failures.length > 0) {
       failed += media.failures.length;
@@ -58,6 +64,14 @@ export async function finishMedia(
   if (stillFailing.length > 0) {
     failed += stillFailing.length;
     logger.error(`${describeMediaFailures('earlier runs', stillFailing)} — still failing; tried again by the next --media run`);
+  }
+  for (const down of stage.hosts.list()) {
+    if (down.skipped > 0) logger.warn(`media: ${down.host} was unreachable (${down.reason}): ${down.skipped} more ${down.skipped === 1 ? 'file there was' : 'files there were'} not tried; the next --media run tries them again`);
+  }
+  if (stage.refusals.size > 0) {
+    const [first] = stage.refusals.values();
+    const more = stage.refusals.size > 1 ? ` (and ${stage.refusals.size - 1} more)` : '';
+    logger.warn(`media: ${stage.refusals.size} ${stage.refusals.size === 1 ? 'URL points' : 'URLs point'} where downloads are not allowed, not fetched: ${first}${more}; their messages keep the remote links`);
   }
   if (failed === 0) return undefined;
   return new PartialError(`${failed} media ${failed === 1 ? 'file' : 'files'} could not be downloaded; every message was exported`);

@@ -27,7 +27,7 @@ export function planDump(options: DumpOptions, profile: ResolvedProfile, provide
   const archive = planArchive(options, profile, output);
   const format = planFormat(options, profile, output, archive);
   const partition = planPartition(options, profile, output);
-  const media = planMedia(profile, output);
+  const media = planMedia(options, profile, output);
 
   return {
     targets,
@@ -58,8 +58,19 @@ function planTargets(options: DumpOptions, provider: Provider): ChannelTarget[] 
   if (peers.length > 0 && !provider.definition.request.peer) {
     throw new UsageError(`--peer is only for providers with direct conversations, like relation (${provider.name} has no direct conversations by peer id)`);
   }
-  if (channels.length + peers.length === 0) {
-    throw new UsageError('no channel to export', { hint: 'give --channel ID (repeatable)' + (provider.definition.request.peer ? ' or --peer ID' : '') });
+  if (options.allChannels) {
+    if (channels.length + peers.length > 0) throw new UsageError('--all-channels lists the channels itself: leave out --channel / --peer', { hint: 'or name channels with --include' });
+    if (!provider.channels) {
+      throw new UsageError(`${provider.name} cannot list its channels: its definition has no "channels" part`, {
+        hint: 'name them with --channel ID, or add a "channels" part to the definition (README: "Back up a whole workspace")',
+      });
+    }
+  } else if ((options.include?.length ?? 0) + (options.exclude?.length ?? 0) + (options.kind?.length ?? 0) > 0) {
+    throw new UsageError(`${options.include?.length ? '--include' : options.exclude?.length ? '--exclude' : '--kind'} chooses among listed channels: give --all-channels`);
+  } else if (channels.length + peers.length === 0) {
+    throw new UsageError('no channel to export', {
+      hint: 'give --channel ID (repeatable)' + (provider.definition.request.peer ? ' or --peer ID' : '') + (provider.channels ? ', or --all-channels' : ''),
+    });
   }
   for (const id of [...channels, ...peers]) {
     if (id.trim() === '') throw new UsageError('an empty --channel / --peer id was given');
@@ -207,13 +218,14 @@ function planPartition(options: DumpOptions, profile: ResolvedProfile, output: O
   return partition;
 }
 
-function planMedia(profile: ResolvedProfile, output: OutputPlan): DumpPlan['media'] {
+function planMedia(options: DumpOptions, profile: ResolvedProfile, output: OutputPlan): DumpPlan['media'] {
   let media: DumpPlan['media'];
   if (profile.media) {
     const beside = output.kind === 'directory' ? output.dir : output.kind === 'file' ? dirname(output.path) : process.cwd();
     media = {
       dir: resolve(profile.mediaDir ?? join(beside, 'media')),
       maxBytes: profile.mediaMaxSize === undefined ? DEFAULT_MEDIA_MAX_BYTES : parseSize(profile.mediaMaxSize, '--media-max-size'),
+      allowPrivate: Boolean(options.mediaAllowPrivate),
     };
     // A file in the way (here or above: ENOTDIR), no permission, a read-only disk: the path probes say which, naming it.
     let existing: ReturnType<typeof statSync> | undefined;
@@ -223,8 +235,9 @@ function planMedia(profile: ResolvedProfile, output: OutputPlan): DumpPlan['medi
       existing = undefined;
     }
     if (existing && !existing.isDirectory()) throw new UsageError(`--media-dir ${media.dir} is not a directory`);
-  } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag') {
-    throw new UsageError(`${profile.sources.mediaDir === 'flag' ? '--media-dir' : '--media-max-size'} needs --media`);
+  } else if (profile.sources.mediaDir === 'flag' || profile.sources.mediaMaxSize === 'flag' || options.mediaAllowPrivate) {
+    const flag = profile.sources.mediaDir === 'flag' ? '--media-dir' : profile.sources.mediaMaxSize === 'flag' ? '--media-max-size' : '--media-allow-private';
+    throw new UsageError(`${flag} needs --media`);
   }
   return media;
 }

@@ -1,3 +1,4 @@
+import { whenAborted } from './when-aborted.js';
 import type { RequestContext } from './client.js';
 
 /**
@@ -15,6 +16,8 @@ export interface Attempt {
   arm: () => void;
   timedOut: () => boolean;
   done: () => void;
+  /** the host of the hop being sent (a failure to reach it is that host's, not the first URL's) */
+  host: string | undefined;
 }
 
 export function startAttempt(ctx: RequestContext, timeoutMs: number): Attempt {
@@ -24,6 +27,7 @@ export function startAttempt(ctx: RequestContext, timeoutMs: number): Attempt {
   const unfollow = ctx.signal ? followStop(ctx.signal, attempt) : undefined;
   return {
     signal: attempt.signal,
+    host: undefined,
     arm: () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
@@ -79,13 +83,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      unlisten?.();
       resolve();
     }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unlisten = signal
+      ? whenAborted(signal, () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        })
+      : undefined;
   });
 }

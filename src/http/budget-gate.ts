@@ -6,6 +6,7 @@
  * top-level resource (each channel its own), which the path carries.
  * The arithmetic is ./budget.ts.
  */
+import { whenAborted } from './when-aborted.js';
 import { RemoteError } from '../errors.js';
 import { budgetDecision, foldReading, readBudget, type BudgetState, type RateLimitHeaders } from './budget.js';
 
@@ -91,7 +92,7 @@ export class BudgetGate {
     return new Promise<void>((resolve, reject) => {
       const done = () => {
         budget.wakers.delete(done);
-        signal?.removeEventListener('abort', stop);
+        unlisten?.();
         resolve();
       };
       const stop = () => {
@@ -101,7 +102,7 @@ export class BudgetGate {
         reject(signal?.reason);
       };
       budget.wakers.add(done);
-      signal?.addEventListener('abort', stop, { once: true });
+      const unlisten = signal ? whenAborted(signal, stop) : undefined;
       if (ms !== undefined) {
         // Never early: a wake before the reset would only find the budget still spent.
         const at = this.now() + Math.ceil(ms) + 1;

@@ -12,6 +12,8 @@ import { bodyText, discard, readBody } from './read-body.js';
 import { REDIRECTS, followRedirect } from './redirect.js';
 import { RETRYABLE_STATUSES, computeRetryDelay, parseRetryAfter } from './retry.js';
 import { request, type Dispatcher } from './undici.js';
+import type { AddressGuard } from './address-guard.js';
+import { hostFailureKind, type HostBreaker, type HostFailureKind } from './host-breaker.js';
 
 // The client's public face: what callers and tests import from here lives in the files it composes.
 export { sleep } from './attempt.js';
@@ -71,6 +73,22 @@ export interface DownloadOptions {
   /** the API's credential headers, sent only to this origin (the API's own) */
   credentials: Record<string, string>;
   credentialOrigin: string | undefined;
+  /** which addresses the download (each hop of it) may reach */
+  guard?: AddressGuard | undefined;
+  /** hosts given up for the run: not tried again; a failure that says a host is unreachable is reported here */
+  hosts?: HostBreaker | undefined;
+}
+
+/** A download that failed because a host cannot be reached (its name, its port, its silence), or was not tried because of it. */
+export class UnreachableHostError extends RemoteError {
+  constructor(
+    message: string,
+    readonly host: string,
+    readonly kind: HostFailureKind | 'given up',
+    options: { cause?: unknown; retryable?: boolean } = {},
+  ) {
+    super(message, { ...options, hint: 'tried again by the next --media run' });
+  }
 }
 
 export interface DownloadInfo {
@@ -93,6 +111,8 @@ export interface DownloadInfo {
  */
 export class HttpClient {
   private readonly dispatchers: Dispatchers;
+  /** downloads under an address guard: their direct connections check the addresses they resolve */
+  private guarded: { guard: AddressGuard; dispatchers: Dispatchers } | undefined;
   private readonly limiter: RateLimiter;
   private readonly budgets: BudgetGate;
   private closed = false;
@@ -124,7 +144,7 @@ export class HttpClient {
     // Requests still queued after this fail at once instead of retrying a destroyed pool.
     if (this.closed) return;
     this.closed = true;
-    await this.dispatchers.close();
+    await Promise.all([this.dispatchers.close(), this.guarded?.dispatchers.close()]);
   }
 
   async getJson<T>(req: HttpRequest, parse: BodyParser<T>, ctx: RequestContext): Promise<T> {
@@ -137,7 +157,11 @@ export class HttpClient {
       let outcome: ChatExportError;
       try {
         const body = await this.exchange(req, ctx);
-        if (logger.verbosity === 'verbose') logger.debug(`GET ${shown()} 200 ${Date.now() - started} ms`);
+        if (logger.verbosity === 'verbose') {
+          // The server's time apart from the wait for a turn: a 300 ms server behind --rate 2 is not an 800 ms one.
+          const waited = body.sentAt - started;
+          logger.debug(`GET ${shown()} 200 ${Date.now() - body.sentAt} ms${waited >= 20 ? ` (after waiting ${waited} ms for its turn)` : ''}`);
+        }
         try {
           try {
             return parse(body.json, { headers: body.headers, url: body.url });
@@ -208,12 +232,12 @@ export class HttpClient {
   private async exchange(
     req: HttpRequest,
     ctx: RequestContext,
-  ): Promise<{ json: unknown; text: () => string; release: () => void; headers: Record<string, string | string[] | undefined>; url: URL }> {
+  ): Promise<{ json: unknown; text: () => string; release: () => void; headers: Record<string, string | string[] | undefined>; url: URL; sentAt: number }> {
     const shownUrl = shownLazily(req.url);
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const attempt = startAttempt(ctx, this.options.timeoutMs);
     try {
-      const { url, response, withoutCredentials } = await this.open(
+      const { url, response, withoutCredentials, sentAt } = await this.open(
         req.url,
         // Everything the request carries besides these is the provider's (credentials, its own headers): its origin's only.
         {
@@ -280,7 +304,7 @@ export class HttpClient {
           // it was often promoted and died in the old generation. The rare caller that needs it decodes it again.
           const bytes = buffer;
           handedOver = true;
-          return { json, text: () => bodyText(bytes, size), release, headers: response.headers, url };
+          return { json, text: () => bodyText(bytes, size), release, headers: response.headers, url, sentAt };
         }
         if ((status === 401 || status === 403) && withoutCredentials) {
           // Followed to the https:// of the same host, which is another origin: the credentials stayed behind.
@@ -321,6 +345,8 @@ export class HttpClient {
         if (!(error instanceof ChatExportError)) throw error;
         outcome = error;
       }
+      // A name that does not resolve, a port that refuses: no retry will change that within the run. Timeouts may pass.
+      if (outcome instanceof UnreachableHostError && outcome.kind !== 'given up' && options.hosts?.failed(outcome.host, outcome.kind, shortCause(outcome))) throw outcome;
       if (!(outcome instanceof RemoteError) || !outcome.retryable) throw outcome;
       if (attempt >= retries) {
         throw new RemoteError(`${outcome.message} (gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, { cause: outcome });
@@ -342,7 +368,14 @@ export class HttpClient {
       const { url, response } = await this.open(
         start,
         // The file as stored, please; a server that compresses anyway is decoded below.
-        { headers: { accept: '*/*', 'accept-encoding': 'identity' }, credentials: options.credentials, credentialOrigin: options.credentialOrigin, anyOrigin: true },
+        {
+          headers: { accept: '*/*', 'accept-encoding': 'identity' },
+          credentials: options.credentials,
+          credentialOrigin: options.credentialOrigin,
+          anyOrigin: true,
+          guard: options.guard,
+          hosts: options.hosts,
+        },
         ctx,
         attempt,
       );
@@ -366,10 +399,24 @@ export class HttpClient {
         consume(body, { contentType: Array.isArray(contentType) ? contentType[0] : contentType, url }),
       );
     } catch (error) {
-      throw transportError(error, ctx, shownStart, attempt, this.options.timeoutMs);
+      const described = transportError(error, ctx, shownStart, attempt, this.options.timeoutMs);
+      const kind = error instanceof ChatExportError || ctx.signal?.aborted ? undefined : attempt.timedOut() ? 'timeout' : hostFailureKind(error);
+      if (kind && described instanceof RemoteError && attempt.host !== undefined) {
+        throw new UnreachableHostError(described.message, attempt.host, kind, { cause: error, retryable: kind === 'timeout' });
+      }
+      throw described;
     } finally {
       attempt.done();
     }
+  }
+
+  /** The pools of guarded downloads: one guard per run (the media stage's); another one replaces it. */
+  private guardedDispatchers(guard: AddressGuard): Dispatchers {
+    if (this.guarded?.guard !== guard) {
+      void this.guarded?.dispatchers.close();
+      this.guarded = { guard, dispatchers: createDispatchers(this.options.env ?? process.env, guard) };
+    }
+    return this.guarded.dispatchers;
   }
 
   /**
@@ -380,15 +427,35 @@ export class HttpClient {
    */
   private async open(
     start: URL,
-    hop: { headers: Record<string, string>; credentials: Record<string, string>; credentialOrigin: string | undefined; anyOrigin: boolean; rateLimit?: RateLimitHeaders | undefined },
+    hop: {
+      headers: Record<string, string>;
+      credentials: Record<string, string>;
+      credentialOrigin: string | undefined;
+      anyOrigin: boolean;
+      guard?: AddressGuard | undefined;
+      hosts?: HostBreaker | undefined;
+      rateLimit?: RateLimitHeaders | undefined;
+    },
     ctx: RequestContext,
-    attempt: Pick<Attempt, 'signal' | 'arm'>,
-  ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean }> {
+    attempt: Pick<Attempt, 'signal' | 'arm'> & { host?: string | undefined },
+  ): Promise<{ url: URL; response: Dispatcher.ResponseData; withoutCredentials: boolean; sentAt: number }> {
     const shownStart = shownLazily(start);
     const signal = attempt.signal;
     let url = start;
     let withoutCredentials = false;
+    // Credentials go to their origin only while every hop so far was on it: a URL elsewhere that redirects into the
+    // API's origin chose that request, and must not have the token sent with it.
+    let onCredentialOrigin = hop.credentialOrigin !== undefined;
+    const dispatchers = hop.guard ? this.guardedDispatchers(hop.guard) : this.dispatchers;
+    // when the first hop left: what came before it was waiting for a turn (rate limit, budget, Retry-After)
+    let sentAt = 0;
     for (let n = 0; ; n++) {
+      // A host given up earlier (a first URL there, or a redirect to it) fails at once, without waiting for its turn.
+      const skipped = hop.hosts?.skip(url.host);
+      if (skipped) throw new UnreachableHostError(`${ctx.label}: ${redactUrl(url)} ${skipped}`, url.host, 'given up');
+      attempt.host = url.host;
+      // Before the request (and its turn), so that a host reached through a proxy is checked too.
+      await hop.guard?.check(url);
       // A wait for the server's stated budget, the rate limit or a Retry-After is not the server being
       // slow: --timeout starts after it.
       const budget = hop.rateLimit ? await this.budgets.take(url, hop.rateLimit, ctx.label, ctx.signal) : undefined;
@@ -396,14 +463,19 @@ export class HttpClient {
       let started = 0;
       try {
         await this.limiter.acquire(url.host, ctx.signal);
+        // The host may have been given up while this request waited for its turn.
+        const givenUp = hop.hosts?.skip(url.host);
+        if (givenUp) throw new UnreachableHostError(`${ctx.label}: ${redactUrl(url)} ${givenUp}`, url.host, 'given up');
         attempt.arm();
         if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
         this.stats.requests++;
         if (ctx.stats) ctx.stats.requests++;
-        const trusted = hop.credentialOrigin !== undefined && url.origin === hop.credentialOrigin;
+        onCredentialOrigin &&= url.origin === hop.credentialOrigin;
+        const trusted = onCredentialOrigin;
         if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
         started = Date.now();
-        response = await request(this.dispatchers.for(url), url, {
+        if (n === 0) sentAt = started;
+        response = await request(dispatchers.for(url), url, {
           method: 'GET',
           headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
           signal,
@@ -412,7 +484,7 @@ export class HttpClient {
         budget?.settle(response?.headers);
       }
       const status = response.statusCode;
-      if (!REDIRECTS.has(status)) return { url, response, withoutCredentials };
+      if (!REDIRECTS.has(status)) return { url, response, withoutCredentials, sentAt };
       // A redirect's own body is small: read it so the connection stays in the pool.
       await response.body.dump({ limit: 64 * 1024 }).catch(() => {});
       const next = followRedirect(url, response.headers.location, n, ctx.label, url === start ? shownStart() : redactUrl(url), hop.anyOrigin);
@@ -420,6 +492,14 @@ export class HttpClient {
       url = next;
     }
   }
+}
+
+/** "name not found, ENOTFOUND", "no answer in time": what a host failure was, for the line that gives the host up. */
+function shortCause(error: UnreachableHostError): string {
+  if (error.kind === 'timeout' && !hostFailureKind(error.cause)) return 'no answer in time';
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  const what = error.kind === 'dns' ? 'name not found' : error.kind === 'unreachable' ? 'connection refused or unreachable' : 'timed out';
+  return typeof code === 'string' ? `${what}, ${code}` : what;
 }
 
 /** `redactUrl(url)`, computed on first use and kept. */

@@ -1,5 +1,6 @@
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from './undici.js';
 import { proxyFromEnv } from './proxy.js';
+import type { AddressGuard } from './address-guard.js';
 
 /** The connection pools of a run, and which one a URL goes through. */
 export interface Dispatchers {
@@ -14,9 +15,11 @@ export interface Dispatchers {
  * CONNECT tunnels, which many corporate proxies refuse for port 80. One pool
  * for the run.
  */
-export function createDispatchers(env: NodeJS.ProcessEnv): Dispatchers {
+export function createDispatchers(env: NodeJS.ProcessEnv, guard?: AddressGuard): Dispatchers {
   const proxies = proxyFromEnv(env);
-  const pool = { keepAliveTimeout: 10_000, connections: 32, pipelining: 1 };
+  // With a guard, direct connections resolve their host through it (a proxy resolves its own: the guard checks
+  // those before the request). undici hands `connect` only to the direct pool, not to ProxyAgent.
+  const pool = { keepAliveTimeout: 10_000, connections: 32, pipelining: 1, ...(guard ? { connect: { lookup: guard.lookup } as object } : {}) };
   const agent = new EnvHttpProxyAgent({ ...proxies, ...pool, proxyTunnel: false });
   // undici sends https:// through HTTP_PROXY when HTTPS_PROXY is unset; curl (and the user's expectation) goes direct.
   const directHttps = proxies.httpsProxy === '' && proxies.httpProxy !== '' ? new Agent(pool) : undefined;

@@ -5,6 +5,8 @@
  * paused (429 / Retry-After): every queued request to it waits, not only the
  * one that was refused.
  */
+import { whenAborted } from './when-aborted.js';
+
 export interface RateLimiterOptions {
   /** requests per second */
   rate: number;
@@ -18,8 +20,8 @@ export interface RateLimiterOptions {
 interface Waiter {
   resolve: () => void;
   reject: (error: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** forgets the waiter's stop listener (see when-aborted.ts) */
+  unlisten: (() => void) | undefined;
 }
 
 /**
@@ -52,14 +54,13 @@ class HostQueue {
   acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      const waiter: Waiter = { resolve, reject, unlisten: undefined };
       if (signal) {
-        waiter.onAbort = () => {
+        waiter.unlisten = whenAborted(signal, () => {
           const index = this.waiters.indexOf(waiter);
           if (index >= 0) this.waiters.splice(index, 1);
           reject(signal.reason);
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
+        });
       }
       this.waiters.push(waiter);
       this.pump();
@@ -100,7 +101,7 @@ class HostQueue {
       }
       this.turnAt = undefined;
       const waiter = this.waiters.shift()!;
-      if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
+      waiter.unlisten?.();
       // The next request leaves 1/rate after this one, never sooner: a late wake is not made up for
       // (that would send two requests closer than 1/rate), and an idle host saves up no burst.
       this.nextFree = now + this.intervalMs;

@@ -13,6 +13,8 @@ import { isHttpUrl } from '../text/http-url.js';
 import { dirname } from 'node:path';
 import { ChatExportError } from '../errors.js';
 import type { HttpClient } from '../http/client.js';
+import { RefusedAddressError, type AddressGuard } from '../http/address-guard.js';
+import { HostBreaker } from '../http/host-breaker.js';
 import type { Logger } from '../log.js';
 import type { Attachment, Message } from '../message.js';
 import type { Entry } from '../providers/types.js';
@@ -23,9 +25,11 @@ import { MediaStore, extensionFor } from './store.js';
 export interface MediaStats {
   /** files fetched by this run */
   downloaded: number;
-  /** references served by a file already in the store */
+  /** files already in the store (each counted once, however many references it serves) */
   reused: number;
   failed: number;
+  /** URLs not fetched because of where they point (link-local, private): not failures, not tried again */
+  refused: number;
 }
 
 export interface MediaFailure {
@@ -39,12 +43,18 @@ export interface MediaStageOptions {
   /** the API's credential headers and origin: sent there only */
   credentials: Record<string, string>;
   credentialOrigin: string | undefined;
+  /** which addresses a download may reach (none: any) */
+  guard?: AddressGuard | undefined;
   maxBytes: number;
   logger: Logger;
   signal?: AbortSignal | undefined;
   /** downloads in flight at once, all channels together */
   concurrency?: number;
+  /** hosts given up for the run (default: a new one, saying so on stderr) */
+  hosts?: HostBreaker | undefined;
 }
+
+type FetchOutcome = { path: string; downloaded: boolean } | { error: string; refused?: boolean };
 
 /** One channel's use of the stage: its output's directory, its counters and failures. */
 export interface ChannelMedia {
@@ -56,37 +66,52 @@ export interface ChannelMedia {
 
 export class MediaStage {
   private readonly counted = new Set<string>();
-  private readonly inFlight = new Map<string, Promise<{ path: string; downloaded: boolean } | { error: string }>>();
+  private readonly inFlight = new Map<string, Promise<FetchOutcome>>();
   private active = 0;
   private readonly waiting: Array<() => void> = [];
-  readonly totals: MediaStats = { downloaded: 0, reused: 0, failed: 0 };
+  readonly totals: MediaStats = { downloaded: 0, reused: 0, failed: 0, refused: 0 };
+  /** URLs refused for their address, with why (named once at the end) */
+  readonly refusals = new Map<string, string>();
+  readonly hosts: HostBreaker;
 
-  constructor(private readonly options: MediaStageOptions) {}
+  constructor(private readonly options: MediaStageOptions) {
+    this.hosts =
+      options.hosts ??
+      new HostBreaker((down) => options.logger.info(`media: ${down.host} is unreachable (${down.reason}); its other files are not tried in this run`));
+  }
 
   /** `output`: the file the channel is written to (undefined: stdout, paths relative to the working directory). */
   forChannel(output: string | undefined, label: string): ChannelMedia {
     const base = output === undefined ? process.cwd() : dirname(output);
-    const stats: MediaStats = { downloaded: 0, reused: 0, failed: 0 };
+    const stats: MediaStats = { downloaded: 0, reused: 0, failed: 0, refused: 0 };
     const failures: MediaFailure[] = [];
-    const failedUrls = new Set<string>();
+    // Each URL and each file counts once per channel, however many messages refer to it.
+    const seenUrls = new Set<string>();
+    const seenFiles = new Set<string>();
     const local = async (url: string | null | undefined, name: string | null | undefined): Promise<string | undefined> => {
       if (!url || !isHttpUrl(url)) return undefined;
       const outcome = await this.fetch(url, name, label);
+      const first = !seenUrls.has(url);
+      seenUrls.add(url);
       if ('error' in outcome) {
-        if (!failedUrls.has(url)) {
-          failedUrls.add(url);
+        if (first && outcome.refused) {
+          stats.refused++;
+          this.totals.refused++;
+        } else if (first) {
           failures.push({ url, reason: outcome.error });
           stats.failed++;
           this.totals.failed++;
         }
         return undefined;
       }
-      // Several references may share one download: only the first counts it.
+      // Several references may share one download: only the first counts it; a file already there counts once.
       if (outcome.downloaded && !this.counted.has(url)) {
         this.counted.add(url);
+        seenFiles.add(outcome.path);
         stats.downloaded++;
         this.totals.downloaded++;
-      } else {
+      } else if (!seenFiles.has(outcome.path)) {
+        seenFiles.add(outcome.path);
         stats.reused++;
         this.totals.reused++;
       }
@@ -113,8 +138,8 @@ export class MediaStage {
     await Promise.all(
       this.options.store.failedUrls().filter((url) => !this.inFlight.has(url)).map(async (url) => {
         const outcome = await this.fetch(url, null, label);
-        if ('error' in outcome) failures.push({ url, reason: outcome.error });
-        else if (outcome.downloaded) fetched++;
+        if (!('error' in outcome)) fetched += outcome.downloaded ? 1 : 0;
+        else if (!outcome.refused) failures.push({ url, reason: outcome.error });
       }),
     );
     return { fetched, failures };
@@ -124,7 +149,7 @@ export class MediaStage {
     await this.options.store.flush();
   }
 
-  private fetch(url: string, name: string | null | undefined, label: string): Promise<{ path: string; downloaded: boolean } | { error: string }> {
+  private fetch(url: string, name: string | null | undefined, label: string): Promise<FetchOutcome> {
     let pending = this.inFlight.get(url);
     if (!pending) {
       pending = this.fetchOnce(url, name, label);
@@ -133,10 +158,16 @@ export class MediaStage {
     return pending;
   }
 
-  private async fetchOnce(url: string, name: string | null | undefined, label: string): Promise<{ path: string; downloaded: boolean } | { error: string }> {
+  private async fetchOnce(url: string, name: string | null | undefined, label: string): Promise<FetchOutcome> {
     const { store, http } = this.options;
     const known = await store.lookup(url);
     if (known) return { path: known, downloaded: false };
+    // A host given up earlier: no need to wait for a download slot to fail.
+    const skipped = this.hosts.skip(new URL(url).host);
+    if (skipped) {
+      store.recordFailure(url, skipped);
+      return { error: skipped };
+    }
     await this.slot();
     try {
       const path = await http.download(
@@ -146,6 +177,8 @@ export class MediaStage {
           maxBytes: this.options.maxBytes,
           credentials: this.options.credentials,
           credentialOrigin: this.options.credentialOrigin,
+          guard: this.options.guard,
+          hosts: this.hosts,
         },
         (body, info) => store.save(url, body, extensionFor(info.url, name, info.contentType)),
       );
@@ -156,6 +189,14 @@ export class MediaStage {
       if (error instanceof ChatExportError && error.exitCode === 6) {
         if (!error.message.startsWith(`${label}: `)) error.message = `${label}: ${error.message}`;
         throw error;
+      }
+      if (error instanceof RefusedAddressError) {
+        // Where it points will not change: not a failure to try again, said once at the end.
+        const reason = sanitizeForTerminal(error.message.replace(`${label} media: `, ''));
+        this.refusals.set(url, reason);
+        store.forgetFailure(url);
+        this.options.logger.debug(`media ${redactUrl(url)}: refused: ${reason}`);
+        return { error: reason, refused: true };
       }
       // "HTTP 404", "over the … size cap": the URL is named beside it already.
       const shown = redactUrl(url);

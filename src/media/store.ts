@@ -24,6 +24,7 @@ import { extname, join, relative, resolve, sep } from 'node:path';
 import { ChatExportError } from '../errors.js';
 import { describeLocalError } from '../fs-errors.js';
 import { isProcessAlive } from '../pid.js';
+import { stripBidi } from '../text/sanitize.js';
 
 export const INDEX_FILE = 'index.json';
 
@@ -59,8 +60,28 @@ export interface StoredFile {
 
 // Kept as the original extension, lower-cased, when they are this plain.
 const PLAIN_EXTENSION = /^[a-z0-9]{1,8}$/;
-// A browser would run these if someone opened the file from the transcript: stored with .txt after.
-const ACTIVE_EXTENSIONS = new Set(['html', 'htm', 'xhtml', 'xht', 'shtml', 'mht', 'mhtml', 'svg', 'svgz', 'xml', 'xsl', 'xslt', 'js', 'mjs', 'hta', 'php', 'swf']);
+/**
+ * Extensions a browser shows, plays or hands to a viewer without running
+ * anything when the file is opened from the transcript over file://: images,
+ * audio, video, PDF, plain text and common archives. An allowlist, because the
+ * extensions a browser treats as active are many and vary by platform
+ * (`.shtm`, `.xhtm`, `.ehtml`, `.rss`, `.atom`, `.xsd`, `.xbl`… run scripts
+ * in Chromium). Any other extension is kept for the reader to see, then made
+ * inert: `.txt` after markup and scripts (readable as their source), `.bin`
+ * after the rest (`report.docx` → `….docx.bin`).
+ */
+const PASSIVE_EXTENSIONS = new Set([
+  ...['png', 'jpg', 'jpeg', 'jpe', 'gif', 'webp', 'avif', 'bmp', 'ico', 'tif', 'tiff', 'heic', 'heif', 'jxl'],
+  ...['mp3', 'm4a', 'aac', 'ogg', 'oga', 'opus', 'wav', 'flac', 'amr', 'weba', 'mid', 'midi'],
+  ...['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', 'ogv', '3gp', 'wmv', 'mpg', 'mpeg'],
+  'pdf',
+  ...['txt', 'log', 'csv', 'md'],
+  ...['zip', 'gz', 'tgz', 'tar', 'bz2', 'xz', '7z', 'rar', 'zst'],
+]);
+// Markup, styles and scripts: their source is worth reading, so they become text.
+const SOURCE_EXTENSIONS = new Set(
+  'html htm shtml shtm xhtml xhtm xht ehtml mht mhtml svg svgz xml xsl xslt xsd xbl rss atom rdf js mjs cjs css json php hta vbs ps1 sh bat cmd py rb pl'.split(' '),
+);
 const TYPE_EXTENSIONS: Record<string, string> = {
   'image/png': 'png',
   'image/jpeg': 'jpg',
@@ -68,19 +89,36 @@ const TYPE_EXTENSIONS: Record<string, string> = {
   'image/webp': 'webp',
   'image/avif': 'avif',
   'image/bmp': 'bmp',
+  'image/heic': 'heic',
   'video/mp4': 'mp4',
+  'video/webm': 'webm',
+  'video/quicktime': 'mov',
   'audio/mpeg': 'mp3',
+  'audio/mp4': 'm4a',
+  'audio/ogg': 'ogg',
+  'audio/wav': 'wav',
   'application/pdf': 'pdf',
   'application/zip': 'zip',
+  'application/gzip': 'gz',
   'text/plain': 'txt',
 };
 
-/** The extension a stored file gets: the original one when it is plain, else one from the content type. */
+/**
+ * The extension a stored file gets: the original one (of the URL, else of the
+ * attachment's name, bidi controls dropped) when it is passive, else one from
+ * the content type when that is passive, else the original made inert, else `bin`.
+ */
 export function extensionFor(url: URL, name: string | null | undefined, contentType: string | undefined): string {
-  const candidates = [extname(safeDecode(url.pathname)), extname(name ?? '')].map((ext) => ext.slice(1).toLowerCase());
-  let ext = candidates.find((candidate) => PLAIN_EXTENSION.test(candidate));
-  if (!ext) ext = TYPE_EXTENSIONS[(contentType ?? '').split(';')[0]!.trim().toLowerCase()] ?? 'bin';
-  return ACTIVE_EXTENSIONS.has(ext) ? `${ext}.txt` : ext;
+  const candidates = [extname(stripBidi(safeDecode(url.pathname))), extname(stripBidi(name ?? ''))]
+    .map((ext) => ext.slice(1).toLowerCase())
+    .filter((ext) => PLAIN_EXTENSION.test(ext));
+  const passive = candidates.find((ext) => PASSIVE_EXTENSIONS.has(ext));
+  if (passive) return passive;
+  const typed = TYPE_EXTENSIONS[(contentType ?? '').split(';')[0]!.trim().toLowerCase()];
+  if (typed) return typed;
+  const original = candidates[0];
+  if (original === undefined) return 'bin';
+  return SOURCE_EXTENSIONS.has(original) ? `${original}.txt` : `${original}.bin`;
 }
 
 function safeDecode(text: string): string {
@@ -94,6 +132,8 @@ function safeDecode(text: string): string {
 export class MediaStore {
   private index: IndexFile = { version: 1, files: {}, failed: {} };
   private dirty = false;
+  /** failures no longer to be tried, also when another run's index still lists them */
+  private readonly forgotten = new Set<string>();
   readonly dir: string;
 
   private constructor(dir: string) {
@@ -179,6 +219,13 @@ export class MediaStore {
     return path;
   }
 
+  /** A URL that will not be fetched (refused for its address): no longer retried as a failure. */
+  forgetFailure(url: string): void {
+    delete this.index.failed[url];
+    this.forgotten.add(url);
+    this.dirty = true;
+  }
+
   recordFailure(url: string, reason: string): void {
     const previous = this.index.failed[url];
     this.index.failed[url] = { reason, at: new Date().toISOString(), attempts: (previous?.attempts ?? 0) + 1 };
@@ -194,7 +241,7 @@ export class MediaStore {
       files: { ...(onDisk && onDisk !== 'corrupt' ? onDisk.files : {}), ...this.index.files },
       failed: { ...(onDisk && onDisk !== 'corrupt' ? onDisk.failed : {}), ...this.index.failed },
     };
-    for (const url of Object.keys(merged.files)) delete merged.failed[url];
+    for (const url of [...Object.keys(merged.files), ...this.forgotten]) delete merged.failed[url];
     const temp = join(this.dir, `.${INDEX_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     try {
       await writeFile(temp, `${JSON.stringify(merged)}\n`, { mode: 0o644 });

@@ -62,18 +62,21 @@ function parseLine(line: string, number: number, input: string): Message {
 export async function* jsonlMessages(input: string): AsyncGenerator<Message> {
   let rest = '';
   let number = 0;
-  for await (const chunk of createReadStream(input, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+  // `-`: a JSONL export piped in (`… | chat-export convert - -o out.html`), read once like a file
+  const shown = input === '-' ? 'stdin' : input;
+  const source = input === '-' ? process.stdin.setEncoding('utf8') : createReadStream(input, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  for await (const chunk of source) {
     const text = rest + (chunk as string);
     const lines = text.split('\n');
     rest = lines.pop()!;
     for (const line of lines) {
       number++;
       const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
-      if (trimmed.trim() !== '') yield parseLine(trimmed, number, input);
+      if (trimmed.trim() !== '') yield parseLine(trimmed, number, shown);
     }
   }
   number++;
-  if (rest.trim() !== '') yield parseLine(rest, number, input);
+  if (rest.trim() !== '') yield parseLine(rest, number, shown);
 }
 
 export function inFilter(message: Message, filter: SourceFilter): boolean {

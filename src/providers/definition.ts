@@ -107,7 +107,7 @@ function endSchema(expr: ExprSchema) {
   return z.strictObject({ total: expr.optional(), lastPage: expr.optional(), perPage: expr.optional(), hasMore: expr.optional() });
 }
 
-const errorKind = () => z.enum(['usage', 'auth', 'remote']);
+const errorKind = () => z.enum(['usage', 'auth', 'remote', 'unreadable']);
 
 /** The error policy's envelope: the success check, the failure's code and message, and what codes or messages mean. */
 function envelopeSchema(expr: ExprSchema) {
@@ -211,6 +211,44 @@ function peopleSchema(parts: Omit<ReturnType<typeof streamParts>, 'fields'>) {
   });
 }
 
+/**
+ * How to list the conversations the credential can see (DESIGN.md 4c): one
+ * listing, or several walked in order (Discord: the guild's channels, its
+ * active threads, then each text channel's archived threads). A listing with
+ * `forEach` is walked once for each readable channel listed before it whose
+ * record meets that condition, `{channel}` being that channel's id. Without
+ * `paging` a listing is one request.
+ */
+function channelsSchema(parts: Omit<ReturnType<typeof streamParts>, 'fields'>) {
+  const kind = z.union([
+    parts.expr,
+    z.strictObject({ path: parts.expr, map: z.record(z.string(), z.string()).optional(), default: z.string().optional() }),
+  ]);
+  const listing = z.strictObject({
+    forEach: parts.expr.optional(),
+    request: parts.request,
+    paging: parts.paging.optional(),
+    records: parts.expr,
+    filter: parts.expr.optional(),
+    lookups: parts.lookups.optional(),
+    end: parts.end.optional(),
+    envelope: parts.envelope.optional(),
+    httpErrors: parts.httpErrors.optional(),
+    fields: z.strictObject({
+      id: parts.expr,
+      name: parts.expr.optional(),
+      /** channel, private, direct, group, thread: an expression, or `{ path, map, default }` mapping the API's values */
+      kind: kind.optional(),
+      /** a thread's channel */
+      parent: parts.expr.optional(),
+      archived: parts.expr.optional(),
+      /** false: the credential may not read it (not a member); default true */
+      readable: parts.expr.optional(),
+    }),
+  });
+  return z.union([listing, z.array(listing).min(1)]);
+}
+
 function streamParts(expr: ExprSchema) {
   return {
     expr,
@@ -241,6 +279,7 @@ export function schemaParts() {
     fields,
     replies: repliesSchema({ ...stream, fields }),
     people: peopleSchema(stream),
+    channels: channelsSchema(stream),
   };
 }
 
@@ -278,6 +317,7 @@ function buildSchema() {
       fields: parts.fields,
       replies: parts.replies.optional(),
       people: parts.people.optional(),
+      channels: parts.channels.optional(),
     })
     .superRefine(checkDefinition);
 }
@@ -287,6 +327,7 @@ interface Checked {
   lookups?: Record<string, unknown> | undefined;
   replies?: { lookups?: Record<string, unknown> | undefined } | undefined;
   people?: { lookups?: Record<string, unknown> | undefined } | undefined;
+  channels?: { lookups?: Record<string, unknown> | undefined } | Array<{ lookups?: Record<string, unknown> | undefined }> | undefined;
   paging: { type: string; param?: string | undefined };
   request: { path: string };
   envelope?: { success?: unknown; codes?: Record<string, unknown> | undefined; messages?: Array<{ pattern: string }> | undefined } | undefined;
@@ -304,6 +345,11 @@ function checkDefinition(definition: Checked, ctx: z.RefinementCtx): void {
     checkVariables(definition.replies, ['replies'], [...BUILTIN_VARIABLES, ...run, ...own], ctx);
   }
   if (definition.people) checkVariables(definition.people, ['people'], [...BUILTIN_VARIABLES, ...Object.keys(definition.people.lookups ?? {})], ctx);
+  const listings = definition.channels === undefined ? [] : Array.isArray(definition.channels) ? definition.channels : [definition.channels];
+  for (const [index, listing] of listings.entries()) {
+    const where = Array.isArray(definition.channels) ? ['channels', index] : ['channels'];
+    checkVariables(listing, where, [...BUILTIN_VARIABLES, ...Object.keys(listing.lookups ?? {})], ctx);
+  }
   const paging = definition.paging;
   if (paging.type === 'pages' && paging.param === undefined && !definition.request.path.includes('{page}')) {
     ctx.addIssue({ code: 'custom', path: ['paging', 'param'], message: 'required unless request.path contains {page}' });
@@ -332,8 +378,8 @@ export type Paging = Definition['paging'];
 export type TimeFormat = Definition['fields']['time']['format'];
 
 /** Keys whose values are expressions (their variables are checked against the lookups). */
-const EXPRESSION_KEYS = new Set(['records', 'filter', 'from', 'key', 'body', 'path', 'message', 'code', 'id', 'text', 'replyTo', 'deleted', 'attachments', 'name', 'avatar', 'total', 'lastPage', 'perPage', 'hasMore', 'when', 'count', 'latest']);
-const NOT_EXPRESSIONS = new Set(['request', 'auth', 'summary', 'baseUrl', 'noun', 'timezone', 'paging', 'rateLimit', 'replies', 'people']);
+const EXPRESSION_KEYS = new Set(['records', 'filter', 'from', 'key', 'body', 'path', 'message', 'code', 'id', 'text', 'replyTo', 'deleted', 'attachments', 'name', 'avatar', 'total', 'lastPage', 'perPage', 'hasMore', 'when', 'count', 'latest', 'forEach', 'kind', 'parent', 'archived', 'readable']);
+const NOT_EXPRESSIONS = new Set(['request', 'auth', 'summary', 'baseUrl', 'noun', 'timezone', 'paging', 'rateLimit', 'replies', 'people', 'channels']);
 
 function checkVariables(value: unknown, path: PropertyKey[], variables: string[], ctx: z.RefinementCtx): void {
   if (typeof value === 'string') {

@@ -5,7 +5,7 @@
  * HTTP statuses) — a typed error with the exit code it deserves.
  */
 import type { StatusDescriber } from '../http/client.js';
-import { AuthError, RemoteError, UsageError, type ChatExportError } from '../errors.js';
+import { AuthError, RemoteError, UsageError, type ChatExportError, UnreadableError } from '../errors.js';
 import { sanitizeForTerminal } from '../text/sanitize.js';
 import type { Definition } from './definition.js';
 import type { Expr, ExprScope } from './expression.js';
@@ -15,7 +15,8 @@ import type { ProviderPage } from './types.js';
 export type EndSpec = NonNullable<Definition['end']>;
 export type EnvelopeSpec = NonNullable<Definition['envelope']>;
 export type HttpErrorsSpec = NonNullable<Definition['httpErrors']>;
-type ErrorKind = 'usage' | 'auth' | 'remote';
+/** `unreadable`: the credential may not read this channel (under --all-channels it is skipped, not failed) */
+type ErrorKind = 'usage' | 'auth' | 'remote' | 'unreadable';
 type EndSignals = Pick<ProviderPage, 'total' | 'lastPage' | 'perPage' | 'hasNext'>;
 
 /** The end signals an answer carries; each absent unless the definition names it. */
@@ -112,5 +113,6 @@ function statusRules(httpErrors: HttpErrorsSpec, httpMessage: Expr | undefined):
 
 export function errorOf(kind: ErrorKind, message: string, hint: string | undefined): ChatExportError {
   const options = hint === undefined ? {} : { hint };
+  if (kind === 'unreadable') return new UnreadableError(message, options);
   return kind === 'usage' ? new UsageError(message, options) : kind === 'auth' ? new AuthError(message, options) : new RemoteError(message, options);
 }

@@ -17,6 +17,7 @@ import { compilePeople } from './people.js';
 import type { RunScope } from './record-selector.js';
 import { compileReplies } from './replies.js';
 import { compileRequester } from './requester.js';
+import { compileChannels } from './channels.js';
 import { compileStream } from './stream.js';
 import type { ChannelTarget, Provider, ProviderPage, ResponseMeta } from './types.js';
 
@@ -85,6 +86,7 @@ export function compileDefinition(name: string, definition: Definition): Provide
     normalize,
     ...(replies ? { replies } : {}),
     ...(definition.people ? { people: compilePeople(name, definition, requester), run } : {}),
+    ...(definition.channels ? { channels: compileChannels(name, definition, requester) } : {}),
     ...(describeStatus ? { describeStatus } : {}),
   };
 }

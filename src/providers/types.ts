@@ -31,6 +31,8 @@ export interface Entry {
   thread?: ThreadRef | undefined;
   /** a record of the people directory (its walk's entries carry no message) */
   person?: Person | undefined;
+  /** a channel list's entry: the channel it lists (no message) */
+  channel?: ListedChannel | undefined;
 }
 
 /** One answer, reduced to what the walkers need. Items are still raw. */
@@ -86,6 +88,8 @@ interface ProviderBase {
   /** the people directory (the definition's `people`), walked once per run into `run.values.people` */
   people?: PeoplePart | undefined;
   run?: RunScope | undefined;
+  /** the definition's `channels` part: how to list the conversations the credential can see */
+  channels?: ChannelLister | undefined;
 }
 
 /** Time-cursor paging (relation's maxCreateAt): the walker sends the oldest time it has seen. */
@@ -137,3 +141,29 @@ export const idSchema = z.union([z.string(), z.number()]).transform((value) => {
   if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) throw new LossyNumberError();
   return String(value);
 });
+
+/** One conversation a definition's `channels` part listed (DESIGN.md section 4c). */
+export interface ListedChannel {
+  id: string;
+  name: string | null;
+  /** channel, private, direct, group, thread — or what the definition maps its kinds to */
+  kind: string | null;
+  /** a thread's channel */
+  parent: string | null;
+  archived: boolean;
+  /** false: the credential may not read it (not a member); skipped, never a failure */
+  readable: boolean;
+  /** the record as the server sent it */
+  raw: unknown;
+}
+
+/**
+ * A definition's `channels` part compiled: listings walked in order, each a
+ * stream the message walkers drive (its `normalize` carries each listed
+ * channel as the entry's `raw`). A listing with `forEach` is walked once for
+ * each readable channel listed before it whose record meets the condition,
+ * with that channel as its target (`{channel}` in its request).
+ */
+export interface ChannelLister {
+  listings: Array<{ provider: Provider; forEach?: ((record: unknown) => boolean) | undefined }>;
+}

@@ -27,6 +27,8 @@ export interface DumpOptions extends ProfileFlags {
   verbose?: boolean | undefined;
   config?: string | undefined;
   allowInsecure?: boolean | undefined;
+  /** --media may fetch from loopback and private addresses besides the API's own host */
+  mediaAllowPrivate?: boolean | undefined;
   stateDir?: string | undefined;
   dryRun?: boolean | undefined;
   /** archive: re-read this long before what it holds (`7d`) */
@@ -35,6 +37,14 @@ export interface DumpOptions extends ProfileFlags {
   full?: boolean | undefined;
   /** walk the people directory even if a copy younger than a day is kept */
   refreshPeople?: boolean | undefined;
+  /** every readable channel the definition's `channels` part lists (DESIGN.md 4c) */
+  allChannels?: boolean | undefined;
+  /** --all-channels: globs on names or ids; a channel must match one (when given) */
+  include?: string[] | undefined;
+  /** --all-channels: globs on names or ids; a channel matching one is left out */
+  exclude?: string[] | undefined;
+  /** --all-channels: kinds to keep (channel, private, direct, group, thread) */
+  kind?: string[] | undefined;
   excel?: boolean | undefined;
   /** zone transcripts show times in (default: this machine's) */
   tz?: string | undefined;
@@ -56,6 +66,8 @@ export interface ChannelJob {
   /** the channel's own provider where one run holds several (convert of an archive); else the profile's */
   provider?: string | undefined;
   label: string;
+  /** --all-channels: the listing named this channel (one it turns out it may not read is skipped, not failed) */
+  listed?: { name: string | null } | undefined;
   /** where this channel's messages go: a file of its own, or the shared stream */
   path: string | undefined;
   /** this source (profile, API root, channel): its lock and checkpoints */
@@ -113,8 +125,8 @@ export interface DumpPlan {
   archive: { path: string; lookbackMs: number; full: boolean } | undefined;
   /** --partition: at most this many messages per file */
   partition?: number | undefined;
-  /** --media: where files go and the largest one kept */
-  media?: { dir: string; maxBytes: number } | undefined;
+  /** --media: where files go, the largest one kept, and whether private addresses other than the API's may be fetched */
+  media?: { dir: string; maxBytes: number; allowPrivate: boolean } | undefined;
   /** the API root as an identity: no credentials, no trailing slash, lower-case host */
   apiRoot: string;
   /** zone transcripts show times in (--tz, else this machine's); undefined for a format that shows no local time */

@@ -18,6 +18,7 @@ import { isHttpUrl } from '../text/http-url.js';
 import { createHash } from 'node:crypto';
 import { messageTime, type Attachment, type Message } from '../message.js';
 import { cleanText } from '../text/escape-markdown.js';
+import { stripBidi } from '../text/sanitize.js';
 import { html, trustedHtml, type Html } from '../text/html.js';
 import { UTC, formatLocal, parseZone, type Zone } from '../text/zone.js';
 import { authorOf, EMPTY_REPLY_INDEX, type ReplyIndex } from './reply-context.js';
@@ -217,7 +218,7 @@ function renderAvatar(message: Message): Html {
 
 function renderGroupHead(message: Message, local: { day: string; time: string }): Html {
   return html`<div class="group" data-sender="${message.sender.id}">
-${renderAvatar(message)}<div class="who"><span class="name" title="${message.sender.id}">${cleanText(authorOf(message))}</span><time>${local.day} ${local.time}</time></div>
+${renderAvatar(message)}<div class="who"><span class="name" dir="auto" title="${message.sender.id}">${cleanText(authorOf(message))}</span><time>${local.day} ${local.time}</time></div>
 `;
 }
 
@@ -263,24 +264,25 @@ function renderReply(message: Message, replies: ReplyIndex, part: PartInfo | und
   const file = part ? part.fileOf(quoted.position) : undefined;
   const href = `${file && file !== part?.file ? encodeURIComponent(file) : ''}#m-${encodeURIComponent(id)}`;
   const text = quoted.text === '' ? '(no text)' : quoted.text;
-  return html`<a class="reply" href="${href}" data-reply-to="${id}"><b>↪ ${quoted.author}</b><span dir="auto">${text}</span></a>`;
+  return html`<a class="reply" href="${href}" data-reply-to="${id}"><b>↪ <bdi>${quoted.author}</bdi></b><span dir="auto">${text}</span></a>`;
 }
 
 function renderAttachments(attachments: Attachment[]): Html | undefined {
   if (attachments.length === 0) return undefined;
   const items = attachments.map((attachment) => {
-    const name = attachment.name ?? fileNameOf(attachment.url);
+    // A file name shows as it is: `photo<RLO>gnp.exe` must not read as "photoexe.png".
+    const name = stripBidi(cleanText(attachment.name ?? fileNameOf(attachment.url)));
     if (attachment.file) {
       const src = relativeUrl(attachment.file);
       if (isImage(attachment)) {
         return html`<a class="att image" href="${src}"><img src="${src}" alt="${name}" loading="lazy" decoding="async"></a>`;
       }
-      return html`<a class="att file" href="${src}">📎 <span>${name}</span></a>`;
+      return html`<a class="att file" href="${src}">📎 <span dir="auto">${name}</span></a>`;
     }
     if (isHttpUrl(attachment.url)) {
-      return html`<a class="att file" href="${attachment.url}" rel="noopener noreferrer nofollow">📎 <span>${name}</span></a>`;
+      return html`<a class="att file" href="${attachment.url}" rel="noopener noreferrer nofollow">📎 <span dir="auto">${name}</span></a>`;
     }
-    return html`<span class="att file">📎 <span>${name}</span></span>`;
+    return html`<span class="att file">📎 <span dir="auto">${name}</span></span>`;
   });
   return html`<div class="atts">${items}</div>`;
 }

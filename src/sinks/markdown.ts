@@ -28,6 +28,7 @@ import {
   markdownImage,
   markdownUrl,
 } from '../text/escape-markdown.js';
+import { stripBidi } from '../text/sanitize.js';
 import { UTC, formatLocal, parseZone, type Zone } from '../text/zone.js';
 import { relativeUrl } from './html.js';
 import { EMPTY_REPLY_INDEX, type ReplyIndex } from './reply-context.js';
@@ -168,8 +169,7 @@ function formatAttachment(attachment: Attachment): string {
 }
 
 function linkLabel(text: string): string {
-  return cleanText(text)
-    .replace(/[\u202a-\u202e\u2066-\u2069]/g, '')
+  return stripBidi(cleanText(text))
     .replace(/\s+/g, ' ')
     .trim()
     .replace(/[!-/:-@[-`{-~]/g, '\\$&');

@@ -10,8 +10,8 @@ export type OutputPlan =
   | { kind: 'directory'; dir: string }
   | { kind: 'template'; pattern: string };
 
-const TOKENS = ['profile', 'provider', 'host', 'channel', 'ext'] as const;
-const TOKEN = /\{(profile|provider|host|channel|ext)\}/g;
+const TOKENS = ['profile', 'provider', 'host', 'channel', 'name', 'ext'] as const;
+const TOKEN = /\{(profile|provider|host|channel|name|ext)\}/g;
 
 /**
  * `-` is stdout; a path with `{profile}` `{provider}` `{host}` `{channel}` or
@@ -90,6 +90,8 @@ export interface OutputNaming {
   /** host of the API root */
   host: string;
   channel: string;
+  /** the channel's name as a listing gave it, already safe for a file name and unique in the run (`{name}`) */
+  name?: string | undefined;
   peer: boolean;
   ext: string;
 }
@@ -114,6 +116,8 @@ export function outputPathFor(output: OutputPlan, naming: OutputNaming): string 
         // `127.0.0.1:8065` → `127.0.0.1_8065`, not `…%3A8065`: readable, and a `:` in a path means a remote host to rsync and scp
         host: safeSegment(naming.host.replace(/:(\d+)$/, '_$1')),
         channel: (naming.peer ? 'peer-' : '') + channelFileName('', naming.channel, 'x').slice(1, -2),
+        // a channel named by id only (--channel): its id, encoded as {channel} is
+        name: naming.name ?? (naming.peer ? 'peer-' : '') + channelFileName('', naming.channel, 'x').slice(1, -2),
         ext: naming.ext,
       };
       return output.pattern.replace(TOKEN, (_, token: string) => values[token]!);

@@ -201,6 +201,13 @@ export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<Dum
       throw new Error('the archive takes pages as they come; it has nothing delivered');
     },
     people: async (people) => target.archive.upsertPeople(ctx.profile.provider, normalizeApiRoot(ctx.plan.baseUrl), people),
+    recordChannels: async (listed) => {
+      const source = { provider: ctx.profile.provider, api: normalizeApiRoot(ctx.plan.baseUrl) };
+      // read before recording: what earlier lists named that this one does not
+      const gone = target.archive.channelsNotListed(source, new Set(listed.map((c) => c.id)));
+      target.archive.recordChannels(source, listed);
+      return gone;
+    },
     close: async ({ interrupted }) => target.close({ failed, interrupted }),
   };
 }

@@ -15,6 +15,7 @@
  */
 import type { ChannelDone, ChannelJob } from '../run/types.js';
 import type { Message } from '../message.js';
+import type { ListedChannel } from '../providers/types.js';
 import type { Person } from '../providers/people.js';
 import type { WalkBatch, WalkCheckpoint } from '../walk/types.js';
 
@@ -44,6 +45,11 @@ export interface Target {
   deliver(done: ChannelDone): Promise<void>;
   /** The run's people directory (a definition's `people`), before any channel: the archive keeps it. */
   people?(people: readonly Person[]): Promise<void>;
+  /**
+   * `--all-channels`: what the channel list said, kept (the archive's `channels` table); returns the channels
+   * earlier lists named that this one does not. A target without it leaves that to the state directory.
+   */
+  recordChannels?(listed: readonly ListedChannel[]): Promise<Array<{ id: string; name: string | null }>>;
   /** After every channel ended: commit or abort anything shared. */
   close(outcome: { succeeded: number; interrupted: boolean }): Promise<void>;
 }

@@ -22,7 +22,7 @@
  * linkify (GFM); no text can choose a link target that differs from what it
  * shows.
  */
-import { stripControl } from './sanitize.js';
+import { stripBidi, stripControl } from './sanitize.js';
 
 /**
  * Joins lines inside one paragraph. A backslash before the newline rather
@@ -35,9 +35,6 @@ const LEADING_BLANKS = /^[ \t]+/;
 const NBSP = '\u00a0';
 // What JS trim() removes, which is what markdown-it trims off a paragraph.
 const BLANK_LINE = /^\s*$/;
-// Embeddings, overrides and isolates: in a name they would reverse the rest of
-// its line (the time, the markers) on screen.
-const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
 // http(s) only, and nothing an autolink cannot hold (CommonMark: no space, < > or control).
 const AUTOLINKABLE = /^https?:\/\/[^\s<>\u0000-\u001f\u007f-\u009f]+$/i;
 // An image destination in <…>: as an autolink, and no backslash (escapes are processed there).
@@ -138,7 +135,7 @@ export function escapeMarkdownLines(text: string): string[] {
  * It never starts a line, so only inline rules apply.
  */
 export function escapeMarkdownInline(text: string): string {
-  return escapePunctuation(cleanText(text).replace(BIDI_CONTROLS, '').replace(/\s+/g, ' ').trim());
+  return escapePunctuation(stripBidi(cleanText(text)).replace(/\s+/g, ' ').trim());
 }
 
 /**

@@ -13,43 +13,85 @@ export function registerSecret(value: string | undefined): void {
 }
 
 /**
- * One pattern for every way a server or a log may spell the secret: each
- * character literal or JSON-escaped (`\"`, `\/`, `\u00XX` in any case),
- * or percent-encoded (either hex case, `+` for a space), mixed freely; and
- * the whole secret in base64 / base64url (an echoed Basic or JWT-like blob).
+ * One pattern for every way a server or a log may spell the secret, at any
+ * depth of escaping (a server that embeds its request headers as JSON inside
+ * a JSON string escapes the token twice): each character literal, JSON-escaped
+ * (`\"`, `\/`, `\n`, `\u00XX` in any case) behind any run of backslashes,
+ * themselves literal, percent-encoded or `\u005c`; or percent-encoded to any
+ * depth (`%22`, `%2522`, either hex case, `+` for a space), mixed freely. And
+ * the secret in base64 / base64url, whole or inside a longer blob (an echoed
+ * Basic `user:password`) at each of the three byte alignments, its characters
+ * escaped the same ways.
  */
 function secretPattern(secret: string): RegExp {
-  const perChar = Array.from(secret, (char) => {
-    const forms = new Set<string>([escapeRegExp(char)]);
-    const short = JSON_SHORT_ESCAPES[char];
-    if (short) forms.add(escapeRegExp(short));
-    for (let i = 0; i < char.length; i++) forms.add(`\\\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`);
-    if (char.length === 2) {
-      forms.add(`\\\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}\\\\u${char.charCodeAt(1).toString(16).padStart(4, '0')}`);
-    }
-    forms.add(
-      Array.from(Buffer.from(char, 'utf8'), (byte) => `%${byte.toString(16).padStart(2, '0')}`).join(''),
-    );
-    if (char === ' ') forms.add('\\+');
-    return `(?:${[...forms].join('|')})`;
-  });
-  const base64 = Buffer.from(secret, 'utf8').toString('base64').replace(/=+$/, '');
-  const base64url = Buffer.from(secret, 'utf8').toString('base64url');
-  const whole = [perChar.join(''), escapeRegExp(base64), escapeRegExp(base64url)];
+  const forms = [spelled(secret), ...base64Forms(secret).map(spelled)];
   // Hex digits and \u are case-insensitive; so, harmlessly, is the rest.
-  return new RegExp(whole.join('|'), 'gi');
+  return new RegExp(forms.join('|'), 'gi');
 }
 
-const JSON_SHORT_ESCAPES: Record<string, string> = {
-  '"': '\\"',
-  '\\': '\\\\',
-  '/': '\\/',
-  '\b': '\\b',
-  '\f': '\\f',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\t': '\\t',
-};
+// A backslash at any depth: literal, percent-encoded (to any depth), or itself \u-escaped. Runs are bounded (depth 6
+// of escaping needs 63) so that a hostile body of backslashes costs linear time, not quadratic in its length.
+const BACKSLASH = '(?:(?:\\\\|%(?:25){0,8}5c)(?:u005c)?)';
+const ANY_BACKSLASHES = `${BACKSLASH}{0,64}`;
+const SOME_BACKSLASHES = `${BACKSLASH}{1,64}`;
+
+/**
+ * One character after another, each in any of its spellings. Backslashes in
+ * the secret are one run with the escapes around them (any run of backslashes
+ * matches them), so that no two runs in the pattern compete for the same
+ * backslashes: with them competing, a hostile body of backslashes costs
+ * exponential time. The backslashes before the first character are left out
+ * of the match (they hide nothing), so a match starts only where a spelling of
+ * the first character does.
+ */
+function spelled(text: string): string {
+  const parts: string[] = [];
+  let afterRun = true;
+  for (const char of text) {
+    if (char === '\\') {
+      if (!afterRun || parts.length === 0) parts.push(SOME_BACKSLASHES);
+      afterRun = true;
+      continue;
+    }
+    const plain = [escapeRegExp(char), Array.from(Buffer.from(char, 'utf8'), (byte) => `%(?:25){0,8}${byte.toString(16).padStart(2, '0')}`).join('')];
+    if (char === ' ') plain.push('\\+');
+    const units = Array.from({ length: char.length }, (_, i) => `u${char.charCodeAt(i).toString(16).padStart(4, '0')}`);
+    const escaped = [units.join(SOME_BACKSLASHES)];
+    const short = JSON_SHORT_ESCAPES[char];
+    if (short) escaped.push(short);
+    parts.push(
+      afterRun
+        ? `(?:${[...plain, ...escaped].join('|')})`
+        : `(?:${ANY_BACKSLASHES}(?:${plain.join('|')})|${SOME_BACKSLASHES}(?:${escaped.join('|')}))`,
+    );
+    afterRun = false;
+  }
+  return parts.join('');
+}
+
+/**
+ * The stretches of base64 (and base64url) that depend only on the secret's
+ * bytes, when it starts 0, 1 or 2 bytes into the encoded text: the characters
+ * that mix in a neighbour's bits are left out. Too short a stretch would
+ * redact ordinary words, so only long ones are kept.
+ */
+function base64Forms(secret: string): string[] {
+  const bytes = Buffer.from(secret, 'utf8');
+  const forms = new Set<string>();
+  for (const offset of [0, 1, 2]) {
+    const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
+    const from = Math.ceil((offset * 8) / 6);
+    const to = Math.floor((padded.length * 8) / 6);
+    for (const encoding of ['base64', 'base64url'] as const) {
+      const stretch = padded.toString(encoding).slice(from, to);
+      if (stretch.length >= 6) forms.add(stretch);
+    }
+  }
+  return [...forms];
+}
+
+// The letter after the backslash in JSON's short escapes (`"`, `\\`, `/` escape as themselves: the plain form covers them).
+const JSON_SHORT_ESCAPES: Record<string, string> = { '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't' };
 
 function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
@@ -58,6 +100,15 @@ function escapeRegExp(text: string): string {
 // CSI / OSC / other ESC sequences, then remaining C0/C1 controls except tab.
 const ANSI = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)|[@-Z\\-_])/g;
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+// Embeddings, overrides, isolates and direction marks (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C): in a name
+// they reorder what is shown (`photo<RLO>gnp.exe` reads as "photoexe.png") and the rest of its line.
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A name (a file's, a sender's) without the controls that would make it read as another. */
+export function stripBidi(text: string): string {
+  return text.replace(BIDI_CONTROLS, '');
+}
 
 export function stripControl(text: string): string {
   return text.replace(ANSI, '').replace(CONTROL, '');

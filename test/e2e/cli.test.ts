@@ -39,6 +39,24 @@ describe.concurrent('the command line', () => {
     expect(dry.stdout + dry.stderr).not.toContain('work-token-value-1234');
   });
 
+  it('profile set takes the key as a config key, a flag name, or a flag with its value (--page-size 150, --rate=3)', async () => {
+    const box = sandbox();
+    const run = (...args: string[]) => runCli(['profile', ...args], { env: box.env() });
+    expect((await run('add', 'work', '--provider', 'relation')).code).toBe(0);
+    for (const args of [['work', '--page-size', '150'], ['work', '--rate=3'], ['work', 'concurrency', '2'], ['work', 'base-url', 'https://api.example.com']]) {
+      const result = await run('set', ...args);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+    }
+    const shown = JSON.parse(readFileSync(box.config, "utf8")) as { profiles: Record<string, Record<string, unknown>> };
+    expect(shown.profiles.work).toEqual({ provider: 'relation', pageSize: 150, rate: 3, concurrency: 2, baseUrl: 'https://api.example.com' });
+    const missing = await run('set', 'work', '--page-size');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/give one value/);
+    const unknown = await run('set', 'work', '--pagesize', '5');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown profile key "--pagesize"; did you mean pageSize\?/);
+  });
+
   it('usage mistakes exit 2 with a message; --help and --version exit 0 on stdout', async () => {
     const box = sandbox();
     const unknown = await runCli(['dump', '--provider', 'relation', '--channel', 'x', '--bogus'], { env: box.env() });

@@ -2,6 +2,8 @@
  * End to end: the built binary, a real pipe into jq, and `npm run demo`.
  * stdout must carry JSON lines and nothing else, whatever the messages hold.
  */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createHistory } from '../../fixtures/history.js';
@@ -114,11 +116,14 @@ describe('npm run demo', () => {
   afterAll(() => sandbox.cleanup());
 
   it('prints the generated relation history, oldest first, exactly', async () => {
-    const spec = DEFAULT_CHANNELS.find((channel) => channel.provider === 'relation')!;
-    const truth = createHistory(spec).messages();
     const result = await run('npm', ['run', '-s', 'demo'], { env: sandbox.env(), timeoutMs: 40_000 });
     expect(result.code).toBe(0);
     const lines = linesOf(result.stdout);
+    // The demo's files are served by its own server, on a port chosen as it starts.
+    const server = /"avatar":"(http:\/\/127\.0\.0\.1:\d+)\/media\//.exec(result.stdout)?.[1];
+    expect(server).toBeDefined();
+    const spec = { ...DEFAULT_CHANNELS.find((channel) => channel.provider === 'relation')!, mediaBase: 'self' };
+    const truth = createHistory(spec, { selfUrl: () => server! }).messages();
     expect(lines).toHaveLength(spec.count);
     expect(lines).toEqual(chronological(truth).map((m) => expectedLine('relation', spec.id, m)));
     // oldest first, strictly by (time, id)
@@ -128,5 +133,19 @@ describe('npm run demo', () => {
     const counts = new Map<number, number>();
     for (const time of times) counts.set(time, (counts.get(time) ?? 0) + 1);
     expect(Math.max(...counts.values())).toBe(60);
+  });
+
+  it('with --media -o demo.html: a complete offline page, every picture and avatar downloaded from the fixture server', async () => {
+    const out = join(sandbox.dir, 'demo', 'demo.html');
+    mkdirSync(dirname(out), { recursive: true });
+    const result = await run('npm', ['run', '-s', 'demo', '--', '--media', '-o', out], { env: sandbox.env(), timeoutMs: 40_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/media files: \d+ downloaded, 0 already in the media directory\n/);
+    expect(result.stderr).not.toMatch(/could not be downloaded|unreachable|retry/);
+    const page = readFileSync(out, 'utf8');
+    const sources = [...page.matchAll(/<img [^>]*src="([^"]+)"/g)].map((m) => m[1]!);
+    expect(sources.length).toBeGreaterThan(20);
+    expect(sources.filter((src) => !/^media\/[0-9a-f]{2}\/[0-9a-f]{32}\.png$/.test(src))).toEqual([]);
+    for (const src of new Set(sources)) expect(existsSync(join(dirname(out), src))).toBe(true);
   });
 });

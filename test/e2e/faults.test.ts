@@ -252,13 +252,29 @@ describe.concurrent('credentials', () => {
   });
 });
 
+describe('-v request times', () => {
+  it('show the server\'s own time, and the wait for a turn under --rate apart from it', async () => {
+    const server = await startFixtureServer({ channels: [{ provider: 'discuz', id: 'vt', count: 60 }], latencyMs: 150 });
+    servers.push(server);
+    const result = await dump(server, ['--provider', 'discuz', '--channel', 'vt', '--page-size', '20', '--rate', '2', '-v']);
+    expect(result.code, explain(result)).toBe(0);
+    const times = [...result.stderr.matchAll(/ 200 (\d+) ms(?: \(after waiting (\d+) ms for its turn\))?$/gm)].map((m) => ({ server: Number(m[1]), waited: Number(m[2] ?? 0) }));
+    expect(times.length).toBeGreaterThanOrEqual(3);
+    // --rate 2 spaces requests 500 ms apart; the server answers in 150 ms: what was waiting is not its time
+    expect(times.some((t) => t.waited >= 200), JSON.stringify(times)).toBe(true);
+    for (const t of times) expect(t.server, JSON.stringify(times)).toBeGreaterThanOrEqual(140);
+    expect(Math.min(...times.map((t) => t.server)), JSON.stringify(times)).toBeLessThan(450);
+  });
+});
+
 describe.concurrent('-v', () => {
   it('logs each request to stderr: method, URL, status and ms', async () => {
     const server = await serve([{ provider: 'discuz', nth: 2, kind: 'status', status: 503 }]);
     const result = await dump(server, ['--provider', 'discuz', '--channel', DISCUZ, '--page-size', '20', '-v']);
     expect(result.code, explain(result)).toBe(0);
     const lines = result.stderr.split('\n');
-    const ok = lines.filter((line) => /GET http:\/\/127\.0\.0\.1:\d+\/api\/dialog\/message\?\S+ 200 \d+ ms$/.test(line));
+    // the server's time, and apart from it any wait for a turn (the rate limit, a Retry-After)
+    const ok = lines.filter((line) => /GET http:\/\/127\.0\.0\.1:\d+\/api\/dialog\/message\?\S+ 200 \d+ ms( \(after waiting \d+ ms for its turn\))?$/.test(line));
     const failed = lines.filter((line) => /GET http:\/\/127\.0\.0\.1:\d+\/api\/dialog\/message\?\S+ failed after \d+ ms: .*HTTP 503/.test(line));
     // one line per answered request, whatever its outcome
     expect(ok.length).toBe(server.log.filter((e) => e.status === 200).length);

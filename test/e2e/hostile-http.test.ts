@@ -102,6 +102,62 @@ describe('a server that echoes the credential back', () => {
   });
 });
 
+// The token of issue 25: `"` and `\` (escaped twice when a server embeds its request headers as JSON in a JSON string), `/` and `+`.
+const DEEP_SECRET = 'VG9rZW5TZWNyZXQx/t+o"k\\n=7731';
+const json = (text: string): string => JSON.stringify(text).slice(1, -1);
+const unicodeAll = (text: string): string => Array.from(text, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+const DEEP_FORMS: Record<string, string> = {
+  literal: DEEP_SECRET,
+  json1: json(DEEP_SECRET),
+  json2: json(json(DEEP_SECRET)),
+  json3: json(json(json(DEEP_SECRET))),
+  json4: json(json(json(json(DEEP_SECRET)))),
+  json2Slashes: json(json(DEEP_SECRET).replace(/\//g, '\\/')),
+  unicodeThenJson: json(unicodeAll(DEEP_SECRET)),
+  percent: encodeURIComponent(DEEP_SECRET),
+  percentTwice: encodeURIComponent(encodeURIComponent(DEEP_SECRET)),
+  percentOfJson2: encodeURIComponent(json(json(DEEP_SECRET))).toLowerCase(),
+  jsonOfPercentOfJson: json(json(encodeURIComponent(json(DEEP_SECRET)))),
+  base64: Buffer.from(DEEP_SECRET).toString('base64'),
+  base64url: Buffer.from(DEEP_SECRET).toString('base64url'),
+  base64Json: json(json(Buffer.from(DEEP_SECRET).toString('base64').replace(/\//g, '\\/'))),
+  base64Percent: encodeURIComponent(Buffer.from(DEEP_SECRET).toString('base64')),
+  // Basic credentials echoed: the token sits at an offset inside the encoded `user:password`, at each alignment
+  basic1: Buffer.from(`u:${DEEP_SECRET}`).toString('base64'),
+  basic2: Buffer.from(`us:${DEEP_SECRET}`).toString('base64'),
+  basic3: Buffer.from(`backup:${DEEP_SECRET}`).toString('base64'),
+  basicJson: json(json(`Basic ${Buffer.from(`us:${DEEP_SECRET}`).toString('base64')}`)),
+};
+
+describe('a server that echoes the credential back escaped to any depth', () => {
+  // Each form is echoed raw in a 502 text, inside a JSON string of an answer that is not the documented shape, and
+  // as the request headers embedded as JSON inside the JSON string of an API error (issue 25).
+  it.each(Object.keys(DEEP_FORMS))('never prints it as %s, also with -v', async (form) => {
+    const echoed = DEEP_FORMS[form]!;
+    const headers = JSON.stringify(JSON.stringify({ headers: { authorization: `Bearer ${echoed}` } }));
+    const server = await scriptedServer(cleanups, (_req, res, n) => {
+      if (n === 1) res.writeHead(502, { 'content-type': 'text/plain' }).end(`bad gateway: ${echoed} ${headers}`);
+      else if (n === 2) res.writeHead(200, { 'content-type': 'application/json' }).end(`{"code":"0","data":[{"id":"1","createAt":"x","content":${headers}}]}`);
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(`{"code":"10999","desc":${headers}}`);
+    });
+    const result = await runCli(['dump', '--provider', 'relation', '--base-url', server.url, '--channel', 'C1', '-v', '--retries', '3', ...FAST], {
+      env: sandbox().env({ CHAT_EXPORT_TOKEN: DEEP_SECRET }),
+    });
+    expect(result.code, explain(result)).toBe(4);
+    expect(server.hits.length).toBeGreaterThanOrEqual(3);
+    expect(server.hits[0]!.headers.authorization).toBe(`Bearer ${DEEP_SECRET}`);
+    const printed = result.stdout + result.stderr;
+    for (const [name, value] of Object.entries(DEEP_FORMS)) {
+      // the whole form, and its middle (a Basic blob keeps its user's part: only the token's own characters must go)
+      const middle = value.slice(Math.floor(value.length / 2) - 6, Math.floor(value.length / 2) + 6);
+      expect(printed.includes(value), `${name} form printed:\n${printed}`).toBe(false);
+      // (a middle that is only escape characters — json4's is a run of backslashes — carries none of the token)
+      if (/[A-Za-z0-9]/.test(middle)) expect(printed.includes(middle), `${name} form's middle ${middle} printed:\n${printed}`).toBe(false);
+    }
+    expect(printed).toContain('••••');
+  });
+});
+
 describe('credentials in the base URL are refused (exit 2), never silently dropped nor printed', () => {
   it.each([
     ['flag', ['--base-url', 'https://backup:Hunter2-PASSWORD@bbs.example:99999/'], {}],

@@ -7,7 +7,9 @@
  * the token never reaches another host; partitioned exports hold every
  * message once across complete parts.
  */
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
@@ -17,6 +19,7 @@ import { startFixtureServer, type ChannelSpec, type FixtureServer } from '../../
 import { openPage, useBrowser } from '../helpers/browser.js';
 import { runCli, TOKEN, type RunResult } from '../helpers/cli.js';
 import { useSandbox } from '../helpers/fixtures.js';
+import { scriptedServer, type Cleanup } from '../helpers/servers.js';
 import { orderedIds, type ExportedMessage } from '../helpers/ground-truth.js';
 
 const sandbox = useSandbox();
@@ -156,6 +159,111 @@ describe('--media', () => {
     const lonely = await dump(['--provider', 'relation', '--channel', 'M1', '--media-dir', sandbox().dir]);
     expect(lonely.code).toBe(2);
     expect(api.log.length).toBe(before);
+  });
+});
+
+describe('--media: where the URLs of a message may lead', () => {
+  const cleanups: Cleanup[] = [];
+  afterAll(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+
+  /** A loopback port nothing listens on (connections to it are refused). */
+  async function closedPort(): Promise<number> {
+    const server = createNetServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  async function discuzWith(attachmentsAt: ChannelSpec['attachmentsAt'], count = 12): Promise<FixtureServer> {
+    const server = await startFixtureServer({ channels: [{ provider: 'discuz', id: '41', count, mediaBase: 'self', attachmentsAt }], auth: { token: TOKEN } });
+    cleanups.push(() => server.close());
+    return server;
+  }
+
+  function dumpFrom(server: FixtureServer, out: string, extra: string[]): Promise<RunResult> {
+    mkdirSync(dirname(out), { recursive: true });
+    return runCli(['dump', '--provider', 'discuz', '--channel', '41', '--base-url', server.url, '--no-progress', '--rate', '1000', '--media', '-o', out, ...extra], {
+      env: sandbox().env({ CHAT_EXPORT_API_KEY: undefined }),
+    });
+  }
+
+  it('refuses link-local addresses always and loopback ones that are not the API host, at every redirect; --media-allow-private lets those through', async () => {
+    const redirector = await scriptedServer(cleanups, (_req, res) => {
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/role' }).end();
+    });
+    const port = await closedPort();
+    const server = await discuzWith({
+      1: { url: 'http://169.254.169.254/latest/meta-data/x.png', name: 'x.png', type: 'image/png' },
+      3: { url: 'http://[fe80::1]/y.png', name: 'y.png', type: 'image/png' },
+      5: { url: 'http://[::ffff:169.254.169.254]/z.png', name: 'z.png', type: 'image/png' },
+      7: { url: `http://127.0.0.2:${port}/lo.png`, name: 'lo.png', type: 'image/png' },
+      9: { url: `${redirector.url}/hop.png`, name: 'hop.png', type: 'image/png' },
+      11: { url: '{self}/media/fine.png', name: 'fine.png', type: 'image/png' },
+    });
+    const out = join(sandbox().dir, 'ssrf', 'd.jsonl');
+    const first = await dumpFrom(server, out, ['-v', '--retries', '0', '--timeout', '3000']);
+    // Refusals are not failures: the messages are exported with their remote links, and the next run does not retry them.
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/media: 5 URLs point where downloads are not allowed, not fetched: .*; their messages keep the remote links/);
+    expect(first.stderr).toMatch(/169\.254\.169\.254 is link-local, where cloud metadata lives: never fetched/);
+    expect(first.stderr).toMatch(/fe80::1 is link-local/);
+    expect(first.stderr).toMatch(/::ffff:a9fe:a9fe is link-local/);
+    expect(first.stderr).toMatch(/127\.0\.0\.2 is a loopback or private address, not the API's host: fetched only with --media-allow-private/);
+    expect(first.stderr).not.toMatch(/network error|could not be downloaded/);
+    // The redirector is on the API's host (127.0.0.1): asked once; where it pointed was not.
+    expect(redirector.hits).toHaveLength(1);
+    const files = Object.fromEntries(lines(out).flatMap((m) => (m.attachments as Array<{ name: string; file?: string }>).map((a) => [a.name, a.file ?? null])));
+    expect(files).toEqual({ 'x.png': null, 'y.png': null, 'z.png': null, 'lo.png': null, 'hop.png': null, 'fine.png': expect.stringMatching(/^media\//) });
+    const index = JSON.parse(readFileSync(join(dirname(out), 'media', 'index.json'), 'utf8')) as { failed: Record<string, unknown> };
+    expect(index.failed).toEqual({});
+
+    const allowed = await dumpFrom(server, out, ['--media-allow-private', '--retries', '0', '--timeout', '3000']);
+    // 127.0.0.2 is now tried (nothing listens there); link-local stays refused.
+    expect(allowed.code, allowed.stderr).toBe(5);
+    expect(allowed.stderr).toMatch(new RegExp(`127\\.0\\.0\\.2:${port}/lo\\.png \\(.*ECONNREFUSED`));
+    expect(allowed.stderr).toMatch(/media: 4 URLs point where downloads are not allowed/);
+  });
+
+  it('sends the token only when the first URL is on the API origin: a URL elsewhere that redirects into it gets none', async () => {
+    let api: FixtureServer | undefined;
+    const foreign = await scriptedServer(cleanups, (_req, res) => {
+      res.writeHead(302, { location: `${api!.url}/media/lured.png` }).end();
+    });
+    api = await discuzWith({ 2: { url: `${foreign.url}/x.png`, name: 'x.png', type: 'image/png' }, 4: { url: '{self}/media/own.png', name: 'own.png', type: 'image/png' } }, 6);
+    const result = await dumpFrom(api, join(sandbox().dir, 'lure', 'd.jsonl'), []);
+    expect(result.code, result.stderr).toBe(0);
+    const log = api.mediaLog();
+    expect(log.map((e) => e.url)).toEqual(expect.arrayContaining(['/media/lured.png', '/media/own.png']));
+    expect(log.find((e) => e.url === '/media/lured.png')!.headers.authorization).toBeUndefined();
+    expect(log.find((e) => e.url === '/media/own.png')!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(JSON.stringify(foreign.hits[0]!.headers)).not.toContain(TOKEN);
+  });
+
+  it('gives up a host that refuses connections at once and one that never answers at its second timeout; names every file; the next run tries them again', async () => {
+    const port = await closedPort();
+    const silent = await scriptedServer(cleanups, () => {});
+    const attachments: NonNullable<ChannelSpec['attachmentsAt']> = {};
+    for (let k = 0; k < 8; k++) attachments[k] = { url: `http://127.0.0.1:${port}/gone-${k}.png`, name: `gone-${k}.png`, type: 'image/png' };
+    for (let k = 8; k < 16; k++) attachments[k] = { url: `${silent.url}/slow-${k}.png`, name: `slow-${k}.png`, type: 'image/png' };
+    attachments[16] = { url: '{self}/media/ok.png', name: 'ok.png', type: 'image/png' };
+    const server = await discuzWith(attachments, 20);
+    const out = join(sandbox().dir, 'dead', 'd.jsonl');
+    const result = await dumpFrom(server, out, ['-v', '--retries', '5', '--timeout', '500']);
+    expect(result.code, result.stderr).toBe(5);
+    expect(result.stderr).toMatch(new RegExp(`media: 127\\.0\\.0\\.1:${port} is unreachable \\(connection refused or unreachable, ECONNREFUSED\\); its other files are not tried in this run`));
+    expect(result.stderr).toMatch(new RegExp(`media: ${new URL(silent.url).host.replace(/\./g, '\\.')} is unreachable \\(no answer in time\\)`));
+    // Noticed once: no file on the refusing host is retried, and the silent one was asked at most once per download slot.
+    expect(result.stderr).not.toMatch(new RegExp(`retry \\d+/5 of http://127\\.0\\.0\\.1:${port}/`));
+    expect(silent.hits.length).toBeLessThanOrEqual(4);
+    expect(result.stderr).toMatch(/discuz channel 41: 16 media files could not be downloaded/);
+    expect(result.stderr).toMatch(/files there were not tried; the next --media run tries them again/);
+    expect(lines(out)).toHaveLength(20);
+    expect(lines(out).find((m) => m.attachments.some((a) => a.name === 'ok.png'))!.attachments[0]).toHaveProperty('file');
+    const index = JSON.parse(readFileSync(join(dirname(out), 'media', 'index.json'), 'utf8')) as { failed: Record<string, unknown> };
+    expect(Object.keys(index.failed)).toHaveLength(16);
   });
 });
 

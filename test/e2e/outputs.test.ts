@@ -327,6 +327,25 @@ describe.concurrent('output targets', () => {
     expect(readdirSync(dir).sort()).toEqual(['a.csv', 'b.md', 'c.jsonl', 'd.txt', 'e.csv', 'f.jsonl', 'g.CSV']);
   });
 
+  it('convert - reads a JSONL export on stdin and says how many messages went where; -q says nothing', async () => {
+    const dir = outDir('convert-stdin');
+    const base = ['--provider', 'relation', '--channel', 'C1'];
+    const [jsonlOut, csvOut] = await Promise.all([dump(shared, [...base, '-o', '-']), dump(shared, [...base, '-o', join(dir, 'direct.csv')])]);
+    expect(jsonlOut.code, explain(jsonlOut)).toBe(0);
+    expect(csvOut.code, explain(csvOut)).toBe(0);
+    const target = join(dir, 'piped.csv');
+    const converted = await runCli(['convert', '-', '-o', target], { env: cleanEnv(), stdin: jsonlOut.stdout });
+    expect(converted.code, explain(converted)).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe(readFileSync(join(dir, 'direct.csv'), 'utf8'));
+    expect(converted.stderr).toBe(`chat-export: 45 messages → ${target}\n`);
+    const quiet = await runCli(['convert', '-', '-o', join(dir, 'quiet.csv'), '-q'], { env: cleanEnv(), stdin: jsonlOut.stdout });
+    expect(quiet.code, explain(quiet)).toBe(0);
+    expect(quiet.stderr).toBe('');
+    const bad = await runCli(['convert', '-', '-o', join(dir, 'bad.csv')], { env: cleanEnv(), stdin: '{"x":1}\n' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/stdin line 1 is not a chat-export message/);
+  });
+
   it('--limit N: the HTML header and the Markdown title state the span of the N messages kept, not of the page read', async () => {
     const dir = outDir('limit-span');
     const base = ['--provider', 'relation', '--channel', 'H1', '--limit', '3'];

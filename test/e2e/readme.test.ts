@@ -6,10 +6,11 @@
  * are not ours to call) and lose the pipe after them. What this proves: every
  * flag, value and profile the README uses is accepted as written.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, ROOT, createSandbox, run } from '../helpers/cli.js';
+import { readmeExample } from '../helpers/readme.js';
 
 const SAFE = new Set(['dump', 'profile', 'providers', 'config', 'state']);
 
@@ -72,6 +73,9 @@ describe('README', () => {
 
   it('every chat-export command line runs as written (dump as --dry-run)', async () => {
     const box = createSandbox();
+    // the README's own definitions, as a reader who copied them into the config has them
+    mkdirSync(dirname(box.config), { recursive: true });
+    writeFileSync(box.config, JSON.stringify({ profiles: {}, providers: { guildish: readmeExample('guildish') } }), { mode: 0o600 });
     try {
       const script = [
         'set -u',

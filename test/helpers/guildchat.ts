@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import type { Sandbox } from './cli.js';
+import { readmeExample } from './readme.js';
 
 export const GUILDCHAT = 'guildchat';
 
@@ -20,7 +21,8 @@ export const guildchat = {
   httpErrors: {
     message: 'message',
     status: {
-      '403': { kind: 'auth', text: 'the bot may not read this channel' },
+      // Missing Access (code 50001): under --all-channels the channel is skipped and named, never a failure
+      '403': { kind: 'unreadable', text: 'the bot may not read this channel' },
       '404': { kind: 'usage', text: 'unknown channel', hint: 'check --channel' },
     },
   },
@@ -41,6 +43,15 @@ export const guildchat = {
     attachments: 'attachments[].{url: url, name: filename, type: content_type}',
   },
 };
+
+/**
+ * The README's Discord-shaped definition ("Back up a whole workspace", example guildish), for one guild: its
+ * channels (categories left out), its active threads, then each text or announcement channel's archived public
+ * threads. The README's guild id is replaced by the fixture's, so the manual's example is what the tests run.
+ */
+export function guildchatFor(guild: string): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(readmeExample('guildish')).replaceAll('1190000000000000000', guild)) as Record<string, unknown>;
+}
 
 /** The config file of a sandbox, holding these definitions. */
 export function writeDefinitions(sandbox: Sandbox, providers: Record<string, unknown>): void {

@@ -121,7 +121,8 @@ describe('discord guild', () => {
 
 describe('discord per-route rate limits', () => {
   const server = useServer({
-    discord: { rateLimit: { limit: 3, windowMs: 400 }, channels: [{ name: 'a', count: 5 }, { name: 'b', count: 5 }] },
+    // a window long enough that four requests fit in it on a loaded machine
+    discord: { rateLimit: { limit: 3, windowMs: 2500 }, channels: [{ name: 'a', count: 5 }, { name: 'b', count: 5 }] },
   });
   const id = (name: string) => server().discord!.channels().find((c) => c.name === name)!.id;
 
@@ -135,11 +136,11 @@ describe('discord per-route rate limits', () => {
     expect(first.get('x-ratelimit-limit')).toBe('3');
     expect(first.get('x-ratelimit-bucket')).toMatch(/^[0-9a-f]{32}$/);
     expect(Number(first.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000 - 1);
-    expect(Number(first.get('x-ratelimit-reset-after'))).toBeLessThanOrEqual(0.4);
+    expect(Number(first.get('x-ratelimit-reset-after'))).toBeLessThanOrEqual(2.5);
     const refused = answers[3]!;
     expect(refused.body).toMatchObject({ message: 'You are being rate limited.', global: false });
     expect(refused.body.retry_after).toBeGreaterThan(0);
-    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.headers.get('retry-after')).toBe(String(Math.ceil(refused.body.retry_after)));
     // the same route for another channel (another top-level resource) has its own count, and the same bucket
     const other = await get(`${server().url}/api/v10/channels/${id('b')}/messages`, {});
     expect(other.status).toBe(200);

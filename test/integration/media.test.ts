@@ -92,7 +92,8 @@ describe('media stage', () => {
     ];
     const output = join(dir, 'out', 'discuz-1.jsonl');
     const first = await run(await stageIn(dir), messages, output);
-    expect(first.media.stats).toEqual({ downloaded: 4, reused: 1, failed: 0 });
+    // Counts are of files, not of the references to them (the avatar twice is one file).
+    expect(first.media.stats).toEqual({ downloaded: 4, reused: 0, failed: 0, refused: 0 });
     const [m1, m2, m3] = first.messages as [Message, Message, Message];
     expect(m1.sender.avatarFile).toMatch(/^\.\.\/media\/[0-9a-f]{2}\/[0-9a-f]{32}\.png$/);
     expect(m2.sender.avatarFile).toBe(m1.sender.avatarFile);
@@ -108,7 +109,8 @@ describe('media stage', () => {
 
     api.resetLog();
     const second = await run(await stageIn(dir), messages, output);
-    expect(second.media.stats).toEqual({ downloaded: 0, reused: 5, failed: 0 });
+    // 5 references, 4 URLs, 3 files (a.png and its copy are one content)
+    expect(second.media.stats).toEqual({ downloaded: 0, reused: 3, failed: 0, refused: 0 });
     expect(api.mediaLog()).toEqual([]);
     expect(second.messages).toEqual(first.messages);
   });
@@ -202,13 +204,15 @@ describe('media stage', () => {
     const dir = scratch();
     const original = message('1', { avatar: 'file:///etc/passwd', attachments: [{ url: 'javascript:alert(1)', name: null, type: null }, { url: 'data:image/png;base64,AAAA', name: null, type: null }] });
     const { media, messages } = await run(await stageIn(dir), [original], join(dir, 'x.jsonl'));
-    expect(media.stats).toEqual({ downloaded: 0, reused: 0, failed: 0 });
+    expect(media.stats).toEqual({ downloaded: 0, reused: 0, failed: 0, refused: 0 });
     expect(messages[0]).toEqual(original);
   });
 });
 
+type NameCase = [url: string, name: string | null, type: string | undefined, ext: string];
+
 describe('stored file names', () => {
-  it.each([
+  it.each<NameCase>([
     ['https://x.example/a/b.PNG', null, undefined, 'png'],
     ['https://x.example/a/b', 'photo.jpeg', undefined, 'jpeg'],
     ['https://x.example/a/b', null, 'image/webp; q=1', 'webp'],
@@ -217,6 +221,15 @@ describe('stored file names', () => {
     ['https://x.example/x.svg', null, undefined, 'svg.txt'],
     ['https://x.example/a%2F..%2F..%2Fb.sh%00.png', null, undefined, 'png'],
     ['https://x.example/a.verylongextension', null, 'image/png', 'png'],
+    // Chromium runs these from file:// (issue 25): only passive extensions are kept as they are
+    ...['shtm', 'xhtm', 'ehtml', 'rss', 'atom', 'xsd', 'xbl'].map((ext): NameCase => [`https://x.example/a.${ext}`, null, undefined, `${ext}.txt`]),
+    ['https://x.example/setup.exe', null, 'application/octet-stream', 'exe.bin'],
+    ['https://x.example/a/b', 'report.docx', undefined, 'docx.bin'],
+    ['https://x.example/a/b', 'notes.xyz', 'text/plain', 'txt'],
+    // a right-to-left override makes `photo\u202egnp.exe` read as "photoexe.png": the stored name says what it is
+    ['https://x.example/a/b', 'photo\u202egnp.exe', undefined, 'exe.bin'],
+    ['https://x.example/a/b', 'clip.mp\u202e4', undefined, 'mp4'],
+    ...['jpg', 'mp3', 'ogg', 'mov', 'pdf', 'txt', 'zip', '7z', 'tgz'].map((ext): NameCase => [`https://x.example/a.${ext.toUpperCase()}`, null, undefined, ext]),
   ])('%s (name %s, type %s) is stored as .%s', (url, name, type, ext) => {
     expect(extensionFor(new URL(url), name, type)).toBe(ext);
   });

@@ -61,6 +61,25 @@ describe('HTML sink', () => {
     expect(out.match(/<section\b/g)?.length).toBe(out.match(/<\/section>/g)?.length);
   });
 
+  it('isolates sender and attachment names and shows a file name without the bidi controls that would disguise it', () => {
+    const sink = createHtmlSink();
+    const rlo = '\u202e';
+    const out = sink.format(
+      message({
+        id: '1',
+        sender: { id: 'u1', name: `${rlo}evil`, avatar: null },
+        attachments: [
+          { url: 'https://x.example/f', name: `photo${rlo}gnp.exe`, type: null },
+          { url: 'https://x.example/g', name: `a\u2066b\u200fc\u061cd\u202ae`, type: null, file: 'media/ab/ab.exe.bin' },
+        ],
+      }),
+    );
+    expect(out).toContain('<span class="name" dir="auto" title="u1">\u202eevil</span>');
+    expect(out).toContain('<span dir="auto">photognp.exe</span>');
+    expect(out).toContain('<span dir="auto">abcde</span>');
+    expect(out).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]<\/span><\/a>/);
+  });
+
   it('links local files by relative URL, each path segment encoded', () => {
     expect(relativeUrl('media dir/ab/c#d?.png')).toBe('media%20dir/ab/c%23d%3F.png');
     expect(relativeUrl('../media/x.png')).toBe('../media/x.png');

@@ -200,3 +200,25 @@ describe('RateLimiter with real time', () => {
     expect(times[19]!).toBeLessThan(1000);
   });
 });
+
+describe('many waits under one stop signal', () => {
+  it('add one listener to the signal, not one each (no MaxListenersExceededWarning), and a stop rejects every one with its reason', async () => {
+    const { EventEmitter } = await import('node:events');
+    const { sleep } = await import('../../src/http/attempt.js');
+    const limiter = new RateLimiter({ rate: 0.001 });
+    const stop = new AbortController();
+    // 25 requests queued for their turn and 25 backoffs, all under the one signal
+    const waits = [
+      ...Array.from({ length: 25 }, () => limiter.acquire('slow.example', stop.signal)),
+      ...Array.from({ length: 25 }, () => sleep(60_000, stop.signal)),
+    ].map((p) => p.then(() => 'granted', (error: unknown) => error));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(EventEmitter.getEventListeners(stop.signal, 'abort').length).toBe(1);
+    const reason = new Error('stopped');
+    stop.abort(reason);
+    const outcomes = await Promise.all(waits);
+    // the first request had its turn at once; every other wait ended with the stop's reason
+    expect(outcomes.filter((o) => o === 'granted')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === reason)).toHaveLength(49);
+  });
+});

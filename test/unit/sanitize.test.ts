@@ -63,6 +63,46 @@ describe('secrets', () => {
   });
 });
 
+describe('secrets at any depth of escaping', () => {
+  const secret = 'Dp7"q\\n/x+ü-token-9';
+  registerSecret(secret);
+  const json = (text: string): string => JSON.stringify(text).slice(1, -1);
+
+  it('redacts the secret JSON-escaped 1 to 6 times, percent-encoded over it, and the other way round', () => {
+    let form = secret;
+    for (let depth = 1; depth <= 6; depth++) {
+      form = json(form);
+      expect(redactSecrets(`a ${form} b`), `depth ${depth}`).toBe('a •••• b');
+      expect(redactSecrets(`a ${encodeURIComponent(form)} b`), `percent of depth ${depth}`).toBe('a •••• b');
+      expect(redactSecrets(`a ${json(encodeURIComponent(form))} b`), `JSON of percent of depth ${depth}`).toBe('a •••• b');
+    }
+    expect(redactSecrets(encodeURIComponent(encodeURIComponent(encodeURIComponent(secret))))).toBe('••••');
+  });
+
+  it('redacts it base64-encoded inside a longer blob (Basic user:password) at every alignment', () => {
+    for (const user of ['', 'u', 'us', 'use', 'backup']) {
+      const blob = Buffer.from(`${user}:${secret}`).toString('base64');
+      const shown = redactSecrets(`Basic ${blob}`);
+      expect(shown, user).toContain('••••');
+      // what is left is the user's part and at most a character on each side
+      expect(shown.replace('Basic ', '').replace('••••', '').length, user).toBeLessThanOrEqual(Math.ceil(((user.length + 1) * 8) / 6) + 4);
+    }
+  });
+
+  it('leaves ordinary text and near misses alone', () => {
+    const text = 'Dp7 token-9, \\\\ "quoted" %22 \\u0022 ü';
+    expect(redactSecrets(text)).toBe(text);
+    expect(redactSecrets(secret.slice(0, -1))).toBe(secret.slice(0, -1));
+  });
+
+  it('scans hostile runs of backslashes, escapes and partial secrets in linear time (bounded by the test timeout)', () => {
+    registerSecret('ab\\\\\\\\cd-12345');
+    const runs = ('ab' + '\\'.repeat(200) + 'x').repeat(5000) + ('Dp7' + '%255c'.repeat(100)).repeat(3000) + '\\'.repeat(300_000);
+    expect(redactSecrets(runs)).toBe(runs);
+    expect(redactSecrets(`x ab${'\\'.repeat(40)}cd-12345 y`)).toBe('x •••• y');
+  });
+});
+
 describe('excerpt', () => {
   it('is short, flat and sanitized', () => {
     const long = `${'x'.repeat(300)}`;
