@@ -146,3 +146,93 @@ describe('discord (built in)', () => {
     expect(listed.stdout).toMatch(/^discord\n .*bot token.*\n  auth: +header Authorization: Bot … \(token required; CHAT_EXPORT_TOKEN\)\n  paging: +next token \(\[-1\]\.id\), newest first\n  base URL: +https:\/\/discord\.com\/api\/v10\n/m);
   });
 });
+
+describe('discord (built in): a whole guild', () => {
+  const server = useServer({
+    auth: { token: TOKEN },
+    discord: {
+      name: 'Fixture Guild',
+      rateLimit: { limit: 3, windowMs: 400 },
+      channels: [
+        { name: 'Text', type: 'category' },
+        { name: 'general', parent: 'Text', count: 260, hostile: true },
+        { name: 'plans', type: 'public-thread', parent: 'general', count: 60 },
+        { name: 'old-thread', type: 'public-thread', parent: 'general', count: 45, archived: true },
+        { name: 'news', type: 'announcement', parent: 'Text', count: 30 },
+        { name: 'mods-only', parent: 'Text', count: 20, readable: false },
+        { name: 'ideas', type: 'forum' },
+        { name: 'post-1', type: 'public-thread', parent: 'ideas', count: 25 },
+        { name: 'post-old', type: 'public-thread', parent: 'ideas', count: 15, archived: true },
+        { name: 'voice', type: 'voice', count: 8 },
+      ],
+    },
+  });
+  const sandbox = useSandbox();
+  const env = () => sandbox().env({ CHAT_EXPORT_TOKEN: TOKEN });
+  const base = () => `${server().url}/api/v10`;
+  const idOf = (name: string): string => server().discord!.channels().find((c) => c.name === name)!.id;
+  /** what --all-channels must back up: every listed channel and thread but categories, forums and the unreadable one */
+  const readable = () =>
+    server()
+      .discord!.channels()
+      .filter((c) => c.listed && c.readable && c.type !== 4 && c.type !== 15)
+      .map((c) => c.id);
+
+  async function archived(db: string): Promise<Map<string, string[]>> {
+    const converted = await runCli(['convert', db, '-o', '-', '--format', 'jsonl'], { env: env() });
+    expect(converted.code, explain(converted)).toBe(0);
+    const byChannel = new Map<string, string[]>();
+    for (const line of linesOf(converted.stdout)) {
+      const channel = (JSON.parse(line) as { channel: string }).channel;
+      byChannel.set(channel, [...(byChannel.get(channel) ?? []), line]);
+    }
+    return byChannel;
+  }
+
+  function expectExact(byChannel: Map<string, string[]>): void {
+    expect([...byChannel.keys()].sort()).toEqual(readable().filter((id) => server().messages('discord', id).length > 0).sort());
+    for (const id of readable()) {
+      const end = server().messages('discord', id);
+      expect(exportProblems({ provider: 'discord', channel: id, lines: byChannel.get(id) ?? [], start: end, end, order: 'asc' }), id).toEqual([]);
+    }
+  }
+
+  it('channels lists the guild found from the bot: channels, active and archived threads (forum posts too), no category, forum or guild', async () => {
+    const listed = await runCli(['channels', '--provider', 'discord', '--base-url', base(), '--json'], { env: env() });
+    expect(listed.code, explain(listed)).toBe(0);
+    const rows = linesOf(listed.stdout).map((line) => JSON.parse(line) as { id: string; name: string; kind: string; parent: string | null; archived: boolean });
+    expect(rows.map((r) => [r.name, r.kind, r.parent, r.archived]).sort()).toEqual(
+      [
+        ['general', 'channel', null, false],
+        ['plans', 'thread', idOf('general'), false],
+        ['old-thread', 'thread', idOf('general'), true],
+        ['news', 'channel', null, false],
+        ['mods-only', 'channel', null, false],
+        ['post-1', 'thread', idOf('ideas'), false],
+        ['post-old', 'thread', idOf('ideas'), true],
+        ['voice', 'channel', null, false],
+      ].sort(),
+    );
+  });
+
+  it('--all-channels into one archive, twice: every readable channel and thread exact, not one 429; a new thread and messages in an old one between the runs are in it', async () => {
+    const db = join(sandbox().dir, 'guild', 'discord.sqlite');
+    mkdirSync(join(sandbox().dir, 'guild'), { recursive: true });
+    const run = () => runCli(['dump', '--provider', 'discord', '--all-channels', '--base-url', base(), '-o', db, '--no-progress', '--rate', '1000', '--concurrency', '4'], { env: env(), timeoutMs: 90_000 });
+    const from = server().log.length;
+    const first = await run();
+    expect(first.code, explain(first)).toBe(0);
+    expect(first.stderr).toContain(`${idOf('mods-only')} (mods-only): skipped: not readable`);
+    expectExact(await archived(db));
+    server().insert('discord', idOf('old-thread'), 4);
+    server().discord!.add({ name: 'new-thread', type: 'public-thread', parent: 'general', count: 33 });
+    const second = await run();
+    expect(second.code, explain(second)).toBe(0);
+    const byChannel = await archived(db);
+    expectExact(byChannel);
+    expect(byChannel.get(idOf('new-thread'))).toHaveLength(33);
+    expect([...byChannel.values()].flat().every((line) => BigInt((JSON.parse(line) as { id: string }).id) > 2n ** 53n)).toBe(true);
+    // the headers were obeyed: the guild never had to refuse a request
+    expect(server().log.slice(from).filter((e) => e.status === 429)).toEqual([]);
+  });
+});

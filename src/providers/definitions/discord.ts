@@ -35,6 +35,10 @@ import type { Definition } from '../definition.js';
 const TEXT_TYPES = [0, 19, 20, 21, 23];
 const SYSTEM_TYPES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 36, 37, 38, 39, 44, 46];
 
+/** Channel types: 0 text, 2 voice (its text chat), 5 announcement, 13 stage; 10, 11, 12 threads. */
+const CHANNEL_KIND = { path: 'to_string(type)', map: { '0': 'channel', '2': 'channel', '5': 'channel', '13': 'channel', '10': 'thread', '11': 'thread', '12': 'thread' } };
+const THREAD_FIELDS = { id: 'id', name: 'name', parent: 'parent_id', kind: "'thread'", archived: 'thread_metadata.archived' };
+
 const ACCESS_HINT =
   'give the bot View Channel and Read Message History on this channel (and, for a private thread, add it to the thread)';
 
@@ -54,11 +58,48 @@ export const discordDefinition = {
     message: 'message',
     status: {
       '401': { kind: 'auth', hint: 'check the Discord bot token (CHAT_EXPORT_TOKEN): Developer Portal → your application → Bot → Reset Token' },
-      '403': { kind: 'auth', text: 'the bot may not read this channel', hint: ACCESS_HINT },
+      // Missing Access: by id, exit 3 naming the channel; under --all-channels it is skipped and named
+      '403': { kind: 'unreadable', text: 'the bot may not read this channel', hint: ACCESS_HINT },
       '404': { kind: 'usage', text: 'unknown channel', hint: 'check the channel id (--channel; Developer Mode → right-click the channel → Copy Channel ID) and that the bot is in its server' },
       '400': { kind: 'usage', hint: 'a category or voice channel has no messages to read: pick a text channel or thread' },
     },
   },
+  channels: [
+    {
+      // the guilds the bot is in: places to list channels under, not channels themselves
+      request: { path: '/users/@me/guilds' },
+      paging: { type: 'cursor', param: 'after', from: { body: '[-1].id' }, size: { param: 'limit', default: 200, max: 200 } },
+      records: '@',
+      container: '`true`',
+      fields: { id: 'id', name: 'name' },
+    },
+    {
+      // each guild's channels (no threads); a guild has no type, a channel always has one
+      forEach: 'type == `null`',
+      request: { path: '/guilds/{channel}/channels' },
+      records: '@',
+      // categories hold no messages; a forum's (or media channel's) posts are threads, listed below
+      filter: 'type != `4`',
+      container: 'type == `15` || type == `16`',
+      fields: { id: 'id', name: 'name', kind: CHANNEL_KIND, archived: '`false`' },
+    },
+    {
+      // each guild's active threads, in every channel the bot can see
+      forEach: 'type == `null`',
+      request: { path: '/guilds/{channel}/threads/active' },
+      records: 'threads',
+      fields: THREAD_FIELDS,
+    },
+    {
+      // each text, announcement, forum and media channel's archived public threads, newest archived first
+      forEach: 'type == `0` || type == `5` || type == `15` || type == `16`',
+      request: { path: '/channels/{channel}/threads/archived/public' },
+      paging: { type: 'cursor', param: 'before', from: { body: 'threads[-1].thread_metadata.archive_timestamp' }, size: { param: 'limit', default: 100, max: 100 } },
+      end: { hasMore: 'has_more' },
+      records: 'threads',
+      fields: THREAD_FIELDS,
+    },
+  ],
   fields: {
     id: 'id',
     time: { path: 'timestamp', format: 'iso' },
