@@ -75,7 +75,7 @@ function report(error: unknown): number {
     `chat-export: internal error: ${sanitizeForTerminal(message)} — this is a bug in chat-export; please report it with the command you ran (without secrets)\n`,
   );
   if (process.env.CHAT_EXPORT_DEBUG && error instanceof Error && error.stack) {
-    process.stderr.write(`${sanitizeForTerminal(error.stack)}\n`);
+    process.stderr.write(`${sanitizeForTerminal(error.stack, Infinity)}\n`);
   }
   return 1;
 }

@@ -29,6 +29,10 @@ export interface DeliveredOutput {
   path: string;
   bytes: number | undefined;
   parts?: number | undefined;
+  /** an archive's upsert: new rows, changed rows, messages read (the summary says all three, not one count) */
+  counts?: { added: number; changed: number; read: number } | undefined;
+  /** --incremental into an existing file: the messages were appended (bytes is what was appended) */
+  appended?: boolean | undefined;
 }
 
 /** What one channel's bar or stats line shows. */
@@ -284,19 +288,36 @@ export function formatSummary(
   const delivered = channels.filter((c) => c.output !== undefined);
   const lines = delivered.map(
     (c) =>
-      `${c.label}: ${plural(c.messages, 'message')} → ${c.output!.path}${outputSize(c.output!)}, ` +
+      `${c.label}: ${whatWasWritten(c.messages, c.output!)}, ` +
       `${plural(c.pages, 'page')}, ${plural(c.stats.requests, 'request')}, ${plural(c.stats.retries, 'retry', 'retries')} in ${formatDuration(c.elapsedMs)}`,
   );
   if (delivered.length > 1) {
     const sum = (pick: (c: (typeof delivered)[number]) => number) => delivered.reduce((total, c) => total + pick(c), 0);
     lines.push(
-      `total: ${plural(delivered.length, 'channel')}, ${plural(sum((c) => c.messages), 'message')}, ` +
+      `total: ${plural(delivered.length, 'channel')}, ` +
+        (delivered.every((c) => c.output!.counts)
+          ? `${sum((c) => c.output!.counts!.added)} new, ${sum((c) => c.output!.counts!.changed)} changed, ${sum((c) => c.output!.counts!.read)} read, `
+          : `${plural(sum((c) => c.messages), 'message')}, `) +
         `${delivered.every((c) => c.output!.bytes !== undefined) ? `${formatBytes(sum((c) => c.output!.bytes ?? 0))}, ` : ''}` +
         `${plural(sum((c) => c.pages), 'page')}, ${plural(sum((c) => c.stats.requests), 'request')}, ` +
         `${plural(sum((c) => c.stats.retries), 'retry', 'retries')} in ${formatDuration(elapsedMs)}`,
     );
   }
   return lines;
+}
+
+/**
+ * "6 messages → a.jsonl (1.2 KiB)"; an archive says what its upsert did ("5 new, 1 changed, 6 read →
+ * a.sqlite": the 6 read are not 6 added); an append says what was new, and a run with nothing new says so
+ * instead of "0 messages (0 B)".
+ */
+function whatWasWritten(messages: number, output: DeliveredOutput): string {
+  if (output.counts) {
+    const { added, changed, read } = output.counts;
+    return `${added} new, ${changed} changed, ${read} read → ${output.path}`;
+  }
+  if (output.appended) return messages === 0 ? `nothing new → ${output.path}` : `${plural(messages, 'new message')} appended → ${output.path}${outputSize(output)}`;
+  return `${plural(messages, 'message')} → ${output.path}${outputSize(output)}`;
 }
 
 /** " (12.3 KiB)", " (3 parts, 40.1 KiB)", " (3 parts)" for parts other channels share, or nothing. */

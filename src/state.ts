@@ -35,6 +35,11 @@ const stateSchema = z.object({
   fingerprint: z.object({ head: z.string(), tail: z.string() }).nullable().default(null),
   /** messages written that are dated beyond the clock: kept out of `newest`, not to be written again */
   future: z.array(z.object({ id: z.string(), time: z.number() })).default([]),
+  /**
+   * digest of the provider definition the output was read under (states before it was recorded: absent). After an
+   * edit, ids or times may be read differently: the next run proves they are not before appending (walk-channel.ts)
+   */
+  definition: z.string().optional(),
   /** Markdown: [id, author, text start] of the last messages written, for replies in later appends to quote */
   replies: z.array(z.tuple([z.string(), z.string(), z.string()])).optional(),
   /** threads kept apart from the history: each parent's reply count and latest reply when last walked, and the newest reply then */

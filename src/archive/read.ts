@@ -221,3 +221,26 @@ export function* readMessages(archive: Archive, key: SourceKey, filter: ReadFilt
   }
   yield* flush();
 }
+
+/**
+ * A page of a channel's messages (in storage order, after `afterRowid`) that
+ * refer to a file the archive holds no copy of: an avatar, an attachment or an
+ * image message's picture whose URL has no file in the `media` table. For
+ * `dump --media` into an archive made without it (or whose downloads failed):
+ * paged, so that the caller can write between pages.
+ */
+export function messagesMissingMedia(archive: Archive, key: SourceKey, afterRowid: number, limit: number): { messages: Message[]; last: number | undefined } {
+  const held = (url: string) => `EXISTS (SELECT 1 FROM media WHERE media.url = ${url} AND media.file IS NOT NULL)`;
+  const rows = archive.db
+    .prepare(
+      `SELECT ${messageColumns('m')} FROM messages m
+       WHERE m.provider = ? AND m.api = ? AND m.channel = ? AND m.rowid > ?
+         AND ((m.sender_avatar IS NOT NULL AND NOT ${held('m.sender_avatar')})
+           OR (m.attachments <> '[]' AND EXISTS (SELECT 1 FROM json_each(m.attachments) a WHERE NOT ${held("json_extract(a.value, '$.url')")}))
+           OR (m.type IN ('image', 'img', 'picture', 'photo', 'pic') AND m.text LIKE 'http%' AND NOT ${held('trim(m.text)')}))
+       ORDER BY m.rowid LIMIT ?`,
+    )
+    .raw(true)
+    .all(key.provider, key.api, key.channel, afterRowid, limit) as MessageRow[];
+  return { messages: rows.map((row) => messageOfRow(archive, row, false)), last: rows.at(-1)?.[16] };
+}

@@ -395,6 +395,15 @@ export class Archive {
     });
   }
 
+  /** Files --media downloaded for messages the archive already held (no page written with them). */
+  recordMedia(media: readonly MediaRecord[]): void {
+    if (media.length === 0) return;
+    this.write('record media', () => {
+      const now = this.now();
+      for (const record of media) this.statements.upsertMedia.run(record.url, record.file, record.sha256, record.size, now);
+    });
+  }
+
   recordMediaFailures(failures: ReadonlyArray<{ url: string; reason: string }>): void {
     if (failures.length === 0) return;
     this.write('record media failures', () => {

@@ -146,6 +146,8 @@ export async function runDump(options: DumpOptions, io: DumpIo): Promise<void> {
           path: job.path ?? (plan.output.kind === 'file' ? plan.output.path : 'stdout'),
           bytes: done?.written.shared ? undefined : done?.written.bytes,
           parts: done?.written.parts,
+          appended: done?.written.appended,
+          counts: target.countsOf?.(job),
         });
       if (target.writesAtClose) written.push(line);
       else line();

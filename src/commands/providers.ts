@@ -6,6 +6,7 @@ import { resolveProfile, type ProfileFlags } from '../profile/resolve.js';
 import { loadConfig, resolveConfigPath } from '../profile/store.js';
 import type { DefinitionInput } from '../providers/definition.js';
 import { firstRequest } from '../providers/engine.js';
+import { unfilledPlaceholders } from '../providers/requester.js';
 import { BUILTIN_DEFINITIONS, getProvider, isBuiltin } from '../providers/registry.js';
 import type { ChannelTarget, Provider, ProviderSettings } from '../providers/types.js';
 import { redactUrl, registerSecret, sanitizeForTerminal } from '../text/sanitize.js';
@@ -85,13 +86,17 @@ export function listProviders(stdout: NodeJS.WritableStream, json: boolean, io?:
 
 /** `providers show NAME`: the definition as JSON, ready to copy into the config and edit. */
 export function showProvider(name: string, io: ProvidersIo & { config?: string | undefined }): void {
-  const definitions = loadConfig(resolveConfigPath(io.config, io.env), (line) => io.stderr.write(`chat-export: ${line}\n`)).providers ?? {};
+  const config = loadConfig(resolveConfigPath(io.config, io.env), (line) => io.stderr.write(`chat-export: ${line}\n`));
+  const definitions = config.providers ?? {};
+  // a profile's name shows its provider, as `providers check` and `dump --provider` read it (unknown = the same error)
+  const provider = resolveProfile(name, {}, io.env, config, () => ({ baseUrl: undefined })).provider;
+  if (provider !== name) io.stderr.write(`chat-export: profile "${name}" uses provider "${provider}"\n`);
   let definition: DefinitionInput | unknown;
-  if (isBuiltin(name)) definition = BUILTIN_DEFINITIONS[name];
-  else if (Object.hasOwn(definitions, name)) {
-    getProvider(name, definitions); // invalid = exit 2 with every problem
-    definition = definitions[name];
-  } else getProvider(name, definitions);
+  if (isBuiltin(provider)) definition = BUILTIN_DEFINITIONS[provider];
+  else {
+    getProvider(provider, definitions); // invalid = exit 2 with every problem
+    definition = definitions[provider];
+  }
   io.stdout.write(`${JSON.stringify(definition, null, 2)}\n`);
 }
 
@@ -116,6 +121,9 @@ export async function checkProvider(name: string, options: CheckOptions, io: Pro
   registerSecret(profile.token);
   registerSecret(profile.apiKey);
   const provider = getProvider(profile.provider, definitions);
+  for (const found of unfilledPlaceholders(provider.definition.request)) {
+    logger.warn(`${provider.name}: ${found} is sent as written: placeholders are {channel}, {peer}, {page}`);
+  }
   const listing = !options.channel && !options.peer && provider.channels !== undefined;
   if (!options.channel && !options.peer && !listing) throw new UsageError('providers check needs --channel ID (or --peer ID)');
   if (!profile.baseUrl) throw new UsageError(`${provider.name} has no default API address`, { hint: 'give --base-url https://your.site' });

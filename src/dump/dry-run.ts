@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { redactSecret } from '../profile/redact.js';
 import type { ResolvedProfile } from '../profile/resolve.js';
 import type { Provider, ProviderSettings } from '../providers/types.js';
-import { firstRequest } from '../providers/engine.js';
+import { firstRequest, sentPageSize } from '../providers/engine.js';
 import { redactUrl } from '../text/sanitize.js';
 import { missingCredentials } from './plan.js';
 import type { ChannelJob, DumpPlan } from '../run/types.js';
@@ -53,7 +53,9 @@ export async function printDryRun(
     since: plan.window.since !== undefined ? new Date(plan.window.since).toISOString() : null,
     until: plan.window.until !== undefined ? new Date(plan.window.until).toISOString() : null,
     limit: plan.limit ?? null,
-    pageSize: plan.pageSize,
+    // what the requests carry: --page-size is lowered to the definition's maximum
+    pageSize: sentPageSize(provider, plan.pageSize),
+    ...(sentPageSize(provider, plan.pageSize) !== plan.pageSize ? { pageSizeAsked: plan.pageSize } : {}),
     rate: profile.rate,
     concurrency: profile.concurrency,
     retries: profile.retries,

@@ -272,11 +272,13 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
   let position = resumed?.walk;
   // --incremental: the threads the last run walked, recorded with its state
   const book = ctx.provider.replies ? new ThreadBook(job.state?.threads) : undefined;
+  const confirm = start.confirm && start.after ? new Confirmation(start.after, start.confirm.output, job.label) : undefined;
   try {
     // A checkpoint of a walk that ended needs no walk: only its output was not written.
     const walk = resumed?.complete ? emptyWalk() : startWalk(job, ctx, window, resumed?.walk, bar.stats, book);
     for await (const batch of walk) {
       position = batch.checkpoint;
+      confirm?.see(batch.entries);
       // --media: a stage between the walk and the spool, rewriting references to the local copies.
       const keep = windowFor(window, batch);
       const entries = batch.entries.filter((entry) => inWindow(keep, entry.time, entry.message.id));
@@ -295,6 +297,10 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
       if (passedWindow(window, batch.oldest)) break;
       // served oldest first, the first N are the oldest: --limit (the newest N) must read on
       if (plan.limit !== undefined && kept >= plan.limit && ctx.provider.order === 'newest-first') break;
+    }
+    if (confirm && !confirm.proven) {
+      await clearCheckpoint(checkpoints);
+      throw confirm.refusal();
     }
     const result = await spool.finish();
     if (shared && spool.spilled.length > 0 && position) {
@@ -322,6 +328,48 @@ async function walkIntoSpool(job: ChannelJob, start: ChannelStart, ctx: WalkCont
 }
 
 async function* emptyWalk(): AsyncGenerator<WalkBatch> {}
+
+/**
+ * --incremental after the provider definition was edited: the messages the
+ * last run wrote newest must come back with the same ids at the same time.
+ * Then the edit reads ids and times as before (it changed text, a filter,
+ * paging…) and appending is safe; otherwise the watermark means nothing now
+ * (an epoch-ms time fixed to epoch-s moves every message) and appending would
+ * write the history again.
+ */
+class Confirmation {
+  proven = false;
+  private other: { id: string; time: number } | undefined;
+  private readonly ids: Set<string>;
+
+  constructor(
+    private readonly newest: { time: number; ids: string[] },
+    private readonly output: string,
+    private readonly label: string,
+  ) {
+    this.ids = new Set(newest.ids);
+  }
+
+  see(entries: readonly { time: number; message: { id: string } }[]): void {
+    if (this.proven) return;
+    for (const entry of entries) {
+      if (!this.ids.has(entry.message.id)) continue;
+      if (entry.time === this.newest.time) this.proven = true;
+      else this.other ??= { id: entry.message.id, time: entry.time };
+    }
+  }
+
+  refusal(): UsageError {
+    const when = new Date(this.newest.time).toISOString();
+    const found = this.other
+      ? `came back dated ${new Date(this.other.time).toISOString()} (written as ${when})`
+      : `(id ${[...this.ids][0]}, ${when}) did not come back`;
+    return new UsageError(
+      `${this.label}: the provider definition changed since the last incremental run wrote ${this.output}, and the newest message it wrote ${found}: ids or times are read differently now, and appending would write messages again; nothing was written`,
+      { hint: `export into a new file (another -o: a full export under the new definition), or restore the previous definition to continue ${this.output}` },
+    );
+  }
+}
 
 /** The API's total is what this run exports only when nothing narrows it (progress shows "of N" then). */
 function isWhole(plan: DumpPlan, window: TimeWindow): boolean {

@@ -1,4 +1,4 @@
-import { whenAborted } from './when-aborted.js';
+import { onAbort } from '../abort.js';
 import type { RequestContext } from './client.js';
 
 /**
@@ -83,11 +83,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
-      unlisten?.();
+      unfollow?.();
       resolve();
     }, ms);
-    const unlisten = signal
-      ? whenAborted(signal, () => {
+    // Retries of many requests sleep at once under one walk's signal: one listener on it for all (src/abort.ts).
+    const unfollow = signal
+      ? onAbort(signal, () => {
           clearTimeout(timer);
           reject(signal.reason);
         })

@@ -6,7 +6,7 @@
  * top-level resource (each channel its own), which the path carries.
  * The arithmetic is ./budget.ts.
  */
-import { whenAborted } from './when-aborted.js';
+import { onAbort } from '../abort.js';
 import { RemoteError } from '../errors.js';
 import { budgetDecision, foldReading, readBudget, type BudgetState, type RateLimitHeaders } from './budget.js';
 
@@ -102,7 +102,7 @@ export class BudgetGate {
         reject(signal?.reason);
       };
       budget.wakers.add(done);
-      const unlisten = signal ? whenAborted(signal, stop) : undefined;
+      const unlisten = signal ? onAbort(signal, stop) : undefined;
       if (ms !== undefined) {
         // Never early: a wake before the reset would only find the budget still spent.
         const at = this.now() + Math.ceil(ms) + 1;

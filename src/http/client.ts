@@ -1,3 +1,4 @@
+import { subscribe } from 'node:diagnostics_channel';
 import { AuthError, ChatExportError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { excerpt, redactUrl, sanitizeForTerminal } from '../text/sanitize.js';
@@ -468,18 +469,30 @@ export class HttpClient {
         if (givenUp) throw new UnreachableHostError(`${ctx.label}: ${redactUrl(url)} ${givenUp}`, url.host, 'given up');
         attempt.arm();
         if (this.closed) throw new RemoteError(`${ctx.label}: the run is ending; ${redactUrl(url)} was not requested`);
-        this.stats.requests++;
-        if (ctx.stats) ctx.stats.requests++;
         onCredentialOrigin &&= url.origin === hop.credentialOrigin;
         const trusted = onCredentialOrigin;
         if (!trusted && Object.keys(hop.credentials).length > 0) withoutCredentials = true;
         started = Date.now();
         if (n === 0) sentAt = started;
-        response = await request(dispatchers.for(url), url, {
+        // Counted once it is written to the socket: a request asked for ahead that the walk no longer needs is
+        // aborted while it waits for a connection, never sent, and is no request (it was counted as one).
+        const sent = whenSent(() => {
+          this.stats.requests++;
+          if (ctx.stats) ctx.stats.requests++;
+        });
+        const answer = request(dispatchers.for(url), url, {
           method: 'GET',
           headers: { ...hop.headers, 'user-agent': 'chat-export', ...(trusted ? hop.credentials : {}) },
           signal,
         });
+        sent.dispatched();
+        try {
+          response = await answer;
+        } catch (error) {
+          // Never written, but tried (no connection, a timeout): an attempt. Withdrawn by the run's stop: nothing.
+          if (!ctx.signal?.aborted) sent.failed();
+          throw error;
+        }
       } finally {
         budget?.settle(response?.headers);
       }
@@ -500,6 +513,56 @@ function shortCause(error: UnreachableHostError): string {
   const code = (error.cause as { code?: unknown } | undefined)?.code;
   const what = error.kind === 'dns' ? 'name not found' : error.kind === 'unreachable' ? 'connection refused or unreachable' : 'timed out';
   return typeof code === 'string' ? `${what}, ${code}` : what;
+}
+
+/**
+ * Calls `count` when undici writes the request about to be dispatched to its
+ * socket (its `undici:request:create` and `undici:request:bodySent`
+ * diagnostics channels). undici creates the request synchronously inside
+ * `request()`; `dispatched()` right after it ends the window in which a
+ * created request is taken for this one (and counts at once should undici
+ * ever create it later: never fewer requests than were sent). A request
+ * that failed unsent (no connection, a timeout) was tried: `failed()` counts it.
+ */
+function whenSent(count: () => void): { dispatched: () => void; failed: () => void } {
+  listenForSends();
+  let counted = false;
+  const once = () => {
+    if (counted) return;
+    counted = true;
+    count();
+  };
+  const tag = { count: once, tagged: false };
+  nextRequest = tag;
+  return {
+    dispatched: () => {
+      nextRequest = undefined;
+      if (!tag.tagged) once();
+    },
+    failed: once,
+  };
+}
+
+let nextRequest: { count: () => void; tagged: boolean } | undefined;
+const pendingSends = new WeakMap<object, () => void>();
+let listening = false;
+
+function listenForSends(): void {
+  if (listening) return;
+  listening = true;
+  subscribe('undici:request:create', (message) => {
+    const tag = nextRequest;
+    if (!tag || tag.tagged) return;
+    tag.tagged = true;
+    pendingSends.set((message as { request: object }).request, tag.count);
+  });
+  subscribe('undici:request:bodySent', (message) => {
+    const request = (message as { request: object }).request;
+    const count = pendingSends.get(request);
+    if (!count) return;
+    pendingSends.delete(request);
+    count();
+  });
 }
 
 /** `redactUrl(url)`, computed on first use and kept. */

@@ -22,9 +22,15 @@ export function statusError(
   const described = ctx.describeStatus?.(status, json, { label: ctx.label, url: shownUrl });
   if (described) return described;
   const detail = json !== undefined ? excerpt(JSON.stringify(json)) : describeBody(text, headers['content-type']);
-  if (status === 401 || status === 403) {
-    return new AuthError(`${ctx.label}: ${shownUrl} refused the credentials (HTTP ${status}): ${detail}`, {
+  if (status === 401) {
+    return new AuthError(`${ctx.label}: ${shownUrl} refused the credentials (HTTP 401): ${detail}`, {
       hint: 'check the token / API key (environment variable, profile or flag) and that it may read this channel',
+    });
+  }
+  // 403: the server knows who asks and says no, most often to this one channel (not a member, private); not a bad token
+  if (status === 403) {
+    return new AuthError(`${ctx.label}: ${shownUrl} refused access (HTTP 403): ${detail}`, {
+      hint: 'the account may not read this (not a member, a private channel, a missing scope): check the channel id and what the token may read',
     });
   }
   if (RETRYABLE_STATUSES.has(status)) {

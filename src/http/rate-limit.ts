@@ -5,7 +5,7 @@
  * paused (429 / Retry-After): every queued request to it waits, not only the
  * one that was refused.
  */
-import { whenAborted } from './when-aborted.js';
+import { onAbort } from '../abort.js';
 
 export interface RateLimiterOptions {
   /** requests per second */
@@ -20,8 +20,8 @@ export interface RateLimiterOptions {
 interface Waiter {
   resolve: () => void;
   reject: (error: unknown) => void;
-  /** forgets the waiter's stop listener (see when-aborted.ts) */
-  unlisten: (() => void) | undefined;
+  /** stops following the caller's signal */
+  unfollow: (() => void) | undefined;
 }
 
 /**
@@ -54,9 +54,9 @@ class HostQueue {
   acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, unlisten: undefined };
+      const waiter: Waiter = { resolve, reject, unfollow: undefined };
       if (signal) {
-        waiter.unlisten = whenAborted(signal, () => {
+        waiter.unfollow = onAbort(signal, () => {
           const index = this.waiters.indexOf(waiter);
           if (index >= 0) this.waiters.splice(index, 1);
           reject(signal.reason);
@@ -101,7 +101,7 @@ class HostQueue {
       }
       this.turnAt = undefined;
       const waiter = this.waiters.shift()!;
-      waiter.unlisten?.();
+      waiter.unfollow?.();
       // The next request leaves 1/rate after this one, never sooner: a late wake is not made up for
       // (that would send two requests closer than 1/rate), and an idle host saves up no burst.
       this.nextFree = now + this.intervalMs;

@@ -24,23 +24,11 @@ function parseLine(line: string, number: number, input: string): Message {
   } catch {
     throw new UsageError(`${input} line ${number} is not JSON`, { hint: 'convert reads JSONL written by chat-export dump' });
   }
-  const m = value as Partial<Message> | null;
-  if (
-    !m ||
-    typeof m !== 'object' ||
-    typeof m.id !== 'string' ||
-    typeof m.provider !== 'string' ||
-    typeof m.channel !== 'string' ||
-    typeof m.timestamp !== 'string' ||
-    Number.isNaN(Date.parse(m.timestamp)) ||
-    !m.sender ||
-    typeof m.sender.id !== 'string' ||
-    typeof m.type !== 'string' ||
-    typeof m.text !== 'string' ||
-    !Array.isArray(m.attachments)
-  ) {
-    throw new UsageError(`${input} line ${number} is not a chat-export message`, { hint: 'convert reads JSONL written by chat-export dump' });
+  const wrong = wrongField(value);
+  if (wrong !== undefined) {
+    throw new UsageError(`${input} line ${number} is not a chat-export message (${wrong})`, { hint: 'convert reads JSONL written by chat-export dump' });
   }
+  const m = value as Message;
   // Rebuilt in contract key order, so the output never depends on how the file was written.
   const message: Message = {
     id: m.id,
@@ -57,6 +45,37 @@ function parseLine(line: string, number: number, input: string): Message {
   };
   if (m.raw !== undefined) message.raw = m.raw;
   return message;
+}
+
+/**
+ * The first field of a JSONL line that is not what dump writes, in words; undefined when every field fits.
+ * Every field is checked: a wrong type that got through (`attachments: [null]`, a name that is an object)
+ * failed later inside a writer as an internal error.
+ */
+function wrongField(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not an object';
+  const m = value as Record<string, unknown>;
+  const text = (v: unknown) => typeof v === 'string';
+  const optionalText = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+  const time = (v: unknown) => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+  for (const key of ['id', 'provider', 'channel', 'type', 'text']) if (!text(m[key])) return `${key} is not a string`;
+  if (!time(m.timestamp)) return 'timestamp is not a time';
+  const sender = m.sender as Record<string, unknown> | null | undefined;
+  if (sender === null || typeof sender !== 'object' || Array.isArray(sender)) return 'sender is not an object';
+  if (!text(sender.id)) return 'sender.id is not a string';
+  if (!optionalText(sender.name)) return 'sender.name is not a string';
+  if (!optionalText(sender.avatar)) return 'sender.avatar is not a string';
+  if (!optionalText(m.replyTo)) return 'replyTo is not a message id (a string)';
+  if (m.editedAt !== undefined && m.editedAt !== null && !time(m.editedAt)) return 'editedAt is not a time';
+  if (m.deleted !== undefined && typeof m.deleted !== 'boolean') return 'deleted is not true or false';
+  if (!Array.isArray(m.attachments)) return 'attachments is not a list';
+  for (const [i, a] of (m.attachments as unknown[]).entries()) {
+    if (a === null || typeof a !== 'object' || Array.isArray(a)) return `attachments[${i}] is not an object`;
+    const { url, name, type } = a as Record<string, unknown>;
+    if (!text(url)) return `attachments[${i}].url is not a string`;
+    if (!optionalText(name) || !optionalText(type)) return `attachments[${i}] has a name or type that is not a string`;
+  }
+  return undefined;
 }
 
 export async function* jsonlMessages(input: string): AsyncGenerator<Message> {

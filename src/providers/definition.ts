@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { BUILTIN_VARIABLES, compileExpression, ExpressionError } from './expression.js';
+import { patternProblem } from './pattern.js';
 
 /** An expression, compiled once to check it; variables are checked again with the lookups known (checkVariables). */
 function expressionSchema() {
@@ -60,6 +61,11 @@ function requestSchema() {
   });
 }
 
+/** A value taken from the answer: a body expression or a response header. */
+function sourceSchema(expr: ExprSchema) {
+  return z.union([z.strictObject({ body: expr }), z.strictObject({ header: headerName() })]);
+}
+
 /** The paginator: the paging kinds and their page size. */
 function pagingSchema(expr: ExprSchema) {
   const name = paramName();
@@ -70,8 +76,7 @@ function pagingSchema(expr: ExprSchema) {
     /** the largest size the server accepts; absent = not known (see DEFAULT_MAX_PAGE_SIZE) */
     max: z.number().int().positive().optional(),
   });
-  /** A value taken from the answer: a body expression or a response header. */
-  const source = z.union([z.strictObject({ body: expr }), z.strictObject({ header: headerName() })]);
+  const source = sourceSchema(expr);
   return z.discriminatedUnion('type', [
     z.strictObject({
       type: z.literal('pages'),
@@ -102,16 +107,27 @@ function lookupsSchema(expr: ExprSchema) {
   return z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name'), z.strictObject({ from: expr, key: expr }));
 }
 
-/** End signals: total, last page, the page size used, has-more (false = no next page). */
+/**
+ * End signals: total, last page, the page size the server used, has-more
+ * (false = no next page); each an expression over the answer, or
+ * `{ "header": "X-Total-Count" }` (or `{ "body": expr }`).
+ */
 function endSchema(expr: ExprSchema) {
-  return z.strictObject({ total: expr.optional(), lastPage: expr.optional(), perPage: expr.optional(), hasMore: expr.optional() });
+  const signal = z.union([expr, sourceSchema(expr)]).optional();
+  return z.strictObject({ total: signal, lastPage: signal, perPage: signal, hasMore: signal });
 }
 
 const errorKind = () => z.enum(['usage', 'auth', 'remote', 'unreadable']);
 
 /** The error policy's envelope: the success check, the failure's code and message, and what codes or messages mean. */
 function envelopeSchema(expr: ExprSchema) {
-  const errorRule = z.strictObject({ kind: errorKind(), note: z.string().optional(), hint: z.string().optional() });
+  const errorRule = z.strictObject({
+    kind: errorKind(),
+    note: z.string().optional(),
+    hint: z.string().optional(),
+    /** the HTTP statuses the rule applies to; absent = any, except that a 429 or 5xx is retried first */
+    status: z.array(z.number().int().min(100).max(599)).min(1).optional(),
+  });
   return z.strictObject({
     /** the envelope is a success when this path holds one of these values (compared as text) */
     success: z.strictObject({ path: expr, equals: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1) }).optional(),
@@ -363,11 +379,8 @@ function checkDefinition(definition: Checked, ctx: z.RefinementCtx): void {
     if (!definition.envelope?.success) ctx.addIssue({ code: 'custom', path: ['envelope', 'codes', code], message: 'needs envelope.success' });
   }
   for (const [index, rule] of (definition.envelope?.messages ?? []).entries()) {
-    try {
-      new RegExp(rule.pattern, 'i');
-    } catch {
-      ctx.addIssue({ code: 'custom', path: ['envelope', 'messages', index, 'pattern'], message: 'not a regular expression' });
-    }
+    const problem = patternProblem(rule.pattern);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['envelope', 'messages', index, 'pattern'], message: problem });
   }
 }
 

@@ -22,7 +22,7 @@ import { compileStream } from './stream.js';
 import type { ChannelTarget, Provider, ProviderPage, ResponseMeta } from './types.js';
 
 export { FieldIssue } from './field-values.js';
-export { firstRequest, nextFromLinkHeader } from './paginator.js';
+export { firstRequest, nextFromLinkHeader, sentPageSize } from './paginator.js';
 
 export function compileDefinition(name: string, definition: Definition): Provider {
   const request = definition.request;

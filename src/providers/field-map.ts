@@ -110,7 +110,7 @@ export function compileMessageMap(name: string, f: MessageFields, compile: (text
   };
 }
 
-/** `fields.type`: the value (lower-cased, mapped), or the attachments-only type, or the default. */
+/** `fields.type`: the value (lower-cased, mapped), or the attachments-only type, or the default; then the map. */
 function messageType(spec: MessageFields['type'], compile: (text: string) => Expr): (raw: unknown, scope: ExprScope | undefined, attachmentsOnly: boolean) => string {
   const typeOf = spec?.path === undefined ? undefined : compile(spec.path);
   const fallback = spec?.default ?? 'text';
@@ -120,7 +120,8 @@ function messageType(spec: MessageFields['type'], compile: (text: string) => Exp
   return (raw, scope, attachmentsOnly) => {
     let type: string;
     const given = typeOf?.(raw, scope);
-    if (given !== null && given !== undefined) {
+    // `default` stands for a missing, null or "" type (Mattermost sends "" for ordinary posts)
+    if (given !== null && given !== undefined && given !== '') {
       type = String(given);
       if (lowercase) type = type.toLowerCase();
     } else if (onlyAttachments !== undefined && attachmentsOnly) {

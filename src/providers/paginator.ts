@@ -147,14 +147,24 @@ export function nextFromLinkHeader(header: string): string | null {
   return null;
 }
 
-/** The first request of a walk (dry runs, `providers check`). */
-export function firstRequest<T>(stream: PagingPart<T> & { maxPageSize: number }, settings: ProviderSettings, target: T, pageSize: number, until?: number): HttpRequest {
+/**
+ * The page size a walk sends for `asked` (`--page-size`): at least 1 and at
+ * most the definition's maximum, as the walkers clamp it; what the server
+ * fixes when the API takes none.
+ */
+export function sentPageSize(sizes: Pick<PageSizes, 'maxPageSize' | 'takesPageSize'>, asked: number): number {
+  return sizes.takesPageSize ? Math.min(Math.max(1, asked), sizes.maxPageSize) : asked;
+}
+
+/** The first request of a walk (dry runs, `providers check`), with the page size the walk would send. */
+export function firstRequest<T>(stream: PagingPart<T> & Pick<PageSizes, 'maxPageSize' | 'takesPageSize'>, settings: ProviderSettings, target: T, pageSize: number, until?: number): HttpRequest {
+  const size = sentPageSize(stream, pageSize);
   switch (stream.paging) {
     case 'cursor':
-      return stream.buildRequest(settings, target, { maxCreateAt: until !== undefined ? until - 1 : NO_BOUND, limit: Math.min(pageSize, stream.maxPageSize) });
+      return stream.buildRequest(settings, target, { maxCreateAt: until !== undefined ? until - 1 : NO_BOUND, limit: size });
     case 'pages':
-      return stream.buildRequest(settings, target, { number: 1, size: pageSize });
+      return stream.buildRequest(settings, target, { number: 1, size });
     case 'sequential':
-      return stream.buildRequest(settings, target, { start: true }, pageSize);
+      return stream.buildRequest(settings, target, { start: true }, size);
   }
 }

@@ -21,13 +21,16 @@ export interface RequestTemplate {
 }
 
 /**
- * The values placeholders take: `{channel}`, `{peer}`, `{page}`. A value
- * absent here leaves its placeholder as written.
+ * The values placeholders take: `{channel}`, `{peer}`, `{page}`, and
+ * `{record.a.b}` — that path of a parent record (a thread's replies are
+ * asked for with the parent's fields). A value absent here leaves its
+ * placeholder as written (`providers check` warns about those).
  */
 export interface TemplateValues {
   channel?: string | undefined;
   peer?: string | undefined;
   page?: number | string | undefined;
+  record?: unknown;
 }
 
 export interface Credentials {
@@ -45,7 +48,9 @@ export interface Requester {
   authorize(url: URL, headers: Record<string, string>, settings: ProviderSettings): void;
 }
 
-const PLACEHOLDER = /\{(channel|peer|page)\}/g;
+/** Every placeholder a template may hold; any other `{word}` is sent as written. */
+const PLACEHOLDER = /\{(channel|peer|page|record(?:\.[A-Za-z0-9_$-]+)+)\}/g;
+const ANY_PLACEHOLDER = /\{[A-Za-z_][A-Za-z0-9_.$-]*\}/g;
 
 /** `name` is the provider's, for messages; `rateLimit` the headers stating the budget every request of the definition shares. */
 export function compileRequester(name: string, auth: readonly AuthRule[], rateLimit?: RateLimitHeaders): Requester {
@@ -54,36 +59,122 @@ export function compileRequester(name: string, auth: readonly AuthRule[], rateLi
     credentials: credentialNeeds(auth),
     authorize,
     request(settings, template, values) {
-      const path = fillPath(name, template.path, values);
-      const url = apiUrl(settings.baseUrl, path);
-      for (const [key, value] of Object.entries(template.query ?? {})) {
-        const text = typeof value === 'string' ? fill(value, { channel: values.channel, peer: values.peer }, (v) => v) : typeof value === 'object' ? JSON.stringify(value) : String(value);
-        url.searchParams.set(key, text);
-      }
-      const headers: Record<string, string> = { ...template.headers };
+      const url = apiUrl(settings.baseUrl, fillPath(name, template.path, values));
+      for (const [key, value] of Object.entries(template.query ?? {})) url.searchParams.set(key, queryText(value, values));
+      const headers: Record<string, string> = {};
+      for (const [key, value] of Object.entries(template.headers ?? {})) headers[key] = headerText(value, values);
       authorize(url, headers, settings);
       return { url, headers, rateLimit };
     },
   };
 }
 
+/**
+ * A query value as sent: text filled as it is (URLSearchParams encodes it),
+ * JSON text and JSON values (objects, lists) filled inside their strings,
+ * JSON-escaped, so a channel named `dev "ops"` stays one string.
+ */
+function queryText(value: QueryValue, values: TemplateValues): string {
+  if (typeof value === 'string') return fill(value, values, looksLikeJson(value) ? jsonEscape : same);
+  if (typeof value === 'object') return JSON.stringify(fillStrings(value, values));
+  return String(value);
+}
+
+/**
+ * A header value: JSON text as in a query; otherwise the value as it is,
+ * except what a header cannot carry (control characters, non-ASCII), which
+ * is percent-encoded as UTF-8.
+ */
+function headerText(value: string, values: TemplateValues): string {
+  return fill(value, values, looksLikeJson(value) ? (v) => jsonEscape(v).replace(/[^\x20-\x7e]/g, unicodeEscape) : headerSafe);
+}
+
+/** Strings anywhere inside a JSON value, filled (JSON.stringify escapes them after). */
+function fillStrings(value: unknown, values: TemplateValues): unknown {
+  if (typeof value === 'string') return fill(value, values, same);
+  if (Array.isArray(value)) return value.map((item) => fillStrings(item, values));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = fillStrings(item, values);
+    return out;
+  }
+  return value;
+}
+
 function fill(template: string, values: TemplateValues, escape: (value: string) => string): string {
-  return template.replace(PLACEHOLDER, (whole, key: keyof TemplateValues) => {
-    const value = values[key];
-    return value === undefined ? whole : escape(String(value));
+  if (!template.includes('{')) return template;
+  return template.replace(PLACEHOLDER, (whole, key: string) => {
+    const value = valueOf(key, values);
+    return value === undefined ? whole : escape(value);
   });
 }
 
-function fillPath(name: string, template: string, values: TemplateValues): string {
-  for (const key of ['channel', 'peer'] as const) {
+function valueOf(key: string, values: TemplateValues): string | undefined {
+  if (key === 'channel' || key === 'peer' || key === 'page') {
     const value = values[key];
-    // encodeURIComponent leaves `.` and `..` alone, and a URL resolves them: another endpoint would be asked
-    if ((value === '.' || value === '..') && /\{(channel|peer)\}/.test(template)) {
-      throw new UsageError(`${name}: the id "${value}" cannot be placed in the request path`, { hint: 'check --channel / --peer' });
-    }
+    return value === undefined ? undefined : String(value);
+  }
+  if (!('record' in values)) return undefined;
+  let at: unknown = values.record;
+  for (const part of key.split('.').slice(1)) {
+    at = at !== null && typeof at === 'object' && !Array.isArray(at) ? (at as Record<string, unknown>)[part] : undefined;
+  }
+  // a field the record does not have is empty, never the placeholder's own text
+  return at === undefined || at === null ? '' : typeof at === 'object' ? JSON.stringify(at) : String(at);
+}
+
+function fillPath(name: string, template: string, values: TemplateValues): string {
+  // encodeURIComponent leaves `.` and `..` alone, and a URL resolves them: another endpoint would be asked
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    const value = valueOf(match[1]!, values);
+    if (value === '.' || value === '..') throw new UsageError(`${name}: the id "${value}" cannot be placed in the request path`, { hint: 'check --channel / --peer' });
   }
   // a path's {page} is always filled: empty when the paging does not number pages
   return fill(template, { ...values, page: values.page ?? '' }, encodeURIComponent);
+}
+
+const same = (value: string) => value;
+/** The inside of a JSON string literal. */
+const jsonEscape = (value: string) => JSON.stringify(value).slice(1, -1);
+const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+const headerSafe = (value: string) => value.replace(/[^\x20-\x7e]+/g, (run) => encodeURIComponent(run));
+
+/** JSON written as text (`"[{\"operand\": \"{channel}\"}]"`): its placeholders sit inside JSON strings. */
+function looksLikeJson(text: string): boolean {
+  const trimmed = text.trim();
+  if (!(trimmed.startsWith('{') && trimmed.endsWith('}')) && !(trimmed.startsWith('[') && trimmed.endsWith(']'))) return false;
+  try {
+    JSON.parse(trimmed);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Placeholders of a request template that nothing fills (`{channel_id}`,
+ * `{room}`; `{record.…}` unless the stream has a parent record): sent as
+ * written. For `providers check`, which warns about each.
+ */
+export function unfilledPlaceholders(template: RequestTemplate & { peer?: Partial<RequestTemplate> | undefined }, options: { record: boolean } = { record: false }): string[] {
+  const known = new RegExp(`^${PLACEHOLDER.source}$`);
+  const texts: Array<[string, string]> = [];
+  const collect = (where: string, value: unknown): void => {
+    if (typeof value === 'string') texts.push([where, value]);
+    else if (Array.isArray(value)) value.forEach((item, index) => collect(`${where}[${index}]`, item));
+    else if (value !== null && typeof value === 'object') for (const [key, item] of Object.entries(value)) collect(`${where}.${key}`, item);
+  };
+  collect('request.path', template.path);
+  collect('request.query', template.query ?? {});
+  collect('request.headers', template.headers ?? {});
+  if (template.peer) collect('request.peer', template.peer);
+  const found: string[] = [];
+  for (const [where, text] of texts) {
+    for (const match of text.matchAll(ANY_PLACEHOLDER)) {
+      if (!known.test(match[0]) || (!options.record && match[0].startsWith('{record.'))) found.push(`${where}: ${match[0]}`);
+    }
+  }
+  return found;
 }
 
 function applyAuth(auth: readonly AuthRule[], url: URL, headers: Record<string, string>, settings: ProviderSettings): void {

@@ -60,12 +60,13 @@ export function compileStream<T>(spec: StreamSpec, requester: Requester, targeti
 
   const parsePage = (body: unknown, target: T, response?: ResponseMeta, dropped?: (record: unknown, scope: ExprScope) => void): ProviderPage => {
     const early = selector.pageScope(body);
-    policy.check(body, () => targeting.label(target), early);
+    // a successful answer: its envelope is judged as a 200's
+    policy.check(body, () => targeting.label(target), early, 200);
     const { all, items, scope } = selector.select(body, early, dropped);
     return {
       items,
       records: all.length,
-      ...endSignals(body, scope),
+      ...endSignals(body, scope, response),
       next: next ? next(body, scope, response) : undefined,
       context: scope,
     };

@@ -107,7 +107,7 @@ export interface ChannelDone {
    * --partition the number of parts (`shared`: the parts hold several
    * channels, so no byte count is this channel's own).
    */
-  written: { bytes: number; parts?: number; shared?: boolean };
+  written: { bytes: number; parts?: number; shared?: boolean; appended?: boolean };
   /** the channel's threads as this run left them (a definition with `replies`): recorded with the incremental state */
   threads?: ThreadBook | undefined;
 }

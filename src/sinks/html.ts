@@ -66,9 +66,10 @@ a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 .reply b{font-weight:600;color:var(--fg);flex:none;max-width:40%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;unicode-bidi:isolate}
 .reply span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;unicode-bidi:isolate;min-width:0}
 a.reply:hover{text-decoration:none;color:var(--fg)}
-.system{display:flex;gap:8px;align-items:baseline;padding:6px 16px 6px 72px;color:var(--sys);font-size:14px}
+.system{display:flex;flex-wrap:wrap;gap:8px;align-items:baseline;padding:6px 16px 6px 72px;color:var(--sys);font-size:14px}
 .system::before{content:"⚙";margin-left:-28px;width:20px;text-align:center;color:var(--faint)}
 .system .text{font-style:italic}
+.system>.reply{flex-basis:100%;order:-1}
 .atts{display:flex;flex-wrap:wrap;gap:8px;margin:4px 0}
 .att.file{display:inline-flex;gap:6px;align-items:center;max-width:100%;padding:8px 12px;border:1px solid var(--line);border-radius:6px;background:var(--chip);overflow-wrap:anywhere}
 .att.image img{display:block;max-width:min(400px,100%);max-height:320px;border-radius:6px;background:var(--chip)}
@@ -142,7 +143,7 @@ export function createHtmlSink(): Sink {
       }
       if (message.type === 'system') {
         out += closeGroup();
-        return out + renderSystem(message, local.time, zone).value;
+        return out + renderSystem(message, local.time, zone, replies, part).value;
       }
       const joins = group && group.sender === message.sender.id && group.day === local.day && Math.abs(time - group.time) <= GROUP_GAP_MS;
       if (!joins) {
@@ -233,9 +234,10 @@ function renderMarkers(message: Message, zone: Zone): Html {
   return html`${type}${edited}${deleted}`;
 }
 
-function renderSystem(message: Message, time: string, zone: Zone): Html {
+/** A system message quotes like any other: the quote shown above it and linked (CSS puts it first). */
+function renderSystem(message: Message, time: string, zone: Zone, replies: ReplyIndex, part: PartInfo | undefined): Html {
   const classes = message.deleted ? 'msg system deleted' : 'msg system';
-  return html`<article class="${classes}" id="m-${message.id}" data-id="${message.id}"><time class="t" datetime="${message.timestamp}">${time}</time><div class="text" dir="auto">${renderText(message.text)}</div>${renderMarkers(message, zone)}</article>
+  return html`<article class="${classes}" id="m-${message.id}" data-id="${message.id}"><time class="t" datetime="${message.timestamp}">${time}</time>${renderReply(message, replies, part)}<div class="text" dir="auto">${renderText(message.text)}</div>${renderMarkers(message, zone)}</article>
 `;
 }
 

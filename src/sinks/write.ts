@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { onAbort } from '../abort.js';
 import type { Message } from '../message.js';
 import type { SpoolResult } from '../pipeline/order.js';
 import { buildReplyIndex } from './reply-context.js';
@@ -106,15 +107,15 @@ async function writeFinished(stream: Writable, chunk: string | Buffer, signal?: 
       settled = true;
       stream.off('close', onClose);
       stream.off('error', onError);
-      signal?.removeEventListener('abort', onAbort);
+      unfollow?.();
       if (error) reject(error);
       else resolve();
     };
     const onClose = () => done(stream.errored ?? new Error('output closed'));
     const onError = (error: Error) => done(error);
     // A reader that stalls (a pipe nobody reads) would hold the write forever: a signal must end it.
-    const onAbort = () => done(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // One listener on the run's signal for every write waiting under it (src/abort.ts).
+    const unfollow = signal ? onAbort(signal, () => done(signal.reason)) : undefined;
     stream.on('close', onClose);
     stream.on('error', onError);
     stream.write(chunk, (error) => done(error ?? undefined));
@@ -131,15 +132,14 @@ async function writeChunkTo(stream: Writable, chunk: string | Buffer, signal?: A
       stream.off('drain', onDrain);
       stream.off('close', onClose);
       stream.off('error', onError);
-      signal?.removeEventListener('abort', onAbort);
+      unfollow?.();
       if (error) reject(error);
       else resolve();
     };
     const onDrain = () => done();
     const onClose = () => done(stream.errored ?? new Error('output closed'));
     const onError = (error: Error) => done(error);
-    const onAbort = () => done(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unfollow = signal ? onAbort(signal, () => done(signal.reason)) : undefined;
     stream.on('drain', onDrain);
     stream.on('close', onClose);
     stream.on('error', onError);

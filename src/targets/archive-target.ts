@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { normalizeApiRoot } from '../archive/api-root.js';
+import { messagesMissingMedia } from '../archive/read.js';
 import { ChannelWalks, type WalkStart } from '../archive/channel-walks.js';
 import { Archive, type MediaRecord, type SourceKey } from '../archive/store.js';
 import type { DumpPlan } from '../run/types.js';
@@ -56,12 +57,17 @@ function startOf(walk: WalkStart): ArchiveChannelStart {
   return { after: walk.floor === undefined ? undefined : { time: walk.floor, ids: [] }, resumeFrom: walk.resumeFrom };
 }
 
+/** Messages read at a time when --media fetches what an archive's earlier messages refer to. */
+const MISSING_MEDIA_PAGE = 500;
+
 export class ArchiveTarget {
   readonly archive: Archive;
   private readonly run: number;
   private readonly api: string;
   private readonly channels = new Map<string, ChannelWalks>();
   private readonly totals = { added: 0, changed: 0, seen: 0 };
+  /** what each channel's walks did, for its summary line */
+  private readonly reports = new Map<string, { added: number; changed: number; read: number }>();
   /** URLs whose file this run has recorded (or found recorded) */
   private readonly mediaRecorded = new Set<string>();
 
@@ -115,6 +121,7 @@ export class ArchiveTarget {
         const following = walks.complete();
         next = following ? startOf(following) : undefined;
         if (!following) {
+          if (media) await this.fetchMissingMedia(target, media);
           failuresOf();
           this.count(target, walks);
         }
@@ -126,6 +133,26 @@ export class ArchiveTarget {
         this.count(target, walks);
       },
     };
+  }
+
+  /**
+   * --media into an archive that already holds messages: the files they refer
+   * to that it holds no copy of (an archive made without --media, a download
+   * that failed) are fetched too, not only those of the messages this run
+   * read. A page of such messages at a time, each page's files recorded
+   * before the next is read.
+   */
+  private async fetchMissingMedia(target: ChannelTarget, media: ChannelMedia): Promise<void> {
+    const key = this.keyOf(target);
+    for (let after = 0; ; ) {
+      const page = messagesMissingMedia(this.archive, key, after, MISSING_MEDIA_PAGE);
+      if (page.last === undefined) return;
+      after = page.last;
+      const entries: Entry[] = page.messages.map((message) => ({ time: 0, message }));
+      await media.apply(entries);
+      this.archive.recordMedia(await this.mediaOf(entries));
+      if (page.messages.length < MISSING_MEDIA_PAGE) return;
+    }
   }
 
   /**
@@ -152,12 +179,17 @@ export class ArchiveTarget {
 
   private count(target: ChannelTarget, walks: ChannelWalks): void {
     const report = walks.report();
+    this.reports.set(`${target.kind}\u0000${target.id}`, { added: report.added, changed: report.changed, read: report.seen });
     this.totals.added += report.added;
     this.totals.changed += report.changed;
     this.totals.seen += report.seen;
     this.options.logger.debug(
       `${this.options.provider} ${target.kind} ${target.id}: ${report.added} new, ${report.changed} changed, ${report.seen} read into ${this.options.path}`,
     );
+  }
+
+  countsOf(target: ChannelTarget): { added: number; changed: number; read: number } | undefined {
+    return this.reports.get(`${target.kind}\u0000${target.id}`);
   }
 
   close(outcome: { failed: boolean; interrupted: boolean }): void {
@@ -200,6 +232,7 @@ export function createArchiveTarget(ctx: TargetContext, archive: NonNullable<Dum
     deliver: async () => {
       throw new Error('the archive takes pages as they come; it has nothing delivered');
     },
+    countsOf: (job) => target.countsOf(job.target),
     people: async (people) => target.archive.upsertPeople(ctx.profile.provider, normalizeApiRoot(ctx.plan.baseUrl), people),
     recordChannels: async (listed) => {
       const source = { provider: ctx.profile.provider, api: normalizeApiRoot(ctx.plan.baseUrl) };

@@ -18,6 +18,7 @@ import { readExisting } from './adopt.js';
 import type { TargetContext } from './context.js';
 import { fingerprintFile } from './fingerprint.js';
 import type { ChannelStart, Target } from './types.js';
+import { definitionDigest } from '../walk/identity.js';
 import { summaryOf, writeInto } from './write-spooled.js';
 
 /**
@@ -32,7 +33,11 @@ export function createIncrementalTarget(ctx: TargetContext, options: { adopt: bo
     ordered: false,
     async prepare(job: ChannelJob): Promise<ChannelStart> {
       job.state = await provenState(ctx, job, options.adopt);
-      return startOf(job.state);
+      const start = startOf(job.state);
+      // written under another definition: its newest messages must come back the same before anything is appended
+      const recorded = job.state?.definition;
+      if (recorded !== undefined && ctx.provider && recorded !== definitionDigest(ctx.provider) && start.after) return { ...start, confirm: { output: job.path! } };
+      return start;
     },
     async deliver(done: ChannelDone): Promise<void> {
       const path = done.job.path!;
@@ -214,6 +219,7 @@ export async function recordState(
     updatedAt: new Date().toISOString(),
     pending: null,
     api: plan.apiRoot,
+    ...(ctx.provider ? { definition: definitionDigest(ctx.provider) } : {}),
     fingerprint: output === '-' ? null : await fingerprintFile(output, file.size),
     future: [...future].map(([id, time]) => ({ id, time })),
     ...(file.replies ? { replies: file.replies } : {}),
@@ -262,8 +268,13 @@ async function deliverIncremental(done: ChannelDone, path: string, ctx: TargetCo
     await recordState(ctx, done, path, { size, lastDay: await lastDayOf(plan, summary), replies });
     return;
   }
+  // the summary says "N new messages appended" (or "nothing new"), not the file's whole count
+  done.written.appended = true;
   if (done.take === 0) {
     logger.info(`${done.job.label}: nothing new since ${state.updatedAt}`);
+    // the newest messages came back the same under an edited definition: it is this file's from now on
+    const definition = ctx.provider ? definitionDigest(ctx.provider) : undefined;
+    if (definition !== state.definition) await writeState(stateDir, done.job.stateName, { ...state, definition });
     return;
   }
   if (plan.order === 'desc') {

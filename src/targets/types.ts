@@ -43,6 +43,8 @@ export interface Target {
   openChannel?(job: ChannelJob, start: ChannelStart): Promise<ChannelWriter>;
   /** A finished, spooled channel. Must dispose of `done.spool` and clear `done.checkpoints` once written. */
   deliver(done: ChannelDone): Promise<void>;
+  /** What an upsert did to a channel (the archive): new, changed and read messages, for its summary line. */
+  countsOf?(job: ChannelJob): { added: number; changed: number; read: number } | undefined;
   /** The run's people directory (a definition's `people`), before any channel: the archive keeps it. */
   people?(people: readonly Person[]): Promise<void>;
   /**
@@ -62,6 +64,12 @@ export interface ChannelStart {
   written?: string[] | undefined;
   /** continue the walk from here (targets keeping their own position) */
   resumeFrom?: WalkCheckpoint | undefined;
+  /**
+   * --incremental after the provider definition changed: the newest messages written (`after`) must come back with
+   * the same ids at the same time, else ids or times are read differently now and appending would write messages
+   * again; the run then stops with exit 2 before writing anything
+   */
+  confirm?: { output: string } | undefined;
 }
 
 /** A channel being written batch by batch (see `Target.openChannel`). */

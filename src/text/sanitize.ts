@@ -120,9 +120,22 @@ export function redactSecrets(text: string): string {
   return out;
 }
 
-/** Safe to print: one line, no escapes, no secrets. */
-export function sanitizeForTerminal(text: string): string {
-  return redactSecrets(stripControl(text)).replace(/\n/g, ' ');
+/**
+ * The most of one text a stderr line shows. A server's error message is
+ * printed as it came (a 3 MB one was one 3 MB line): every piece of text on
+ * its way to stderr passes here, so this is where it is cut.
+ */
+export const MAX_SHOWN_CHARS = 1000;
+/** Server messages inside an error line: enough to read what the server said. */
+export const MAX_SERVER_MESSAGE_CHARS = 300;
+
+/** Safe to print: one line, no escapes, no secrets, at most `max` characters (redacted before it is cut). */
+export function sanitizeForTerminal(text: string, max = MAX_SHOWN_CHARS): string {
+  const clean = redactSecrets(stripControl(text)).replace(/\n/g, ' ');
+  if (clean.length <= max) return clean;
+  // not half of a surrogate pair at the cut
+  const end = /[\ud800-\udbff]/.test(clean.charAt(max - 1)) ? max - 1 : max;
+  return `${clean.slice(0, end)}… (${clean.length - end} more characters)`;
 }
 
 /** A short, printable excerpt of a response body for error messages. */

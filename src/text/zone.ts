@@ -102,7 +102,7 @@ export function formatLocal(epochMs: number, zone: Zone): LocalTime {
   };
 }
 
-const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?$/;
+const LOCAL_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?$/;
 
 /**
  * Epoch ms of a naive local time ("YYYY-MM-DD HH:mm:ss"; seconds, the time

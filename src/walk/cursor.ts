@@ -108,9 +108,11 @@ export async function* walkCursor(provider: CursorProvider, options: WalkOptions
         suspect = undefined;
       }
       if (count > 0 && newest > cursor) {
+        // said in the definition's own terms: its time parameter, not relation's
+        const param = provider.definition.paging.type === 'time' ? provider.definition.paging.param : 'the time bound';
         throw new RemoteError(
-          `${label}: the server answered maxCreateAt=${cursor} with messages newer than it; it does not honour the cursor (GET ${shownRequest(cursor, limit)})`,
-          { hint: 'check --base-url points at the relation API' },
+          `${label}: asked for messages at or before ${new Date(cursor).toISOString()} (${param}), the server answered with newer ones: it ignores the time bound (GET ${shownRequest(cursor, limit)})`,
+          { hint: `possible causes: the server does not read ${param} (the definition's paging.param), or --base-url points at another API` },
         );
       }
       const atCursor = count > 0 && oldest >= cursor;

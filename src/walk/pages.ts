@@ -228,7 +228,7 @@ export async function* walkPages(provider: PageProvider, options: WalkOptions): 
         // a page's worth of them for each such page.
         throw new RemoteError(
           `${label}: pages ${number - stale + 1}-${number} held only messages already read; the server seems to ignore the page number (GET ${shownPage(number)})`,
-          { hint: 'check --base-url points at the API itself (not a proxy or cache that drops the query)' },
+          { hint: "possible causes: the server ignores the page number (a fault on its side, or a proxy or cache before it that drops the query: check --base-url), or the definition's paging.param is not the parameter it reads" },
         );
       }
       const page = current.page;

@@ -125,8 +125,9 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
         const value = page.next;
         if (page.hasNext === false || value === null || value === undefined || value === '') next = 'end';
         else if (followed.has(value)) {
-          throw new RemoteError(`${label}: the server sent back a ${provider.step === 'link' ? 'next link' : 'next token'} it had sent before; following it would loop (GET ${shown(position)})`, {
-            hint: 'check the definition\'s paging.from (it must point at the next position, not the current one)',
+          const what = provider.step === 'link' ? 'next link' : 'next token';
+          throw new RemoteError(`${label}: the server sent back a ${what} it had already sent; following it would loop (GET ${shown(position)})`, {
+            hint: `possible causes: the server does not move on (a fault on its side: try again later), or the definition's paging.from names the current position, not the next`,
           });
         } else {
           followed.add(value);
@@ -201,8 +202,8 @@ export async function* walkSequential(provider: SequentialProvider, options: Wal
   }
 
   function repeating(stale: number, at: SequentialPosition): RemoteError {
-    return new RemoteError(`${label}: ${stale} answers in a row held only messages already read; the server does not move on (GET ${shown(at)})`, {
-      hint: "check --base-url and the definition's paging (the parameter the position is sent in)",
+    return new RemoteError(`${label}: ${stale} answers in a row held only messages already read though the position moved on; the server does not move on (GET ${shown(at)})`, {
+      hint: "possible causes: the server ignores the position (a fault on its side, or a proxy or cache before it that drops the query: check --base-url), or the definition's paging.param is not the parameter it reads",
     });
   }
 

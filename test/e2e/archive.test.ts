@@ -524,6 +524,39 @@ describe('--media into an archive', () => {
   }, 120_000);
 });
 
+describe('--media added to an archive made without it', () => {
+  it('fetches what the messages it already holds refer to and it has no copy of, each file counted once', async () => {
+    const server = await serve([{ provider: 'relation', id: 'arc-late-media', count: 120, mediaBase: 'self' }]);
+    const box = sandbox();
+    const archive = join(box.dir, 'chat.sqlite');
+    const args = ['--provider', 'relation', '--channel', 'arc-late-media', ...PAGE, '-o', archive];
+    const plain = await dump(server, box, args);
+    expect(plain.code, explain(plain)).toBe(0);
+    expect(readMedia(archive)).toEqual([]);
+    const truth = server.messages('relation', 'arc-late-media');
+    const urls = new Set([...truth.map((m) => m.senderAvatar), ...truth.filter((m) => m.type === 'IMAGE').map((m) => m.text)].filter((u): u is string => Boolean(u)));
+
+    // nothing new on the server: the run still fetches every file of the 120 messages it holds
+    const late = await dump(server, box, [...args, '--media']);
+    expect(late.code, explain(late)).toBe(0);
+    expect(new Set(readMedia(archive).filter((row) => row.file).map((row) => row.url))).toEqual(urls);
+    expect(new Set(server.mediaLog().map((e) => e.url)).size).toBe(urls.size);
+    expect(server.mediaLog()).toHaveLength(urls.size);
+    // files, not references: each URL once however many messages name it
+    expect(late.stderr).toContain(`media files: ${urls.size} downloaded, 0 already in the media directory`);
+
+    // the next run has nothing left to fetch
+    server.resetLog();
+    const again = await dump(server, box, [...args, '--media']);
+    expect(again.code, explain(again)).toBe(0);
+    expect(server.mediaLog()).toEqual([]);
+    const converted = await runCli(['convert', archive, '--channel', 'arc-late-media', '--media', '-o', join(box.dir, 'c.jsonl')], { env: box.env() });
+    expect(converted.code, explain(converted)).toBe(0);
+    const lines = readFileSync(join(box.dir, 'c.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { sender: { avatar: string | null; avatarFile?: string } });
+    expect(lines.filter((m) => m.sender.avatar && !m.sender.avatarFile)).toEqual([]);
+  }, 120_000);
+});
+
 describe('a stopped archive run', () => {
   it('SIGTERM mid-ingest: exit 143 naming the archive, the run recorded as interrupted, a consistent file; the rerun ends exact', async () => {
     const channel = 'arc-term';

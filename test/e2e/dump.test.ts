@@ -108,6 +108,38 @@ describe('chat-export dump | jq -c .', () => {
   });
 });
 
+describe('many pages in flight', () => {
+  let server: FixtureServer;
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = createSandbox();
+    server = await startFixtureServer({
+      channels: [
+        { provider: 'discuz', id: '12', count: 600, seed: 2 },
+        { provider: 'dishawang', id: '26', count: 400, seed: 3 },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    sandbox.cleanup();
+  });
+
+  // Each page waiting for its turn at the rate limit listened on the walk's signal: the 11th printed Node's warning.
+  it.each([
+    ['discuz', '12', 600],
+    ['dishawang', '26', 400],
+  ] as const)('%s --concurrency 16: exact, and no MaxListenersExceededWarning on stderr', async (provider, channel, count) => {
+    const result = await runCli(
+      ['dump', '--provider', provider, '--channel', channel, '--base-url', server.url, '--no-progress', '--rate', '200', '--concurrency', '16', '--page-size', '10'],
+      { env: sandbox.env() },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(new Set(linesOf(result.stdout).map((line) => (JSON.parse(line) as { id: string }).id)).size).toBe(count);
+    expect(result.stderr).not.toMatch(/MaxListenersExceededWarning|memory leak/);
+  });
+});
+
 describe('npm run demo', () => {
   let sandbox: Sandbox;
   beforeAll(() => {

@@ -6,12 +6,13 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { startFixtureServer, type ChannelSpec, type FixtureServer, type Provider } from '../../fixtures/server.js';
 import { BIN, createSandbox, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { jsonlIds, truthIds } from '../helpers/ground-truth.js';
+import { readmeExample } from '../helpers/readme.js';
 import { stateFileName } from '../../src/state.js';
 
 const servers: FixtureServer[] = [];
@@ -574,5 +575,63 @@ describe.concurrent('state command and unreadable state', () => {
     const list = await runCli(['state', 'list'], { env: box.env() });
     expect(list.code, explain(list)).toBe(0);
     expect(list.stdout).toContain(`${file}\tunreadable`);
+  });
+});
+
+describe('--incremental after the provider definition was edited', () => {
+  const oldestFirst = (server: FixtureServer, channel: string) => server.messages('tokenchat', channel).map((m) => m.id).reverse();
+  /** tokenchat's README definition with its time read as `format`, in the sandbox's config. */
+  function defineTokenchat(box: Sandbox, format: 'epoch-ms' | 'epoch-s', summary = 'tokenchat'): void {
+    const definition = readmeExample('tokenchat') as { summary: string; fields: { time: { format: string } } };
+    definition.fields.time.format = format;
+    definition.summary = summary;
+    mkdirSync(dirname(box.config), { recursive: true });
+    writeFileSync(box.config, JSON.stringify({ profiles: {}, providers: { tokenchat: definition } }), { mode: 0o600 });
+  }
+
+  it('epoch-ms fixed to epoch-s: exit 2 before anything is appended, naming the file and the way forward; a new file is exact', async () => {
+    const channel = 'C0INCDEF1';
+    const server = await serve([{ provider: 'tokenchat', id: channel, count: 20 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'chat.jsonl');
+    const args = ['--provider', 'tokenchat', '--channel', channel, '--incremental', '-o', target];
+    defineTokenchat(box, 'epoch-ms'); // Slack's "1704067298.691501" read as milliseconds: January 1970
+    const first = await dump(server, box, args);
+    expect(first.code, explain(first)).toBe(0);
+    const written = readFileSync(target, 'utf8');
+    expect(jsonlIds(written)).toHaveLength(20);
+
+    defineTokenchat(box, 'epoch-s');
+    server.insert('tokenchat', channel, 2);
+    const second = await dump(server, box, args);
+    // before: 42 lines, the 20 already written appended again, exit 0
+    expect(second.code, explain(second)).toBe(2);
+    expect(readFileSync(target, 'utf8')).toBe(written);
+    expect(second.stderr).toContain(`the provider definition changed since the last incremental run wrote ${target}`);
+    expect(second.stderr).toMatch(/came back dated 2024-.*written as 1970-/);
+    expect(second.stderr).toMatch(/export into a new file/);
+
+    // the way forward: a new file holds the history exactly, read under the new definition
+    const fresh = join(box.dir, 'out', 'fixed.jsonl');
+    const third = await dump(server, box, ['--provider', 'tokenchat', '--channel', channel, '--incremental', '-o', fresh]);
+    expect(third.code, explain(third)).toBe(0);
+    const lines = readFileSync(fresh, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: string; timestamp: string });
+    expect(lines.map((m) => m.id)).toEqual(oldestFirst(server, channel));
+    expect(lines.every((m) => m.timestamp.startsWith('2024-'))).toBe(true);
+  });
+
+  it('an edit that reads ids and times as before (the summary): the newest message comes back the same, and exactly the new ones are appended', async () => {
+    const channel = 'C0INCDEF2';
+    const server = await serve([{ provider: 'tokenchat', id: channel, count: 30 }]);
+    const box = sandbox();
+    const target = join(box.dir, 'out', 'chat.jsonl');
+    const args = ['--provider', 'tokenchat', '--channel', channel, '--incremental', '-o', target];
+    defineTokenchat(box, 'epoch-s', 'before');
+    expect((await dump(server, box, args)).code).toBe(0);
+    defineTokenchat(box, 'epoch-s', 'after an edit');
+    server.insert('tokenchat', channel, 3);
+    const second = await dump(server, box, args);
+    expect(second.code, explain(second)).toBe(0);
+    expect(jsonlIds(readFileSync(target, 'utf8'))).toEqual(oldestFirst(server, channel));
   });
 });

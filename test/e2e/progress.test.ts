@@ -5,14 +5,15 @@
  * pseudo-terminal (util-linux `script`, else Python's pty module).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFixtureServer, type ChannelSpec, type FaultRule, type FixtureServer, type Provider } from '../../fixtures/server.js';
 import { BIN, createSandbox, run, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { jsonlIds as ids, truthIds } from '../helpers/ground-truth.js';
 import { formatBytes } from '../../src/progress.js';
+import { readmeExample } from '../helpers/readme.js';
 
 // 32 characters, as real relation channel ids are: the label alone nearly fills 80 columns
 const LONG_RELATION = '4f326124812c41448bc587bf6b2eaf42';
@@ -427,4 +428,35 @@ describe.skipIf(!has('tmux'))('Ctrl-C while bars are drawn (tmux)', () => {
     expect(lines.every((line) => line.startsWith('chat-export: ')), result.after).toBe(true);
     expect(result.after).not.toMatch(/ · \d+ messages? · /);
   });
+});
+
+describe('the figures count what really happened', () => {
+  it('a page asked for ahead that the walk no longer needs is a request only if it was sent: the summary agrees with the server, run after run', async () => {
+    const server = await startFixtureServer({
+      channels: [
+        { provider: 'relation', id: 'AHEAD1', count: 300 },
+        { provider: 'tokenchat', id: 'C0AHEAD', count: 300 },
+      ],
+      latencyMs: 2,
+    });
+    servers.push(server);
+    const box = createSandbox();
+    boxes.push(box);
+    mkdirSync(dirname(box.config), { recursive: true });
+    writeFileSync(box.config, JSON.stringify({ profiles: {}, providers: { tokenchat: readmeExample('tokenchat') } }), { mode: 0o600 });
+    // newest first, --limit 5 of pages of 20: the walk stops after page 1, while page 2 is already asked for
+    for (let run = 0; run < 8; run++) {
+      for (const [provider, channel] of [['relation', 'AHEAD1'], ['tokenchat', 'C0AHEAD']] as const) {
+        server.resetLog();
+        const result = await runCli(dumpArgs(server, ['--provider', provider, '--channel', channel, '--page-size', '20', '--limit', '5', '-o', join(box.dir, `${provider}.jsonl`)]), {
+          env: box.env(),
+        });
+        expect(result.code, result.stderr).toBe(0);
+        const summary = result.stderr.split('\n').map((line) => SUMMARY.exec(line)).find(Boolean);
+        expect(summary, result.stderr).toBeTruthy();
+        // before: "1 page, 2 requests" in about a third of the runs, while the server saw one
+        expect(`${provider}: ${summary![7]} requests`).toBe(`${provider}: ${server.log.length} requests`);
+      }
+    }
+  }, 120_000);
 });

@@ -181,3 +181,38 @@ describe('pages whose records are all filtered out are progress', () => {
     expect(server.hits).toHaveLength(Math.ceil(events.length / 5));
   });
 });
+
+describe('a stuck server is told as what it did, then the possible causes, in the terms of the definition in force', () => {
+  it('a time-cursor definition whose server ignores the bound: its own parameter named, not relation\'s maxCreateAt', async () => {
+    const newest = Array.from({ length: 5 }, (_, i) => message(100 - i));
+    const server = await scriptedServer(cleanups, (_req, res) => send(res, { items: newest }));
+    const timeline = {
+      request: { path: '/timeline', query: { room: '{channel}' } },
+      paging: { type: 'time', param: 'before_ms', inclusive: false, size: { param: 'count', default: 5, max: 50 } },
+      order: 'newest-first',
+      records: 'items',
+      fields,
+    };
+    const { result } = await exportTo(sandbox({ timeline }), server.url, 'timeline', []);
+    expect(result.code, explain(result)).toBe(4);
+    // before: "the server answered maxCreateAt=… ; hint: check --base-url points at the relation API"
+    expect(result.stderr).not.toMatch(/maxCreateAt|relation/);
+    expect(result.stderr).toMatch(/\(before_ms\), the server answered with newer ones: it ignores the time bound/);
+    expect(result.stderr).toMatch(/possible causes: the server does not read before_ms/);
+  });
+
+  it('a next token the server sends twice: what the server did first, then the causes (not "check paging.from" alone)', async () => {
+    const server = await scriptedServer(cleanups, (_req, res, n) => send(res, { messages: [message(100 - n)], next: 'same-token' }));
+    const looping = {
+      request: { path: '/history', query: { room: '{channel}' } },
+      paging: { type: 'cursor', param: 'cursor', from: { body: 'next' } },
+      order: 'newest-first',
+      records: 'messages',
+      fields,
+    };
+    const { result } = await exportTo(sandbox({ looping }), server.url, 'looping', []);
+    expect(result.code, explain(result)).toBe(4);
+    expect(result.stderr).toMatch(/the server sent back a next token it had already sent; following it would loop/);
+    expect(result.stderr).toMatch(/possible causes: the server does not move on .*, or the definition's paging\.from names the current position/);
+  });
+});

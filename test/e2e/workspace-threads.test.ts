@@ -6,13 +6,14 @@
  * old thread between two --incremental runs and between two archive runs is
  * in the second; --resume continues a walk that was inside a thread.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import type { Api, CanonicalMessage, FixtureServer } from '../../fixtures/server.js';
 import { openDatabase } from '../../src/archive/sqlite.js';
-import { runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
+import { BIN, runCli, type RunResult, type Sandbox } from '../helpers/cli.js';
 import { exportProblems, linesOf } from '../helpers/ground-truth.js';
 import { useSandbox, useServer } from '../helpers/fixtures.js';
 import { readmeExample } from '../helpers/readme.js';
@@ -88,7 +89,7 @@ describe('threads and names from a definition (Slack-shaped)', () => {
     expect(lines).toHaveLength(end.length);
     // the three changed threads, and no other, were walked again
     expect(repliesAsked(server(), before).map((e) => new URL(e.url, server().url).searchParams.get('ts')).sort()).toEqual([oldest.id, plain.id, threads[1]!.id].sort());
-    expect(second.stderr).toMatch(/8 messages/);
+    expect(second.stderr).toMatch(/8 new messages appended/);
     // a third run finds nothing new and walks no thread
     const mark = server().log.length;
     const third = await dump(server(), sandbox(), ['--channel', 'C0NIGHTLY2', '-o', out, '--incremental', '--page-size', '50']);
@@ -174,4 +175,52 @@ describe('threads and names from a definition (Slack-shaped)', () => {
     const start = truth(server(), 'C0RESUME04');
     expect(exportProblems({ provider: NAME, channel: 'C0RESUME04', lines: linesOf(readFileSync(out, 'utf8')), start, end: start, order: 'asc' })).toEqual([]);
   });
+});
+
+describe('SIGKILL at random moments of a run with threads into an archive', () => {
+  // a little latency, so the kills land inside the walk: in the history, inside a thread, past the watermark
+  const server = useServer({
+    auth: { token: 'xoxb-fixture' },
+    latencyMs: 3,
+    channels: [{ provider: 'slack', id: 'C0KILLED05', count: 300, threads: { big: [{ at: 30, replies: 120 }] } }],
+  });
+  const sandbox = useSandbox();
+
+  /** The dump, killed once the server has seen `requests` more requests (or ended by itself before). */
+  function killedAfter(args: string[], requests: number): Promise<NodeJS.Signals | null> {
+    const base = server().log.length;
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: sandbox().env({ CHAT_EXPORT_TOKEN: 'xoxb-fixture' }), stdio: 'ignore' });
+      const poll = setInterval(() => {
+        if (server().log.length - base >= requests) child.kill('SIGKILL');
+      }, 2);
+      const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('error', reject);
+      child.on('close', (_code, signal) => {
+        clearInterval(poll);
+        clearTimeout(guard);
+        resolve(signal);
+      });
+    });
+  }
+
+  it('replies posted and messages inserted between the kills; the rerun leaves the archive exactly the ground truth', async () => {
+    writeConfig(sandbox());
+    const db = join(sandbox().dir, 'killed.sqlite');
+    const args = ['dump', '--provider', 'slackish', '--channel', 'C0KILLED05', '--base-url', `${server().url}/slack/api`, '--no-progress', '--rate', '1000', '--page-size', '20', '-o', db];
+    let kills = 0;
+    for (let round = 0; round < 5; round++) {
+      if ((await killedAfter(args, 3 + Math.floor(Math.random() * 40))) === 'SIGKILL') kills++;
+      const threads = server().threads('slack', 'C0KILLED05');
+      server().reply('slack', 'C0KILLED05', threads[Math.floor(Math.random() * threads.length)]!.id, 1 + (round % 2), { broadcast: round === 3 });
+      server().insert('slack', 'C0KILLED05', round);
+    }
+    expect(kills).toBeGreaterThan(0);
+    const rerun = await runCli(args.slice(0), { env: sandbox().env({ CHAT_EXPORT_TOKEN: 'xoxb-fixture' }), timeoutMs: 60_000 });
+    expect(rerun.code, explain(rerun)).toBe(0);
+    const converted = await runCli(['convert', db, '-o', '-', '--format', 'jsonl'], { env: sandbox().env() });
+    expect(converted.code, explain(converted)).toBe(0);
+    const end = truth(server(), 'C0KILLED05');
+    expect(exportProblems({ provider: NAME, channel: 'C0KILLED05', lines: linesOf(converted.stdout), start: end, end, order: 'asc' })).toEqual([]);
+  }, 120_000);
 });

@@ -8,14 +8,9 @@ import { BUILTIN_DEFINITIONS, getProvider } from '../../src/providers/registry.j
 import { parseDefinition } from '../../src/providers/load.js';
 import { nextFromLinkHeader } from '../../src/providers/engine.js';
 import { compileExpression, createScope, interpret } from '../../src/providers/expression.js';
+import { minimalDefinition } from '../helpers/definitions.js';
 
-const minimal = {
-  request: { path: '/messages', query: { room: '{channel}' } },
-  paging: { type: 'offset', param: 'offset', size: { param: 'limit', default: 50, max: 200 } },
-  order: 'oldest-first',
-  records: 'items',
-  fields: { id: 'id', time: { path: 'ts', format: 'epoch-s' } },
-};
+const minimal = minimalDefinition;
 
 describe('provider definitions', () => {
   it('the three built-ins are valid definitions, written out in full (the schema adds nothing to them)', () => {
