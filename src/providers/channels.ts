@@ -67,6 +67,7 @@ function compileListing(name: string, definition: Definition, requester: Request
     return kind?.map?.[value] ?? (kind?.map && kind.default !== undefined ? kind.default : value);
   };
   const forEach = spec.forEach === undefined ? undefined : stream.selector.compile(spec.forEach);
+  const container = spec.container === undefined ? undefined : stream.selector.compile(spec.container);
   const { selector: _selector, describeStatus, parsePage, defaultPageSize, maxPageSize, takesPageSize, ...paging } = stream;
   const provider = {
     ...paging,
@@ -83,6 +84,7 @@ function compileListing(name: string, definition: Definition, requester: Request
     normalize(item: unknown, _target: ChannelTarget, _settings: unknown, page: ProviderPage): Entry {
       const read = toChannel(item, page.context as ExprScope | undefined);
       const channel: ListedChannel = { ...read, kind: kindOf(read.kind), raw: item };
+      if (container && truthy(container(item, page.context as ExprScope | undefined))) channel.container = true;
       // the walkers dedupe by the message id and order by time: a channel is only an id to them
       return { time: 0, message: { id: channel.id } as Message, channel };
     },

@@ -248,6 +248,11 @@ function channelsSchema(parts: Omit<ReturnType<typeof streamParts>, 'fields'>) {
   ]);
   const listing = z.strictObject({
     forEach: parts.expr.optional(),
+    /**
+     * Records meeting it are places channels are listed under, not channels (Discord's guilds, its forums):
+     * later listings' forEach walks under them; they are never shown, backed up or named as skipped.
+     */
+    container: parts.expr.optional(),
     request: parts.request,
     paging: parts.paging.optional(),
     records: parts.expr,
@@ -397,7 +402,7 @@ export type Paging = Definition['paging'];
 export type TimeFormat = Definition['fields']['time']['format'];
 
 /** Keys whose values are expressions (their variables are checked against the lookups). */
-const EXPRESSION_KEYS = new Set(['records', 'filter', 'from', 'key', 'body', 'path', 'message', 'code', 'id', 'text', 'replyTo', 'deleted', 'attachments', 'name', 'avatar', 'total', 'lastPage', 'perPage', 'hasMore', 'when', 'count', 'latest', 'forEach', 'kind', 'parent', 'archived', 'readable']);
+const EXPRESSION_KEYS = new Set(['records', 'filter', 'from', 'key', 'body', 'path', 'message', 'code', 'id', 'text', 'replyTo', 'deleted', 'attachments', 'name', 'avatar', 'total', 'lastPage', 'perPage', 'hasMore', 'when', 'count', 'latest', 'forEach', 'container', 'kind', 'parent', 'archived', 'readable']);
 const NOT_EXPRESSIONS = new Set(['request', 'auth', 'summary', 'baseUrl', 'noun', 'timezone', 'paging', 'rateLimit', 'replies', 'people', 'channels']);
 
 function checkVariables(value: unknown, path: PropertyKey[], variables: string[], ctx: z.RefinementCtx): void {

@@ -1,4 +1,4 @@
-export const BUILTIN_PROVIDER_NAMES = ['relation', 'discuz', 'dishawang', 'slack', 'mattermost', 'zulip', 'matrix', 'rocketchat'] as const;
+export const BUILTIN_PROVIDER_NAMES = ['relation', 'discuz', 'dishawang', 'slack', 'discord', 'mattermost', 'zulip', 'matrix', 'rocketchat'] as const;
 export type ProviderName = (typeof BUILTIN_PROVIDER_NAMES)[number];
 
 export function isProviderName(name: string): name is ProviderName {

@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { Definition } from './definition.js';
+import { discordDefinition } from './definitions/discord.js';
 import { discuzDefinition } from './definitions/discuz.js';
 import { dishawangDefinition } from './definitions/dishawang.js';
 import { matrixDefinition } from './definitions/matrix.js';
@@ -18,6 +19,7 @@ export const BUILTIN_DEFINITIONS: Readonly<Record<ProviderName, Definition>> = {
   discuz: discuzDefinition,
   dishawang: dishawangDefinition,
   slack: slackDefinition,
+  discord: discordDefinition,
   mattermost: mattermostDefinition,
   zulip: zulipDefinition,
   matrix: matrixDefinition,

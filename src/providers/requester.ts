@@ -223,7 +223,7 @@ function credentialNeeds(auth: readonly AuthRule[]): Credentials {
       if (need[use] !== 'required') need[use] = level;
     }
     how.push(
-      rule.type === 'bearer' ? 'Authorization: Bearer' : rule.type === 'basic' ? 'HTTP Basic' : rule.type === 'header' ? `header ${rule.name}` : `query parameter ${rule.name}`,
+      rule.type === 'bearer' ? 'Authorization: Bearer' : rule.type === 'basic' ? 'HTTP Basic' : rule.type === 'header' ? `header ${rule.name}${rule.prefix ? `: ${rule.prefix.trim()} …` : ''}` : `query parameter ${rule.name}`,
     );
   }
   return { ...need, how: how.length > 0 ? how.join(', ') : 'none' };

@@ -157,6 +157,8 @@ export interface ListedChannel {
   readable: boolean;
   /** the record as the server sent it */
   raw: unknown;
+  /** a place channels are listed under (the listing's `container`), not a channel: only listChannels sees it */
+  container?: true;
 }
 
 /**

@@ -16,10 +16,12 @@ export type ListOptions = Omit<WalkOptions, 'target' | 'pageSize' | 'until' | 'r
 
 export async function listChannels(lister: ChannelLister, options: ListOptions): Promise<ListedChannel[]> {
   const listed: ListedChannel[] = [];
+  // what later listings' forEach walks under: the channels, and the containers (guilds, forums) that are not channels
+  const places: ListedChannel[] = [];
   const seen = new Set<string>();
   for (const listing of lister.listings) {
     // a listing per channel (Discord's archived threads of each text channel) runs over what the ones before it found
-    const parents = listing.forEach ? listed.filter((c) => c.readable && listing.forEach!(c.raw)) : [undefined];
+    const parents = listing.forEach ? places.filter((c) => c.readable && listing.forEach!(c.raw)) : [undefined];
     for (const parent of parents) {
       const label = parent === undefined ? options.label : `${options.label} (${parent.name ?? parent.id})`;
       try {
@@ -35,7 +37,8 @@ export async function listChannels(lister: ChannelLister, options: ListOptions):
             const channel = entry.channel;
             if (channel === undefined || seen.has(channel.id)) continue;
             seen.add(channel.id);
-            listed.push(channel);
+            places.push(channel);
+            if (channel.container !== true) listed.push(channel);
           }
         }
       } catch (error) {

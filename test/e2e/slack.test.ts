@@ -159,3 +159,81 @@ describe('slack (built in)', () => {
     expect(listed.stdout).toMatch(/^slack\n .*xoxb-.*\n  auth: +Authorization: Bearer \(token required; CHAT_EXPORT_TOKEN\)\n  paging: +next token \(response_metadata\.next_cursor\), newest first\n  base URL: +https:\/\/slack\.com\/api\n/m);
   });
 });
+
+describe('slack (built in): a whole workspace', () => {
+  const server = useServer({
+    auth: { token: TOKEN },
+    workspaces: { slack: { users: 20 } },
+    channels: [
+      { provider: 'slack', id: 'C0GENERAL1', count: 220, name: 'general', hostile: true, threads: { big: [{ at: 12, replies: 75 }] } },
+      { provider: 'slack', id: 'C0OUTSIDE2', count: 15, name: 'not-mine', member: false },
+      { provider: 'slack', id: 'G0PRIVATE3', count: 60, name: 'secret', kind: 'private' },
+      { provider: 'slack', id: 'G0HIDDEN04', count: 10, name: 'hidden', kind: 'private', member: false },
+      { provider: 'slack', id: 'C0OLDSTUF5', count: 40, name: 'old-stuff', archived: true },
+      { provider: 'slack', id: 'D0DIRECT06', count: 35, kind: 'im', user: 'U01BOB0003' },
+      { provider: 'slack', id: 'G0MPIM0007', count: 30, kind: 'mpim', name: 'mpdm-alice--bob--zoe-1' },
+    ],
+  });
+  const sandbox = useSandbox();
+  const READABLE = ['C0GENERAL1', 'G0PRIVATE3', 'C0OLDSTUF5', 'D0DIRECT06', 'G0MPIM0007'];
+  const env = () => sandbox().env({ CHAT_EXPORT_TOKEN: TOKEN });
+  const base = () => `${server().url}/slack/api`;
+
+  /** The archive as JSONL, split by channel. */
+  async function archived(db: string): Promise<Map<string, string[]>> {
+    const converted = await runCli(['convert', db, '-o', '-', '--format', 'jsonl'], { env: env() });
+    expect(converted.code, explain(converted)).toBe(0);
+    const byChannel = new Map<string, string[]>();
+    for (const line of linesOf(converted.stdout)) {
+      const channel = (JSON.parse(line) as { channel: string }).channel;
+      byChannel.set(channel, [...(byChannel.get(channel) ?? []), line]);
+    }
+    return byChannel;
+  }
+
+  function expectExact(byChannel: Map<string, string[]>): void {
+    expect([...byChannel.keys()].sort()).toEqual([...READABLE].sort());
+    for (const channel of READABLE) {
+      const end = server().messages('slack', channel);
+      expect(exportProblems({ provider: 'slack', channel, lines: byChannel.get(channel) ?? [], start: end, end, order: 'asc' }), channel).toEqual([]);
+    }
+  }
+
+  it('channels lists what the token sees: kinds, archived, not-a-member; private channels it is not in are not there', async () => {
+    const listed = await runCli(['channels', '--provider', 'slack', '--base-url', base(), '--json'], { env: env() });
+    expect(listed.code, explain(listed)).toBe(0);
+    const rows = linesOf(listed.stdout).map((line) => JSON.parse(line) as { id: string; name: string; kind: string; archived: boolean; readable: boolean });
+    expect(rows.map((r) => [r.id, r.name, r.kind, r.archived, r.readable]).sort()).toEqual(
+      [
+        ['C0GENERAL1', 'general', 'channel', false, true],
+        ['C0OUTSIDE2', 'not-mine', 'channel', false, false],
+        ['G0PRIVATE3', 'secret', 'private', false, true],
+        ['C0OLDSTUF5', 'old-stuff', 'channel', true, true],
+        ['D0DIRECT06', 'U01BOB0003', 'direct', false, true],
+        ['G0MPIM0007', 'mpdm-alice--bob--zoe-1', 'group', false, true],
+      ].sort(),
+    );
+  });
+
+  it('--all-channels into one archive, twice: every readable conversation exact with every reply once; a reply to an old thread and new messages between the runs are in it', async () => {
+    const db = join(sandbox().dir, 'ws', 'slack.sqlite');
+    mkdirSync(join(sandbox().dir, 'ws'), { recursive: true });
+    const run = () => runCli(['dump', '--provider', 'slack', '--all-channels', '--base-url', base(), '-o', db, '--no-progress', '--rate', '1000'], { env: env(), timeoutMs: 90_000 });
+    const first = await run();
+    expect(first.code, explain(first)).toBe(0);
+    expect(first.stderr).toMatch(/skipped not-mine \(C0OUTSIDE2\): not readable/);
+    expect(first.stderr).not.toMatch(/G0HIDDEN04/);
+    expectExact(await archived(db));
+    const old = server().threads('slack', 'C0GENERAL1')[0]!;
+    const [posted] = server().reply('slack', 'C0GENERAL1', old.id, 1);
+    server().insert('slack', 'G0PRIVATE3', 3);
+    const before = server().log.length;
+    const second = await run();
+    expect(second.code, explain(second)).toBe(0);
+    const byChannel = await archived(db);
+    expectExact(byChannel);
+    expect(byChannel.get('C0GENERAL1')!.some((line) => line.includes(`"id":"${posted}"`))).toBe(true);
+    // only the thread that changed was walked again
+    expect(server().log.slice(before).filter((e) => e.url.includes('/conversations.replies')).map((e) => new URL(e.url, server().url).searchParams.get('ts'))).toEqual([old.id]);
+  });
+});

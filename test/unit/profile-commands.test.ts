@@ -198,7 +198,7 @@ describe('profile commands', () => {
     const error = await usageError(() => profileAdd('work', { provider: 'nosuchchat' }, context()));
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe('unknown provider "nosuchchat"');
-    expect(error.hint).toMatch(/^providers: relation, discuz, dishawang, slack, mattermost, .*rocketchat/);
+    expect(error.hint).toMatch(/^providers: relation, discuz, dishawang, slack, discord, mattermost, .*rocketchat/);
     expect((await usageError(() => profileAdd('work', { provider: 'relaton' }, context()))).message).toBe(
       'unknown provider "relaton"; did you mean relation?',
     );

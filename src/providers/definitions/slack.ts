@@ -88,8 +88,9 @@ export const slackDefinition = {
       no_permission: { kind: 'auth', hint: SCOPES_HINT },
       missing_scope: { kind: 'auth', hint: SCOPES_HINT },
       not_allowed_token_type: { kind: 'auth', hint: 'use a bot token (xoxb-…) or a user token (xoxp-…)' },
+      // by id: exit 3 naming the channel; under --all-channels it is skipped and named
       not_in_channel: {
-        kind: 'auth',
+        kind: 'unreadable',
         note: 'the app is not a member of this channel',
         hint: 'invite the app into the channel (/invite @your-app in Slack), or use a user token of a member',
       },
@@ -133,6 +134,21 @@ export const slackDefinition = {
     records: 'messages',
     count: 'reply_count',
     latest: 'latest_reply',
+  },
+  channels: {
+    // every kind the scopes allow (channels:read, groups:read, im:read, mpim:read), archived ones too (still readable)
+    request: { path: '/conversations.list', query: { types: 'public_channel,private_channel,mpim,im', exclude_archived: false } },
+    paging: cursor(1000),
+    records: 'channels',
+    fields: {
+      id: 'id',
+      // a DM has no name: the other person's id
+      name: 'name || user',
+      kind: "is_im && 'direct' || is_mpim && 'group' || is_private && 'private' || 'channel'",
+      archived: 'is_archived',
+      // a public channel the app is not in is listed, but its history says not_in_channel
+      readable: 'is_im == `true` || is_member == `true`',
+    },
   },
   people: {
     // deactivated accounts are listed too (deleted: true): their old messages keep their names
